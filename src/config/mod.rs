@@ -1,0 +1,16 @@
+//! Typed configuration, validated in one `build()` before anything connects.
+//!
+//! [`SourceConfig`] describes one consumer-group membership. Settings that correctness depends
+//! on (`enable.auto.commit`, `enable.auto.offset.store`) are forced off; setting them to
+//! anything else is an error naming the key. Any other librdkafka key passes through
+//! [`SourceConfigBuilder::set`] and is checked by librdkafka itself during `build()`.
+//! Secrets (passwords, private keys, tokens) print as `[redacted]`.
+
+mod passthrough;
+mod source;
+mod start;
+
+pub use passthrough::{is_secret_key, Passthrough};
+pub(crate) use source::SourceSettings;
+pub use source::{CommitCadence, SourceConfig, SourceConfigBuilder};
+pub use start::{OffsetReset, StartPolicy};

@@ -1,0 +1,491 @@
+//! [`SourceConfig`]: one consumer-group membership per process, built and validated at once.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+
+use super::passthrough::{Forced, Managed, Passthrough};
+use super::start::{OffsetReset, StartPolicy};
+use crate::error::ConfigError;
+use crate::group::MembershipSlot;
+
+/// When processed offsets go back to the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitCadence {
+    /// At most once per interval (broadway_kafka's `offset_commit_interval`).
+    Interval(Duration),
+    /// As soon as the frontier shows new records fully processed
+    /// (broadway_kafka's `offset_commit_on_ack`). More commit requests, smaller replay window.
+    OnFrontierAdvance,
+}
+
+/// Validated settings of a Kafka source.
+#[derive(Clone)]
+pub struct SourceSettings {
+    pub brokers: String,
+    pub group_id: String,
+    pub topics: Vec<String>,
+    pub start: StartPolicy,
+    pub tick: Duration,
+    pub commit: CommitCadence,
+    pub connect_timeout: Duration,
+    pub drain_timeout: Duration,
+    pub max_records_per_activation: usize,
+    pub fetch_queue_backoff: Duration,
+    pub fetch_max_wait: Duration,
+    pub fetch_min_bytes: u32,
+    pub max_partition_fetch_bytes: u32,
+    pub queued_max_kbytes: u32,
+    pub passthrough: Passthrough,
+}
+
+/// The configuration of one Kafka source: which group to join, which topics to read, how to
+/// stamp time and when to commit.
+///
+/// A `SourceConfig` stands for **one group membership per process**. Build it once, outside
+/// `timely::execute`, and call [`kafka_source`](crate::KafkaSourceExt::kafka_source) with it on
+/// every worker: the workers of a process share its membership, and the partitions assigned
+/// to the process are spread over them. Clones share the membership too; build a second
+/// config for a second, independent membership.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use timely_kafka::{OffsetReset, SourceConfig};
+///
+/// let config = SourceConfig::builder()
+///     .brokers("localhost:9092")
+///     .group_id("orders-audit")
+///     .topic("orders")
+///     .offset_reset(OffsetReset::Earliest)
+///     .tick(Duration::from_millis(50))
+///     .commit_interval(Duration::from_secs(2))
+///     .set("client.id", "audit-1")
+///     .set("sasl.password", "hunter2")
+///     .build()
+///     .unwrap();
+/// // Secrets never reach logs.
+/// assert!(!format!("{config:?}").contains("hunter2"));
+///
+/// // Settings correctness depends on cannot be turned back on.
+/// let err = SourceConfig::builder()
+///     .brokers("localhost:9092")
+///     .group_id("g")
+///     .topic("orders")
+///     .set("enable.auto.commit", "true")
+///     .build()
+///     .unwrap_err();
+/// assert!(err.to_string().contains("enable.auto.commit"));
+/// ```
+#[derive(Clone)]
+pub struct SourceConfig {
+    pub(crate) settings: Arc<SourceSettings>,
+    pub(crate) membership: Arc<MembershipSlot>,
+}
+
+impl SourceConfig {
+    /// Starts a builder with the defaults documented on each setter.
+    pub fn builder() -> SourceConfigBuilder {
+        SourceConfigBuilder::default()
+    }
+
+    /// The bootstrap servers.
+    pub fn brokers(&self) -> &str {
+        &self.settings.brokers
+    }
+
+    /// The consumer group id.
+    pub fn group_id(&self) -> &str {
+        &self.settings.group_id
+    }
+
+    /// The subscribed topics.
+    pub fn topics(&self) -> &[String] {
+        &self.settings.topics
+    }
+
+    /// The length of one timestamp tick.
+    pub fn tick(&self) -> Duration {
+        self.settings.tick
+    }
+}
+
+impl fmt::Debug for SourceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.settings, f)
+    }
+}
+
+impl fmt::Debug for SourceSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceConfig")
+            .field("brokers", &self.brokers)
+            .field("group_id", &self.group_id)
+            .field("topics", &self.topics)
+            .field("start", &self.start)
+            .field("tick", &self.tick)
+            .field("commit", &self.commit)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("drain_timeout", &self.drain_timeout)
+            .field("passthrough", &self.passthrough)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keys that typed setters own.
+const MANAGED: &[Managed] = &[
+    Managed { key: "bootstrap.servers", setter: "brokers" },
+    Managed { key: "metadata.broker.list", setter: "brokers" },
+    Managed { key: "group.id", setter: "group_id" },
+    Managed { key: "auto.offset.reset", setter: "offset_reset" },
+    Managed { key: "fetch.queue.backoff.ms", setter: "fetch_queue_backoff" },
+    Managed { key: "fetch.wait.max.ms", setter: "fetch_max_wait" },
+    Managed { key: "fetch.min.bytes", setter: "fetch_min_bytes" },
+    Managed { key: "max.partition.fetch.bytes", setter: "max_partition_fetch_bytes" },
+    Managed { key: "queued.max.messages.kbytes", setter: "queued_max_kbytes" },
+];
+
+/// Keys whose values frontier-driven commits depend on.
+const FORCED: &[Forced] = &[
+    Forced {
+        key: "enable.auto.commit",
+        value: "false",
+        reason: "offsets are committed only once the frontier shows their records processed",
+    },
+    Forced {
+        key: "enable.auto.offset.store",
+        value: "false",
+        reason: "librdkafka must not store the offset of a record that is merely fetched",
+    },
+];
+
+/// Builds a [`SourceConfig`]; every setter documents its default, and [`build`](Self::build)
+/// checks everything at once.
+#[derive(Clone)]
+pub struct SourceConfigBuilder {
+    brokers: Option<String>,
+    group_id: Option<String>,
+    topics: Vec<String>,
+    reset: OffsetReset,
+    ignore_committed: bool,
+    tick: Duration,
+    commit: CommitCadence,
+    connect_timeout: Duration,
+    drain_timeout: Duration,
+    max_records_per_activation: usize,
+    fetch_queue_backoff: Duration,
+    fetch_max_wait: Duration,
+    fetch_min_bytes: u32,
+    max_partition_fetch_bytes: u32,
+    queued_max_kbytes: u32,
+    passthrough: Passthrough,
+}
+
+impl Default for SourceConfigBuilder {
+    fn default() -> Self {
+        SourceConfigBuilder {
+            brokers: None,
+            group_id: None,
+            topics: Vec::new(),
+            reset: OffsetReset::Earliest,
+            ignore_committed: false,
+            tick: Duration::from_millis(100),
+            commit: CommitCadence::Interval(Duration::from_secs(1)),
+            connect_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(30),
+            max_records_per_activation: 2048,
+            fetch_queue_backoff: Duration::from_millis(10),
+            fetch_max_wait: Duration::from_millis(100),
+            fetch_min_bytes: 1,
+            max_partition_fetch_bytes: 1 << 20,
+            queued_max_kbytes: 65_536,
+            passthrough: Passthrough::default(),
+        }
+    }
+}
+
+impl SourceConfigBuilder {
+    /// Bootstrap servers, `host:port[,host:port...]` (`bootstrap.servers`). Required.
+    pub fn brokers(mut self, brokers: impl Into<String>) -> Self {
+        self.brokers = Some(brokers.into());
+        self
+    }
+
+    /// The consumer group to join (`group.id`). Required.
+    pub fn group_id(mut self, group_id: impl Into<String>) -> Self {
+        self.group_id = Some(group_id.into());
+        self
+    }
+
+    /// Adds a topic to subscribe to. At least one is required.
+    pub fn topic(mut self, topic: impl Into<String>) -> Self {
+        self.topics.push(topic.into());
+        self
+    }
+
+    /// Adds several topics to subscribe to.
+    pub fn topics<I, S>(mut self, topics: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.topics.extend(topics.into_iter().map(Into::into));
+        self
+    }
+
+    /// Where a partition without a committed offset starts. Default: [`OffsetReset::Earliest`].
+    /// Also sets librdkafka's `auto.offset.reset` for positions that fall out of range.
+    pub fn offset_reset(mut self, reset: OffsetReset) -> Self {
+        self.reset = reset;
+        self
+    }
+
+    /// Ignore committed offsets and start every assigned partition where
+    /// [`offset_reset`](Self::offset_reset) says (broadway_kafka's `begin_offset: :reset`).
+    /// Default: `false`.
+    pub fn ignore_committed(mut self, ignore: bool) -> Self {
+        self.ignore_committed = ignore;
+        self
+    }
+
+    /// The length of a timestamp tick: records are stamped with the wall-clock time rounded
+    /// down to a multiple of it, so workers and processes advance together. Shorter ticks mean
+    /// finer-grained commits and frontiers at some cost in throughput. Default: 100 ms.
+    pub fn tick(mut self, tick: Duration) -> Self {
+        self.tick = tick;
+        self
+    }
+
+    /// Commit processed offsets at most once per `interval`. Default: 1 s.
+    pub fn commit_interval(mut self, interval: Duration) -> Self {
+        self.commit = CommitCadence::Interval(interval);
+        self
+    }
+
+    /// Commit as soon as the frontier shows new records processed
+    /// (broadway_kafka's `offset_commit_on_ack`). Default: off.
+    pub fn commit_on_frontier_advance(mut self) -> Self {
+        self.commit = CommitCadence::OnFrontierAdvance;
+        self
+    }
+
+    /// How long to wait for any broker to answer before giving up with
+    /// [`Error::BrokersUnreachable`](crate::Error::BrokersUnreachable). Default: 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// On shutdown, how long to wait for in-flight records to be processed before the final
+    /// commit. What is unfinished by then is not committed and will be read again. Default: 30 s.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// At most this many records are read from one partition per operator activation, so a
+    /// hot partition cannot starve the others on its worker. Default: 2048.
+    pub fn max_records_per_activation(mut self, records: usize) -> Self {
+        self.max_records_per_activation = records;
+        self
+    }
+
+    /// `fetch.queue.backoff.ms`: how long librdkafka waits before fetching again once a
+    /// partition's local queue is full. librdkafka's 1000 ms default stalls a fast consumer;
+    /// default here: 10 ms.
+    pub fn fetch_queue_backoff(mut self, backoff: Duration) -> Self {
+        self.fetch_queue_backoff = backoff;
+        self
+    }
+
+    /// `fetch.wait.max.ms`: how long a broker may hold a fetch waiting for
+    /// `fetch.min.bytes`. Default: 100 ms.
+    pub fn fetch_max_wait(mut self, wait: Duration) -> Self {
+        self.fetch_max_wait = wait;
+        self
+    }
+
+    /// `fetch.min.bytes`: the least data a broker returns for a fetch. Default: 1.
+    pub fn fetch_min_bytes(mut self, bytes: u32) -> Self {
+        self.fetch_min_bytes = bytes;
+        self
+    }
+
+    /// `max.partition.fetch.bytes`: the most data fetched per partition per request.
+    /// Default: 1 MiB.
+    pub fn max_partition_fetch_bytes(mut self, bytes: u32) -> Self {
+        self.max_partition_fetch_bytes = bytes;
+        self
+    }
+
+    /// `queued.max.messages.kbytes`: the prefetch buffer librdkafka keeps, per partition, in
+    /// KiB. It bounds the memory between Kafka and the dataflow. Default: 65536 (64 MiB).
+    pub fn queued_max_kbytes(mut self, kbytes: u32) -> Self {
+        self.queued_max_kbytes = kbytes;
+        self
+    }
+
+    /// Passes any other librdkafka key through (security, `client.id`,
+    /// `partition.assignment.strategy`, `session.timeout.ms`, ...). librdkafka checks the key
+    /// and value during [`build`](Self::build).
+    pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.passthrough.set(key, value);
+        self
+    }
+
+    /// Validates every setting and returns the configuration, or the first problem found,
+    /// naming its key.
+    pub fn build(self) -> Result<SourceConfig, ConfigError> {
+        let brokers = required(self.brokers, "bootstrap.servers", "call `.brokers(\"host:port\")`")?;
+        let group_id = required(self.group_id, "group.id", "call `.group_id(\"my-group\")`")?;
+        if self.topics.is_empty() {
+            return Err(ConfigError::Missing {
+                key: "topics".into(),
+                hint: "call `.topic(\"name\")` at least once".into(),
+            });
+        }
+        for topic in &self.topics {
+            validate_topic_name(topic)?;
+        }
+        positive(self.tick, "tick", Duration::from_millis(1))?;
+        if let CommitCadence::Interval(interval) = self.commit {
+            positive(interval, "commit_interval", Duration::from_millis(1))?;
+        }
+        positive(self.connect_timeout, "connect_timeout", Duration::from_millis(1))?;
+        if self.max_records_per_activation == 0 {
+            return Err(ConfigError::Invalid {
+                key: "max_records_per_activation".into(),
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        self.passthrough.validate(MANAGED, FORCED)?;
+        if let OffsetReset::Timestamp(ms) = self.reset {
+            if ms < 0 {
+                return Err(ConfigError::Invalid {
+                    key: "offset_reset".into(),
+                    value: ms.to_string(),
+                    reason: "a timestamp is milliseconds since the Unix epoch and cannot be negative".into(),
+                });
+            }
+        }
+        let start = if self.ignore_committed {
+            StartPolicy::Reset(self.reset)
+        } else {
+            StartPolicy::Committed { reset: self.reset }
+        };
+        let settings = SourceSettings {
+            brokers,
+            group_id,
+            topics: self.topics,
+            start,
+            tick: self.tick,
+            commit: self.commit,
+            connect_timeout: self.connect_timeout,
+            drain_timeout: self.drain_timeout,
+            max_records_per_activation: self.max_records_per_activation,
+            fetch_queue_backoff: self.fetch_queue_backoff,
+            fetch_max_wait: self.fetch_max_wait,
+            fetch_min_bytes: self.fetch_min_bytes,
+            max_partition_fetch_bytes: self.max_partition_fetch_bytes,
+            queued_max_kbytes: self.queued_max_kbytes,
+            passthrough: self.passthrough,
+        };
+        // The full client configuration must be acceptable too (for example a fetch size
+        // librdkafka considers out of range).
+        settings.client_config().create_native_config().map_err(|err| match err {
+            rdkafka::error::KafkaError::ClientConfig(_, message, key, value) => ConfigError::Rejected {
+                value: super::passthrough::shown(&key, &value),
+                key,
+                message,
+            },
+            other => ConfigError::Rejected {
+                key: "(client configuration)".into(),
+                value: String::new(),
+                message: other.to_string(),
+            },
+        })?;
+        Ok(SourceConfig {
+            settings: Arc::new(settings),
+            membership: Arc::new(MembershipSlot::default()),
+        })
+    }
+}
+
+impl SourceSettings {
+    /// The librdkafka configuration of the group's consumer.
+    pub(crate) fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        self.passthrough.apply_to(&mut config);
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", &self.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("auto.offset.reset", self.start.reset().auto_offset_reset())
+            .set("fetch.queue.backoff.ms", millis(self.fetch_queue_backoff))
+            .set("fetch.wait.max.ms", millis(self.fetch_max_wait))
+            .set("fetch.min.bytes", self.fetch_min_bytes.to_string())
+            .set("max.partition.fetch.bytes", self.max_partition_fetch_bytes.to_string())
+            .set("queued.max.messages.kbytes", self.queued_max_kbytes.to_string());
+        config
+    }
+}
+
+fn millis(d: Duration) -> String {
+    d.as_millis().to_string()
+}
+
+fn required(value: Option<String>, key: &str, hint: &str) -> Result<String, ConfigError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        Some(v) => Err(ConfigError::Invalid {
+            key: key.into(),
+            value: v,
+            reason: "must not be empty".into(),
+        }),
+        None => Err(ConfigError::Missing {
+            key: key.into(),
+            hint: hint.into(),
+        }),
+    }
+}
+
+fn positive(value: Duration, key: &str, least: Duration) -> Result<(), ConfigError> {
+    if value < least {
+        return Err(ConfigError::Invalid {
+            key: key.into(),
+            value: format!("{value:?}"),
+            reason: format!("must be at least {least:?}"),
+        });
+    }
+    Ok(())
+}
+
+/// Kafka's rule for topic names: 1 to 249 characters from `[a-zA-Z0-9._-]`, not `.` or `..`.
+fn validate_topic_name(topic: &str) -> Result<(), ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        key: "topics".into(),
+        value: topic.into(),
+        reason: reason.into(),
+    };
+    if topic.is_empty() || topic.len() > 249 {
+        return Err(invalid("a topic name has 1 to 249 characters"));
+    }
+    if topic == "." || topic == ".." {
+        return Err(invalid("`.` and `..` are not topic names"));
+    }
+    if let Some(c) = topic
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(invalid(&format!(
+            "`{c}` is not allowed; topic names use only letters, digits, `.`, `_` and `-`"
+        )));
+    }
+    Ok(())
+}

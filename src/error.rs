@@ -1,0 +1,111 @@
+//! Errors: what went wrong, and where (key, topic, partition, offset).
+//!
+//! Configuration problems are [`ConfigError`]s, raised by [`SourceConfig`] builders before
+//! anything connects. Everything that can go wrong once a source runs is an [`Error`].
+//!
+//! [`SourceConfig`]: crate::SourceConfig
+
+use std::time::Duration;
+
+use rdkafka::error::KafkaError;
+
+/// A configuration value that cannot be used. Every variant names the offending key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required setting was not given.
+    #[error("missing required setting `{key}`: {hint}")]
+    Missing {
+        /// The setting's name (the librdkafka key where there is one).
+        key: String,
+        /// How to provide it.
+        hint: String,
+    },
+    /// A value was given but cannot be used.
+    #[error("invalid value for `{key}` ({value}): {reason}")]
+    Invalid {
+        /// The setting's name.
+        key: String,
+        /// The offending value (redacted for secrets).
+        value: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A librdkafka key whose value correctness depends on was set to something else.
+    #[error("`{key}` must be `{required}` for frontier-driven commits, but was set to `{value}`: {reason}")]
+    Forced {
+        /// The librdkafka key.
+        key: String,
+        /// The value the user set.
+        value: String,
+        /// The value timely-kafka requires.
+        required: String,
+        /// Why the value is forced.
+        reason: String,
+    },
+    /// A librdkafka key that a typed setter owns was passed through `set`.
+    #[error("`{key}` cannot be passed through `set`: use `{setter}` instead")]
+    Managed {
+        /// The librdkafka key.
+        key: String,
+        /// The builder method that owns it.
+        setter: String,
+    },
+    /// librdkafka rejected a passthrough key or value.
+    #[error("librdkafka rejected `{key}` = `{value}`: {message}")]
+    Rejected {
+        /// The librdkafka key.
+        key: String,
+        /// The offending value (redacted for secrets).
+        value: String,
+        /// librdkafka's explanation.
+        message: String,
+    },
+}
+
+/// A failure while a source runs.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration was rejected.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No broker answered within the configured connect timeout.
+    #[error("no broker reachable at `{brokers}` within {waited:?} (setting `connect_timeout`): {source}")]
+    BrokersUnreachable {
+        /// The bootstrap servers that were tried.
+        brokers: String,
+        /// How long we waited.
+        waited: Duration,
+        /// The last error librdkafka reported.
+        source: KafkaError,
+    },
+    /// A Kafka operation failed.
+    #[error("{operation} failed: {source}")]
+    Kafka {
+        /// What we were doing, with the topic/partition where it applies.
+        operation: String,
+        /// The client error.
+        source: KafkaError,
+    },
+    /// An offset commit failed.
+    #[error("commit of {offsets} for group `{group}` failed: {source}")]
+    Commit {
+        /// The consumer group.
+        group: String,
+        /// The offsets we tried to commit, as `topic/partition@offset` items.
+        offsets: String,
+        /// The client error.
+        source: KafkaError,
+    },
+}
+
+impl Error {
+    /// Wraps a client error with a description of the operation that failed.
+    pub(crate) fn kafka(operation: impl Into<String>, source: KafkaError) -> Self {
+        Error::Kafka {
+            operation: operation.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! librdkafka callbacks of the group's consumer: rebalances, commit results and logs.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, OnceLock, Weak};
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::TopicPartitionList;
+
+use super::shared::{GroupShared, PartitionQueueSlot};
+use super::start::start_positions;
+use crate::config::SourceSettings;
+use crate::ownership::TopicPartition;
+
+/// The consumer's context. Its callbacks run on the group thread (inside `poll`) or, while
+/// the consumer closes, on the thread that drops it; never on a timely worker.
+pub(crate) struct GroupContext {
+    pub shared: Arc<GroupShared>,
+    settings: Arc<SourceSettings>,
+    /// The consumer itself, to split partition queues during a rebalance. Weak, so the
+    /// context does not keep its own consumer alive.
+    consumer: OnceLock<Weak<BaseConsumer<GroupContext>>>,
+}
+
+impl GroupContext {
+    pub(crate) fn new(shared: Arc<GroupShared>, settings: Arc<SourceSettings>) -> Self {
+        GroupContext {
+            shared,
+            settings,
+            consumer: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn set_consumer(&self, consumer: &Arc<BaseConsumer<GroupContext>>) {
+        let _ = self.consumer.set(Arc::downgrade(consumer));
+    }
+
+    fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let partitions = to_partitions(tpl);
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let positions = start_positions(consumer, &self.settings, &partitions);
+        let assigned = if cooperative {
+            consumer.incremental_assign(&positions)
+        } else {
+            consumer.assign(&positions)
+        };
+        drop(positions);
+        if let Err(err) = assigned {
+            let message = format!(
+                "group `{}`: assigning {} failed: {err}",
+                self.shared.group_id,
+                describe(&partitions)
+            );
+            tracing::error!("{message}");
+            self.shared.record_error(message);
+            return;
+        }
+        let Some(arc) = self.consumer.get().and_then(Weak::upgrade) else {
+            return; // the consumer is closing
+        };
+        let mut state = self.shared.lock();
+        for tp in &partitions {
+            let Some(mut queue) = arc.split_partition_queue(&tp.0, tp.1) else {
+                let message = format!(
+                    "group `{}`: no queue for {}/{}; its records stay unread until the next rebalance",
+                    self.shared.group_id, tp.0, tp.1
+                );
+                tracing::error!("{message}");
+                state.last_error = Some(message);
+                continue;
+            };
+            let owner = Arc::new(AtomicUsize::new(0));
+            let wake_owner = Arc::clone(&owner);
+            let shared = Arc::downgrade(&self.shared);
+            queue.set_nonempty_callback(move || {
+                if let Some(shared) = shared.upgrade() {
+                    shared.wake(wake_owner.load(std::sync::atomic::Ordering::Acquire));
+                }
+            });
+            state.queues.insert(
+                tp.clone(),
+                PartitionQueueSlot {
+                    queue: Arc::new(queue),
+                    owner,
+                },
+            );
+        }
+        if !cooperative {
+            state.assignment.clear();
+        }
+        state.assignment.extend(partitions.iter().cloned());
+        tracing::info!(
+            group = %self.shared.group_id,
+            protocol = if cooperative { "cooperative" } else { "eager" },
+            "assigned {}",
+            describe(&partitions)
+        );
+        self.shared.assignment_changed(&mut state);
+    }
+
+    fn on_revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let partitions = to_partitions(tpl);
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        {
+            let mut state = self.shared.lock();
+            state.assignment.retain(|tp| !partitions.contains(tp));
+            for tp in &partitions {
+                state.queues.remove(tp);
+            }
+            self.shared.assignment_changed(&mut state);
+        }
+        if consumer.assignment_lost() {
+            tracing::warn!(group = %self.shared.group_id, "assignment lost: {}", describe(&partitions));
+        } else {
+            tracing::info!(group = %self.shared.group_id, "revoked {}", describe(&partitions));
+        }
+        let released = if cooperative {
+            consumer.incremental_unassign(tpl)
+        } else {
+            consumer.unassign()
+        };
+        if let Err(err) = released {
+            tracing::warn!(group = %self.shared.group_id, "releasing {} failed: {err}", describe(&partitions));
+        }
+    }
+}
+
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        let group = &self.shared.group_id;
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", %group, fac, "{message}"),
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", %group, fac, "{message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", %group, fac, "{message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", %group, fac, "{message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(target: "librdkafka", group = %self.shared.group_id, "{error}: {reason}");
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.on_assign(consumer, tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.on_revoke(consumer, tpl),
+            other => {
+                // librdkafka's rule for rebalance errors: drop the assignment and rejoin.
+                let message = format!("group `{}`: rebalance error {other:?}", self.shared.group_id);
+                tracing::error!("{message}");
+                self.shared.record_error(message);
+                let mut state = self.shared.lock();
+                state.assignment.clear();
+                state.queues.clear();
+                self.shared.assignment_changed(&mut state);
+                drop(state);
+                let _ = consumer.unassign();
+            }
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        let mut state = self.shared.lock();
+        for elem in offsets.elements() {
+            let Some(offset) = elem.offset().to_raw() else { continue };
+            let tp = (elem.topic().to_owned(), elem.partition());
+            let outcome = match (&result, elem.error()) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(()), partition_result) => partition_result,
+            };
+            match outcome {
+                Ok(()) => {
+                    let entry = state.committed.entry(tp).or_insert(offset);
+                    *entry = (*entry).max(offset);
+                }
+                Err(err) => {
+                    let message = format!(
+                        "group `{}`: commit of {}/{}@{offset} failed: {err}; it will be retried",
+                        self.shared.group_id, tp.0, tp.1
+                    );
+                    tracing::warn!("{message}");
+                    state.last_error = Some(message);
+                    state.failed_commits.insert(tp, offset);
+                }
+            }
+        }
+    }
+}
+
+fn to_partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
+    tpl.elements()
+        .iter()
+        .map(|e| (e.topic().to_owned(), e.partition()))
+        .collect()
+}
+
+/// `topic/partition` items, for logs.
+pub(crate) fn describe(partitions: &[TopicPartition]) -> String {
+    if partitions.is_empty() {
+        return "no partitions".to_owned();
+    }
+    partitions
+        .iter()
+        .map(|(t, p)| format!("{t}/{p}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

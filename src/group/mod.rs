@@ -1,0 +1,29 @@
+//! The process's consumer-group membership, shared by its timely workers.
+//!
+//! ```text
+//!            ┌──────────── one per process ────────────┐
+//!  Kafka ──► │ BaseConsumer (subscribe, group protocol) │
+//!            │   group thread: poll() serves rebalance  │
+//!            │   callbacks and commit results           │
+//!            │   partition queues (split per partition) │
+//!            └──────┬───────────────┬───────────────────┘
+//!                   ▼               ▼
+//!              worker 0 source   worker 1 source   (each reads only the partitions it owns)
+//! ```
+//!
+//! Rebalance callbacks run on a thread of their own, never on a timely worker, so no worker
+//! ever blocks on its own dataflow's progress. Each assigned partition gets its own librdkafka
+//! queue, read by exactly one local worker (see [`ownership`](crate::ownership)); a queue that
+//! becomes non-empty wakes its worker, so idle workers park instead of spinning.
+
+mod context;
+mod membership;
+mod shared;
+mod slot;
+mod start;
+
+pub(crate) use context::GroupContext;
+pub(crate) use membership::{CommitOutcome, Membership};
+pub use shared::{PartitionStatus, SourceProgress};
+pub(crate) use shared::GroupShared;
+pub(crate) use slot::MembershipSlot;

@@ -1,0 +1,181 @@
+//! State shared between the group thread, the workers' sources and user handles.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rdkafka::consumer::base_consumer::PartitionQueue;
+use timely::scheduling::SyncActivator;
+
+use super::GroupContext;
+use crate::ownership::{owner, TopicPartition};
+
+/// A partition's librdkafka queue, and the local worker that currently reads it.
+pub(crate) struct PartitionQueueSlot {
+    pub queue: Arc<PartitionQueue<GroupContext>>,
+    /// The local rank of the owning worker; the queue's wake-up callback reads it.
+    pub owner: Arc<AtomicUsize>,
+}
+
+/// The commit status of one partition, as last published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionStatus {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset after the last record the dataflow has fully processed.
+    pub processed: Option<i64>,
+    /// The last offset the broker acknowledged as committed by this process.
+    pub committed: Option<i64>,
+}
+
+/// A snapshot of a source's progress in this process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceProgress {
+    /// Whether every local worker has registered and the process has subscribed.
+    pub joined: bool,
+    /// How many assignments this process has received.
+    pub generation: u64,
+    /// The partitions currently assigned to this process, in `(topic, partition)` order.
+    pub assigned: Vec<(String, i32)>,
+    /// Commit status per partition this process has read from, in `(topic, partition)` order.
+    pub partitions: Vec<PartitionStatus>,
+    /// The last group-level error, if any (for example a failed commit).
+    pub last_error: Option<String>,
+}
+
+/// Mutable group state, behind one lock.
+#[derive(Default)]
+pub(crate) struct GroupState {
+    /// Partitions assigned to this process.
+    pub assignment: Vec<TopicPartition>,
+    /// Queues of assigned partitions.
+    pub queues: HashMap<TopicPartition, PartitionQueueSlot>,
+    /// Local worker count and registered workers' activators, by local rank.
+    pub local_workers: Option<usize>,
+    pub registered: usize,
+    pub subscribed: bool,
+    /// Processed and acknowledged-committed offsets per partition.
+    pub processed: BTreeMap<TopicPartition, i64>,
+    pub committed: BTreeMap<TopicPartition, i64>,
+    /// Commits the broker refused, to be sent again by their owner.
+    pub failed_commits: HashMap<TopicPartition, i64>,
+    pub last_error: Option<String>,
+}
+
+/// What the group thread, the sources and the user's handles share. It holds no reference
+/// to the consumer itself, so a handle kept after shutdown does not keep the group joined.
+pub(crate) struct GroupShared {
+    pub group_id: String,
+    state: Mutex<GroupState>,
+    /// Bumped whenever the assignment changes; sources compare it on every activation.
+    version: AtomicU64,
+    shutdown: AtomicBool,
+    activators: Mutex<Vec<Option<SyncActivator>>>,
+}
+
+impl GroupShared {
+    pub(crate) fn new(group_id: String) -> Self {
+        GroupShared {
+            group_id,
+            state: Mutex::new(GroupState::default()),
+            version: AtomicU64::new(0),
+            shutdown: AtomicBool::new(false),
+            activators: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Locks the group state. A panic elsewhere while holding the lock does not make the
+    /// state unusable: it is only bookkeeping, so recover it.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, GroupState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Called with the state locked after the assignment changed: re-deals partitions over
+    /// the local workers, points every queue's wake-up at its owner, and wakes everyone.
+    pub(crate) fn assignment_changed(&self, state: &mut GroupState) {
+        state.assignment.sort();
+        state.assignment.dedup();
+        let workers = state.local_workers.unwrap_or(1);
+        for (tp, slot) in &state.queues {
+            if let Some(rank) = owner(&state.assignment, tp, workers) {
+                slot.owner.store(rank, Ordering::Release);
+            }
+        }
+        self.version.fetch_add(1, Ordering::AcqRel);
+        self.wake_all();
+    }
+
+    /// Registers the activator of the source on local worker `rank`.
+    pub(crate) fn set_activator(&self, rank: usize, workers: usize, activator: SyncActivator) {
+        let mut activators = self.activators.lock().unwrap_or_else(|e| e.into_inner());
+        if activators.len() < workers {
+            activators.resize_with(workers, || None);
+        }
+        activators[rank] = Some(activator);
+    }
+
+    /// Wakes the source on local worker `rank`.
+    pub(crate) fn wake(&self, rank: usize) {
+        let activators = self.activators.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Some(activator)) = activators.get(rank) {
+            // An error means the worker has shut down; nothing is left to wake.
+            let _ = activator.activate();
+        }
+    }
+
+    /// Wakes every local source.
+    pub(crate) fn wake_all(&self) {
+        let activators = self.activators.lock().unwrap_or_else(|e| e.into_inner());
+        for activator in activators.iter().flatten() {
+            let _ = activator.activate();
+        }
+    }
+
+    /// Asks every local source to stop fetching, drain and commit.
+    pub(crate) fn request_shutdown(&self) {
+        self.shutdown.store(true, Ordering::Release);
+        self.wake_all();
+    }
+
+    pub(crate) fn shutdown_requested(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Records an error for [`SourceProgress::last_error`].
+    pub(crate) fn record_error(&self, message: String) {
+        self.lock().last_error = Some(message);
+    }
+
+    pub(crate) fn progress(&self) -> SourceProgress {
+        let state = self.lock();
+        let mut partitions: BTreeMap<&TopicPartition, PartitionStatus> = BTreeMap::new();
+        for (tp, offset) in &state.processed {
+            partitions.entry(tp).or_insert_with(|| status(tp)).processed = Some(*offset);
+        }
+        for (tp, offset) in &state.committed {
+            partitions.entry(tp).or_insert_with(|| status(tp)).committed = Some(*offset);
+        }
+        SourceProgress {
+            joined: state.subscribed,
+            generation: self.version(),
+            assigned: state.assignment.clone(),
+            partitions: partitions.into_values().collect(),
+            last_error: state.last_error.clone(),
+        }
+    }
+}
+
+fn status(tp: &TopicPartition) -> PartitionStatus {
+    PartitionStatus {
+        topic: tp.0.clone(),
+        partition: tp.1,
+        processed: None,
+        committed: None,
+    }
+}

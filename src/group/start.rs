@@ -1,0 +1,118 @@
+//! The start offset of each newly assigned partition, and the log line that explains it.
+//!
+//! With [`StartPolicy::Committed`] the group's committed offset wins; a partition without one
+//! starts where the reset policy says. With [`StartPolicy::Reset`] committed offsets are
+//! ignored. Every choice is logged, so "why did it start there?" always has an answer. If the
+//! committed offsets cannot be fetched, the partitions are assigned at librdkafka's stored
+//! position, which applies the same rule (committed, else `auto.offset.reset`) once the
+//! coordinator answers.
+
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::context::describe;
+use super::GroupContext;
+use crate::config::{OffsetReset, SourceSettings, StartPolicy};
+use crate::ownership::TopicPartition;
+
+/// Builds the assignment list with an explicit start offset for every partition.
+pub(crate) fn start_positions(
+    consumer: &BaseConsumer<GroupContext>,
+    settings: &SourceSettings,
+    partitions: &[TopicPartition],
+) -> TopicPartitionList {
+    let group = &settings.group_id;
+    let timeout = settings.connect_timeout;
+    let mut positions = TopicPartitionList::with_capacity(partitions.len());
+    for (topic, partition) in partitions {
+        positions.add_partition(topic, *partition);
+    }
+    let reset = settings.start.reset();
+    let committed = match settings.start {
+        StartPolicy::Reset(_) => {
+            tracing::info!(%group, "ignoring committed offsets: starting {} at {reset}", describe(partitions));
+            None
+        }
+        StartPolicy::Committed { .. } => match consumer.committed_offsets(positions.clone(), timeout) {
+            Ok(list) => Some(list.to_topic_map()),
+            Err(err) => {
+                tracing::warn!(
+                    %group,
+                    "could not fetch committed offsets for {}: {err}; librdkafka will resume them \
+                     from the committed offset, or from `{}` where there is none",
+                    describe(partitions),
+                    reset.auto_offset_reset()
+                );
+                let _ = positions.set_all_offsets(Offset::Stored);
+                return positions;
+            }
+        },
+    };
+    let mut needs_reset = Vec::new();
+    for tp in partitions {
+        match committed.as_ref().and_then(|map| map.get(tp)) {
+            Some(Offset::Offset(offset)) => {
+                tracing::info!(%group, "{}/{}: resuming at committed offset {offset}", tp.0, tp.1);
+                set(&mut positions, tp, Offset::Offset(*offset));
+            }
+            _ => needs_reset.push(tp.clone()),
+        }
+    }
+    if needs_reset.is_empty() {
+        return positions;
+    }
+    if committed.is_some() {
+        tracing::info!(%group, "no committed offset for {}: starting at {reset} (reset policy)", describe(&needs_reset));
+    }
+    match reset {
+        OffsetReset::Earliest => needs_reset.iter().for_each(|tp| set(&mut positions, tp, Offset::Beginning)),
+        OffsetReset::Latest => needs_reset.iter().for_each(|tp| set(&mut positions, tp, Offset::End)),
+        OffsetReset::Timestamp(ms) => by_timestamp(consumer, group, &mut positions, &needs_reset, ms, timeout),
+    }
+    positions
+}
+
+/// Resolves a timestamp to the first offset at or after it, per partition.
+fn by_timestamp(
+    consumer: &BaseConsumer<GroupContext>,
+    group: &str,
+    positions: &mut TopicPartitionList,
+    partitions: &[TopicPartition],
+    ms: i64,
+    timeout: Duration,
+) {
+    let mut query = TopicPartitionList::with_capacity(partitions.len());
+    for (topic, partition) in partitions {
+        // offsets_for_times takes the timestamp in the offset field.
+        let _ = query.add_partition_offset(topic, *partition, Offset::Offset(ms));
+    }
+    match consumer.offsets_for_times(query, timeout) {
+        Ok(found) => {
+            let found = found.to_topic_map();
+            for tp in partitions {
+                let offset = match found.get(tp) {
+                    Some(Offset::Offset(o)) => Offset::Offset(*o),
+                    // No record at or after the timestamp: start at the end.
+                    _ => Offset::End,
+                };
+                tracing::info!(%group, "{}/{}: timestamp {ms} ms resolves to {offset:?}", tp.0, tp.1);
+                set(positions, tp, offset);
+            }
+        }
+        Err(err) => {
+            tracing::warn!(
+                %group,
+                "could not resolve timestamp {ms} ms for {}: {err}; starting at the earliest offset instead",
+                describe(partitions)
+            );
+            partitions.iter().for_each(|tp| set(positions, tp, Offset::Beginning));
+        }
+    }
+}
+
+fn set(positions: &mut TopicPartitionList, tp: &TopicPartition, offset: Offset) {
+    // The partition was added above, so this cannot fail.
+    let _ = positions.set_partition_offset(&tp.0, tp.1, offset);
+}

@@ -1,0 +1,81 @@
+//! Which local worker reads which assigned partition.
+//!
+//! The partitions assigned to a process are sorted by `(topic, partition)` and dealt out to
+//! the process's workers in turn, like cards. With `P` partitions and `W` workers each worker
+//! gets `⌊P/W⌋` or `⌈P/W⌉` of them, every worker computes the same answer from the same
+//! assignment, and the rule does not depend on any hash function (a plain hash put 6 of 8
+//! partitions on one of 2 workers in a test here).
+
+/// A topic and partition number.
+pub type TopicPartition = (String, i32);
+
+/// The local worker (`0..workers`) that owns `partition` within `assignment`, or `None` if the
+/// partition is not in the assignment.
+///
+/// `assignment` need not be sorted; duplicates count once.
+///
+/// ```
+/// use timely_kafka::ownership::owner;
+///
+/// let assignment: Vec<(String, i32)> = (0..8).map(|p| ("t".to_string(), p)).collect();
+/// let owners: Vec<_> = (0..8).map(|p| owner(&assignment, &("t".into(), p), 3).unwrap()).collect();
+/// assert_eq!(owners, [0, 1, 2, 0, 1, 2, 0, 1]);
+/// ```
+pub fn owner(assignment: &[TopicPartition], partition: &TopicPartition, workers: usize) -> Option<usize> {
+    let sorted = sorted_unique(assignment);
+    sorted.iter().position(|p| p == partition).map(|i| i % workers.max(1))
+}
+
+/// The partitions of `assignment` owned by local worker `worker` of `workers`, in
+/// `(topic, partition)` order.
+///
+/// ```
+/// use timely_kafka::ownership::owned_by;
+///
+/// let assignment: Vec<(String, i32)> = (0..5).map(|p| ("t".to_string(), p)).collect();
+/// assert_eq!(owned_by(&assignment, 0, 2), [("t".to_string(), 0), ("t".to_string(), 2), ("t".to_string(), 4)]);
+/// assert_eq!(owned_by(&assignment, 1, 2), [("t".to_string(), 1), ("t".to_string(), 3)]);
+/// ```
+pub fn owned_by(assignment: &[TopicPartition], worker: usize, workers: usize) -> Vec<TopicPartition> {
+    let workers = workers.max(1);
+    sorted_unique(assignment)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % workers == worker)
+        .map(|(_, p)| p)
+        .collect()
+}
+
+fn sorted_unique(assignment: &[TopicPartition]) -> Vec<TopicPartition> {
+    let mut sorted = assignment.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    sorted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_partition_has_exactly_one_owner_and_shares_are_balanced(
+            partitions in proptest::collection::btree_set(("[a-c]", 0i32..16), 0..40),
+            workers in 1usize..9,
+        ) {
+            let assignment: Vec<TopicPartition> = partitions.iter().cloned().collect();
+            let shares: Vec<Vec<TopicPartition>> =
+                (0..workers).map(|w| owned_by(&assignment, w, workers)).collect();
+            let total: usize = shares.iter().map(Vec::len).sum();
+            prop_assert_eq!(total, assignment.len());
+            let (lo, hi) = (assignment.len() / workers, assignment.len().div_ceil(workers));
+            for (w, share) in shares.iter().enumerate() {
+                prop_assert!(share.len() == lo || share.len() == hi);
+                for p in share {
+                    prop_assert_eq!(owner(&assignment, p, workers), Some(w));
+                }
+            }
+        }
+    }
+}

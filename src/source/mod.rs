@@ -1,0 +1,187 @@
+//! The Kafka source: a consumer-group member whose commits follow the dataflow's frontier.
+//!
+//! ```text
+//!  Kafka group ──► kafka_source (worker k reads the partitions it owns, stamps each record
+//!      ▲           with the current tick)
+//!      │                 │
+//!      │                 ▼
+//!      │           your operators ──► probe ◄── commit_after(&probe)
+//!      │                                │
+//!      └─── commit(last processed + 1) ◄┘ once the probe's frontier passes the record's tick
+//! ```
+//!
+//! # Guarantees
+//!
+//! * **Ownership.** One group membership per process. The partitions assigned to the process
+//!   are dealt to its workers by [`ownership::owned_by`](crate::ownership::owned_by): each
+//!   worker gets `⌊P/W⌋` or `⌈P/W⌉`, and each partition's records are emitted by exactly one
+//!   worker, in offset order.
+//! * **At-least-once commits.** A partition's offset goes back to the group only once the
+//!   frontier at the commit probe has passed the tick of every record below it. The commit
+//!   is *last processed offset + 1*. A partition that is not owned is never committed.
+//! * **Time.** Records carry `u64` ticks aligned to the wall clock (see [`clock`](crate::clock)),
+//!   so workers and processes advance together; an idle source still moves its capability as
+//!   the clock moves.
+//! * **Idle costs nothing.** Workers read their partitions through librdkafka partition
+//!   queues whose non-empty callback wakes them, plus one timer per tick. No busy spin.
+//! * **Shutdown.** [`SourceControl::shutdown`] stops reading, waits (up to the drain timeout)
+//!   for in-flight records to be processed, and commits synchronously; then the operator
+//!   completes and the process leaves the group.
+//!
+//! # Errors
+//!
+//! Building the source fails with [`Error::BrokersUnreachable`](crate::Error) when no broker
+//! answers within the connect timeout. Errors while running (fetch errors, refused commits)
+//! are logged with their topic and partition, shown in [`SourceProgress::last_error`], and
+//! never lose data: a refused commit is sent again, and nothing past an unprocessed record is
+//! ever committed.
+
+mod discovery;
+mod operator;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use timely::dataflow::{ProbeHandle, Scope, StreamVec};
+
+use crate::config::SourceConfig;
+use crate::error::Error;
+use crate::group::{GroupShared, MembershipSlot, SourceProgress};
+use crate::record::KafkaRecord;
+
+/// What [`KafkaSourceExt::kafka_source`] returns: the records this worker reads, and the
+/// handle that steers the source.
+pub struct KafkaSource<'scope> {
+    /// The records of the partitions this worker owns, each at the tick it was read.
+    pub records: StreamVec<'scope, u64, KafkaRecord>,
+    /// Commit frontier, shutdown and progress.
+    pub handle: SourceHandle,
+}
+
+/// Steers a source from its own worker: attaches the commit frontier and hands out
+/// [`SourceControl`]s for other threads.
+pub struct SourceHandle {
+    commit_probe: Rc<RefCell<Option<ProbeHandle<u64>>>>,
+    control: SourceControl,
+}
+
+impl SourceHandle {
+    /// Commits offsets once this probe's frontier passes them. Attach the probe at the very
+    /// end of the dataflow (after your sink), so "passed the probe" means "fully processed".
+    /// Without a probe the source reads but never commits (and says so in the log).
+    pub fn commit_after(&self, probe: &ProbeHandle<u64>) {
+        *self.commit_probe.borrow_mut() = Some(probe.clone());
+    }
+
+    /// A thread-safe handle for shutdown and progress.
+    pub fn control(&self) -> SourceControl {
+        self.control.clone()
+    }
+
+    /// Asks every source of this membership in this process to stop; see
+    /// [`SourceControl::shutdown`].
+    pub fn shutdown(&self) {
+        self.control.shutdown();
+    }
+
+    /// A snapshot of this process's progress.
+    pub fn progress(&self) -> SourceProgress {
+        self.control.progress()
+    }
+}
+
+/// Thread-safe control of the sources of one membership in this process.
+#[derive(Clone)]
+pub struct SourceControl {
+    shared: Arc<GroupShared>,
+}
+
+impl SourceControl {
+    /// Stops the sources gracefully: they stop reading, wait for in-flight records to be
+    /// processed (bounded by the drain timeout), commit synchronously, and complete. Safe to
+    /// call from any thread, for example a signal handler's, and more than once.
+    pub fn shutdown(&self) {
+        self.shared.request_shutdown();
+    }
+
+    /// Whether shutdown was requested.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.shutdown_requested()
+    }
+
+    /// A snapshot of this process's assignment and per-partition processed and committed
+    /// offsets.
+    pub fn progress(&self) -> SourceProgress {
+        self.shared.progress()
+    }
+}
+
+/// Adds [`kafka_source`](KafkaSourceExt::kafka_source) to timely scopes.
+pub trait KafkaSourceExt<'scope> {
+    /// Joins the consumer group of `config` (once per process, shared by all workers that use
+    /// the same config) and returns the records of the partitions this worker owns.
+    ///
+    /// Call it on every worker, with the same config. Fails if no broker answers within the
+    /// config's connect timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use timely::dataflow::operators::{Inspect, Probe};
+    /// use timely::dataflow::ProbeHandle;
+    /// use timely_kafka::testing::{EmbeddedCluster, TestRecord};
+    /// use timely_kafka::{KafkaSourceExt, SourceConfig};
+    ///
+    /// let cluster = EmbeddedCluster::new(1).unwrap();
+    /// cluster.create_topic("numbers", 2).unwrap();
+    /// cluster.load("numbers", (0..10).map(|i| TestRecord::new(i.to_string()).partition(i % 2))).unwrap();
+    ///
+    /// let config = SourceConfig::builder()
+    ///     .brokers(cluster.bootstrap_servers())
+    ///     .group_id("doc-example")
+    ///     .topic("numbers")
+    ///     .tick(Duration::from_millis(10))
+    ///     .build()
+    ///     .unwrap();
+    ///
+    /// let seen = timely::execute(timely::Config::thread(), move |worker| {
+    ///     let probe = ProbeHandle::new();
+    ///     let seen = std::rc::Rc::new(std::cell::Cell::new(0));
+    ///     let handle = worker.dataflow(|scope| {
+    ///         let source = scope.kafka_source(&config).unwrap();
+    ///         let counter = seen.clone();
+    ///         source.records
+    ///             .inspect(move |_record| counter.set(counter.get() + 1))
+    ///             .probe_with(&probe);
+    ///         source.handle.commit_after(&probe);
+    ///         source.handle
+    ///     });
+    ///     while seen.get() < 10 {
+    ///         worker.step_or_park(None);
+    ///     }
+    ///     handle.shutdown();
+    ///     seen.get()
+    /// })
+    /// .unwrap()
+    /// .join();
+    /// assert_eq!(seen[0].as_ref().unwrap(), &10);
+    /// ```
+    fn kafka_source(&self, config: &SourceConfig) -> Result<KafkaSource<'scope>, Error>;
+}
+
+impl<'scope> KafkaSourceExt<'scope> for Scope<'scope, u64> {
+    fn kafka_source(&self, config: &SourceConfig) -> Result<KafkaSource<'scope>, Error> {
+        let membership = MembershipSlot::get_or_create(config)?;
+        let control = SourceControl {
+            shared: Arc::clone(&membership.shared),
+        };
+        let commit_probe = Rc::new(RefCell::new(None));
+        let records = operator::build_source(*self, membership, Rc::clone(&commit_probe));
+        Ok(KafkaSource {
+            records,
+            handle: SourceHandle { commit_probe, control },
+        })
+    }
+}

@@ -1,0 +1,347 @@
+//! The per-worker source operator: read owned partitions, stamp ticks, commit behind the
+//! frontier.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::base_consumer::PartitionQueue;
+use rdkafka::consumer::CommitMode;
+use rdkafka::message::Message;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::{ProbeHandle, Scope, StreamVec};
+use timely::scheduling::Activator;
+
+use super::discovery::{discover_local_rank, LocalRank};
+use crate::clock::TickClock;
+use crate::config::CommitCadence;
+use crate::group::{GroupContext, Membership};
+use crate::ownership::{owned_by, TopicPartition};
+use crate::progress::PartitionProgress;
+use crate::record::KafkaRecord;
+
+/// A partition this worker reads.
+struct OwnedPartition {
+    tp: TopicPartition,
+    topic: Arc<str>,
+    queue: Arc<PartitionQueue<GroupContext>>,
+    progress: PartitionProgress,
+}
+
+/// What the source is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting to learn the local worker count.
+    Discovering,
+    /// Reading and emitting records.
+    Running,
+    /// Shutdown requested: no more records; waiting for in-flight ones until the deadline.
+    Draining { deadline: Instant },
+    /// Final commit done.
+    Done,
+}
+
+/// Builds the source operator on this worker and returns its record stream.
+pub(crate) fn build_source<'scope>(
+    scope: Scope<'scope, u64>,
+    membership: Arc<Membership>,
+    commit_probe: Rc<RefCell<Option<ProbeHandle<u64>>>>,
+) -> StreamVec<'scope, u64, KafkaRecord> {
+    let mut builder = OperatorBuilder::new("KafkaSource".to_owned(), scope);
+    let info = builder.operator_info();
+    let (output, stream) = builder.new_output::<Vec<KafkaRecord>>();
+    let mut output = OutputBuilder::<_, CapacityContainerBuilder<Vec<KafkaRecord>>>::from(output);
+    let activator = scope.activator_for(Rc::clone(&info.address));
+    let sync_activator = scope.worker().sync_activator_for(info.address.to_vec());
+
+    let found = Rc::new(Cell::new(None));
+    discover_local_rank(scope, membership.token, Rc::clone(&found), activator.clone());
+
+    let mut reader = SourceReader::new(membership, commit_probe, activator);
+    builder.build_reschedule(move |mut capabilities| {
+        let mut capability = capabilities.pop();
+        let mut sync_activator = Some(sync_activator);
+        move |_frontiers| {
+            if reader.phase == Phase::Discovering {
+                match found.get() {
+                    Some(rank) => reader.start(rank, sync_activator.take()),
+                    None => return true,
+                }
+            }
+            let mut output = output.activate();
+            reader.step(&mut capability, |cap, records| {
+                output.session(cap).give_container(records);
+            })
+        }
+    });
+    stream
+}
+
+/// The operator's state and logic, separate from timely's plumbing.
+struct SourceReader {
+    membership: Arc<Membership>,
+    commit_probe: Rc<RefCell<Option<ProbeHandle<u64>>>>,
+    activator: Activator,
+    phase: Phase,
+    rank: LocalRank,
+    version_seen: Option<u64>,
+    owned: Vec<OwnedPartition>,
+    clock: TickClock,
+    /// The tick for which a timer wake-up is already scheduled.
+    timer_for: u64,
+    last_commit: Instant,
+    warned_no_probe: bool,
+    batch: Vec<KafkaRecord>,
+}
+
+impl SourceReader {
+    fn new(membership: Arc<Membership>, commit_probe: Rc<RefCell<Option<ProbeHandle<u64>>>>, activator: Activator) -> Self {
+        let clock = TickClock::new(membership.settings.tick);
+        SourceReader {
+            membership,
+            commit_probe,
+            activator,
+            phase: Phase::Discovering,
+            rank: LocalRank { rank: 0, workers: 1 },
+            version_seen: None,
+            owned: Vec::new(),
+            clock,
+            timer_for: 0,
+            last_commit: Instant::now(),
+            warned_no_probe: false,
+            batch: Vec::new(),
+        }
+    }
+
+    /// Discovery finished: register with the membership (the last local worker subscribes).
+    fn start(&mut self, rank: LocalRank, activator: Option<timely::scheduling::SyncActivator>) {
+        self.rank = rank;
+        self.phase = Phase::Running;
+        if let Some(activator) = activator {
+            if let Err(err) = self.membership.register(rank.rank, rank.workers, activator) {
+                tracing::error!("{err}");
+                self.membership.shared.record_error(err.to_string());
+            }
+        }
+    }
+
+    /// One activation. Returns whether the operator must be kept alive.
+    fn step(
+        &mut self,
+        capability: &mut Option<Capability<u64>>,
+        mut emit: impl FnMut(&Capability<u64>, &mut Vec<KafkaRecord>),
+    ) -> bool {
+        let tick = self.clock.now();
+        if self.phase == Phase::Running && self.membership.shared.shutdown_requested() {
+            let deadline = Instant::now() + self.membership.settings.drain_timeout;
+            tracing::info!(
+                group = %self.membership.settings.group_id,
+                worker = self.rank.rank,
+                "shutdown: stopped reading; draining in-flight records"
+            );
+            self.phase = Phase::Draining { deadline };
+            // No more records: let the frontier move past everything emitted.
+            *capability = None;
+        }
+        if self.phase == Phase::Running {
+            if let Some(cap) = capability.as_mut() {
+                if *cap.time() < tick {
+                    cap.downgrade(&tick);
+                }
+                self.sync_assignment();
+                let more = self.read(cap, &mut emit);
+                if more {
+                    self.activator.activate();
+                }
+            }
+        }
+        let advanced = self.release();
+        match self.phase {
+            Phase::Running => {
+                self.maybe_commit(advanced);
+                self.schedule_tick(tick);
+                true
+            }
+            Phase::Draining { deadline } => {
+                let drained = self.owned.iter().all(|p| !p.progress.has_in_flight());
+                if drained || Instant::now() >= deadline {
+                    if !drained {
+                        tracing::warn!(
+                            group = %self.membership.settings.group_id,
+                            "drain timeout ({:?}) passed with records in flight; they are not committed and will be read again",
+                            self.membership.settings.drain_timeout
+                        );
+                    }
+                    self.commit(CommitMode::Sync);
+                    self.phase = Phase::Done;
+                    self.owned.clear();
+                    false
+                } else {
+                    self.activator.activate_after(Duration::from_millis(5).min(self.membership.settings.tick));
+                    true
+                }
+            }
+            Phase::Discovering | Phase::Done => self.phase != Phase::Done,
+        }
+    }
+
+    /// Picks up a changed assignment: keeps, adds or drops owned partitions.
+    fn sync_assignment(&mut self) {
+        let version = self.membership.shared.version();
+        if self.version_seen == Some(version) {
+            return;
+        }
+        let state = self.membership.shared.lock();
+        let version = self.membership.shared.version();
+        let mine = owned_by(&state.assignment, self.rank.rank, self.rank.workers);
+        let mut previous: Vec<OwnedPartition> = std::mem::take(&mut self.owned);
+        for tp in mine {
+            if let Some(i) = previous.iter().position(|p| p.tp == tp) {
+                self.owned.push(previous.swap_remove(i));
+            } else if let Some(slot) = state.queues.get(&tp) {
+                self.owned.push(OwnedPartition {
+                    topic: Arc::from(tp.0.as_str()),
+                    tp,
+                    queue: Arc::clone(&slot.queue),
+                    progress: PartitionProgress::default(),
+                });
+            }
+        }
+        drop(state);
+        for lost in previous {
+            if lost.progress.has_in_flight() {
+                tracing::info!(
+                    "{}/{}: no longer owned by this worker; its in-flight records are not committed here",
+                    lost.tp.0,
+                    lost.tp.1
+                );
+            }
+        }
+        self.version_seen = Some(version);
+        // Records may have arrived before the wake-up callback pointed here.
+        self.activator.activate();
+    }
+
+    /// Reads up to the per-activation limit from every owned partition. Returns whether any
+    /// partition may have more.
+    fn read(&mut self, cap: &Capability<u64>, emit: &mut impl FnMut(&Capability<u64>, &mut Vec<KafkaRecord>)) -> bool {
+        let limit = self.membership.settings.max_records_per_activation;
+        let tick = *cap.time();
+        let mut more = false;
+        for partition in &mut self.owned {
+            let mut read = 0;
+            while read < limit {
+                match partition.queue.poll(Duration::ZERO) {
+                    None => break,
+                    Some(Ok(message)) => {
+                        partition.progress.emitted(tick, message.offset());
+                        self.batch.push(KafkaRecord::from_message(&message, &partition.topic));
+                        read += 1;
+                    }
+                    Some(Err(err)) => {
+                        let message = format!("{}/{}: fetch error: {err}", partition.tp.0, partition.tp.1);
+                        tracing::warn!("{message}");
+                        self.membership.shared.record_error(message);
+                        break;
+                    }
+                }
+            }
+            more |= read == limit;
+            if !self.batch.is_empty() {
+                emit(cap, &mut self.batch);
+                self.batch.clear();
+            }
+        }
+        more
+    }
+
+    /// Releases the ticks the commit frontier has passed. Returns whether any partition's
+    /// processed position moved.
+    fn release(&mut self) -> bool {
+        let probe = self.commit_probe.borrow();
+        let Some(probe) = probe.as_ref() else {
+            if !self.warned_no_probe && self.phase != Phase::Discovering {
+                tracing::warn!(
+                    "no commit frontier attached (call `commit_after(&probe)` on the source handle): \
+                     this source will not commit offsets"
+                );
+                self.warned_no_probe = true;
+            }
+            return false;
+        };
+        let frontier = probe.with_frontier(|f| f.iter().min().copied());
+        let mut advanced = false;
+        for partition in &mut self.owned {
+            advanced |= partition.progress.release(frontier);
+        }
+        advanced
+    }
+
+    fn maybe_commit(&mut self, advanced: bool) {
+        let due = match self.membership.settings.commit {
+            CommitCadence::Interval(interval) => self.last_commit.elapsed() >= interval,
+            CommitCadence::OnFrontierAdvance => advanced || self.last_commit.elapsed() >= Duration::from_secs(1),
+        };
+        if due {
+            self.commit(CommitMode::Async);
+        }
+    }
+
+    /// Commits the processed position of every owned partition that moved.
+    fn commit(&mut self, mode: CommitMode) {
+        self.last_commit = Instant::now();
+        let Some(version) = self.version_seen else { return };
+        let mine: Vec<TopicPartition> = self.owned.iter().map(|p| p.tp.clone()).collect();
+        for (tp, offset) in self.membership.take_failed_commits(&mine) {
+            if let Some(p) = self.owned.iter_mut().find(|p| p.tp == tp) {
+                p.progress.forget_commit(offset);
+            }
+        }
+        let offsets: Vec<(TopicPartition, i64)> = self
+            .owned
+            .iter()
+            .filter_map(|p| p.progress.commit_position().map(|o| (p.tp.clone(), o)))
+            .collect();
+        let processed: Vec<(TopicPartition, i64)> = self
+            .owned
+            .iter()
+            .filter_map(|p| p.progress.processed().map(|o| (p.tp.clone(), o)))
+            .collect();
+        match self.membership.commit(version, &offsets, &processed, mode) {
+            Ok(crate::group::CommitOutcome::Sent) => {
+                for (tp, offset) in &offsets {
+                    if let Some(p) = self.owned.iter_mut().find(|p| &p.tp == tp) {
+                        p.progress.mark_committed(*offset);
+                    }
+                }
+                if matches!(mode, CommitMode::Sync) && !offsets.is_empty() {
+                    tracing::info!(
+                        group = %self.membership.settings.group_id,
+                        "final commit: {}",
+                        offsets.iter().map(|((t, p), o)| format!("{t}/{p}@{o}")).collect::<Vec<_>>().join(", ")
+                    );
+                }
+            }
+            Ok(crate::group::CommitOutcome::Stale) => {
+                tracing::debug!("commit skipped: the assignment changed; the next round uses the new one");
+            }
+            Err(err) => {
+                tracing::warn!("{err}");
+                self.membership.shared.record_error(err.to_string());
+            }
+        }
+    }
+
+    /// Makes sure the operator wakes when the next tick begins, to move its capability (an
+    /// idle source must not hold the frontier back) and to commit.
+    fn schedule_tick(&mut self, tick: u64) {
+        if self.timer_for != tick {
+            self.timer_for = tick;
+            self.activator.activate_after(self.clock.until_next_tick());
+        }
+    }
+}
