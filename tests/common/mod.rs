@@ -1,0 +1,155 @@
+//! Helpers shared by the integration tests: run a source on N workers until a condition
+//! holds, and read committed offsets the way any other Kafka client would.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use timely::dataflow::operators::{Inspect, Probe};
+use timely::dataflow::ProbeHandle;
+use timely_kafka::testing::{EmbeddedCluster, TestRecord};
+use timely_kafka::{KafkaRecord, KafkaSourceExt, SourceConfig, SourceConfigBuilder};
+
+/// How long a test waits for records before giving up (and failing its assertions).
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A record seen at the end of the dataflow, and the worker that emitted it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub worker: usize,
+    pub record: KafkaRecord,
+}
+
+/// A cluster with one topic of `partitions` partitions holding `per_partition` records in
+/// each, payload `"{partition}:{seq}"`.
+pub fn loaded_cluster(topic: &str, partitions: i32, per_partition: usize) -> EmbeddedCluster {
+    let cluster = EmbeddedCluster::new(1).expect("start the embedded cluster");
+    cluster
+        .create_topic(topic, partitions)
+        .expect("create topic");
+    load(&cluster, topic, partitions, 0..per_partition);
+    cluster
+}
+
+/// Loads records `seqs` into every partition.
+pub fn load(cluster: &EmbeddedCluster, topic: &str, partitions: i32, seqs: std::ops::Range<usize>) {
+    let records = (0..partitions).flat_map(move |p| {
+        seqs.clone().map(move |s| {
+            TestRecord::new(format!("{p}:{s}"))
+                .partition(p)
+                .key(format!("k{s}"))
+        })
+    });
+    cluster.load(topic, records).expect("load records");
+}
+
+/// A source config for tests: short ticks, fast commits.
+///
+/// The short session timeout is for the mock cluster's sake: after a member leaves, the mock
+/// holds the next join for `session.timeout.ms - 1 s` (45 s by default), which would make
+/// every restart test wait that long.
+pub fn config(bootstrap: &str, group: &str, topic: &str) -> SourceConfigBuilder {
+    SourceConfig::builder()
+        .brokers(bootstrap)
+        .group_id(group)
+        .topic(topic)
+        .tick(Duration::from_millis(10))
+        .commit_interval(Duration::from_millis(50))
+        .set("session.timeout.ms", "2000")
+        .set("heartbeat.interval.ms", "250")
+}
+
+/// Runs the source on `workers` threads until `expected` records have passed the probe (or
+/// the deadline passes), then shuts down gracefully and returns what was seen.
+pub fn consume(config: SourceConfig, workers: usize, expected: usize) -> Vec<Seen> {
+    init_logging();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let sink = Arc::clone(&seen);
+    let guards = timely::execute(timely::Config::process(workers), move |worker| {
+        let index = worker.index();
+        let probe = ProbeHandle::new();
+        let (sink, counter) = (Arc::clone(&sink), Arc::clone(&count));
+        let handle = worker.dataflow(|scope| {
+            let source = scope.kafka_source(&config).expect("build the source");
+            source
+                .records
+                .inspect(move |record| {
+                    sink.lock().unwrap().push(Seen {
+                        worker: index,
+                        record: record.clone(),
+                    });
+                    counter.fetch_add(1, Ordering::SeqCst);
+                })
+                .probe_with(&probe);
+            source.handle.commit_after(&probe);
+            source.handle
+        });
+        let started = Instant::now();
+        while count.load(Ordering::SeqCst) < expected && started.elapsed() < DEADLINE {
+            worker.step_or_park(Some(Duration::from_millis(50)));
+        }
+        handle.shutdown();
+    })
+    .expect("start timely");
+    for result in guards.join() {
+        result.expect("worker panicked");
+    }
+    Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+}
+
+/// Committed offsets of `group` on `topic`, read by a separate client.
+pub fn committed(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> BTreeMap<i32, Option<i64>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .expect("create observer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let result = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("read committed offsets");
+    let map = (0..partitions)
+        .map(|p| {
+            let offset = match result.find_partition(topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => Some(o),
+                _ => None,
+            };
+            (p, offset)
+        })
+        .collect();
+    drop(result);
+    map
+}
+
+/// Groups seen records by partition, in the order they were seen.
+pub fn by_partition(seen: &[Seen]) -> BTreeMap<i32, Vec<&Seen>> {
+    let mut map: BTreeMap<i32, Vec<&Seen>> = BTreeMap::new();
+    for s in seen {
+        map.entry(s.record.partition).or_default().push(s);
+    }
+    map
+}
+
+/// Sends the library's logs to the test's captured output (shown for failing tests).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_test_writer()
+        .try_init();
+}
