@@ -21,9 +21,16 @@ pub type TopicPartition = (String, i32);
 /// let owners: Vec<_> = (0..8).map(|p| owner(&assignment, &("t".into(), p), 3).unwrap()).collect();
 /// assert_eq!(owners, [0, 1, 2, 0, 1, 2, 0, 1]);
 /// ```
-pub fn owner(assignment: &[TopicPartition], partition: &TopicPartition, workers: usize) -> Option<usize> {
+pub fn owner(
+    assignment: &[TopicPartition],
+    partition: &TopicPartition,
+    workers: usize,
+) -> Option<usize> {
     let sorted = sorted_unique(assignment);
-    sorted.iter().position(|p| p == partition).map(|i| i % workers.max(1))
+    sorted
+        .iter()
+        .position(|p| p == partition)
+        .map(|i| i % workers.max(1))
 }
 
 /// The partitions of `assignment` owned by local worker `worker` of `workers`, in
@@ -36,7 +43,11 @@ pub fn owner(assignment: &[TopicPartition], partition: &TopicPartition, workers:
 /// assert_eq!(owned_by(&assignment, 0, 2), [("t".to_string(), 0), ("t".to_string(), 2), ("t".to_string(), 4)]);
 /// assert_eq!(owned_by(&assignment, 1, 2), [("t".to_string(), 1), ("t".to_string(), 3)]);
 /// ```
-pub fn owned_by(assignment: &[TopicPartition], worker: usize, workers: usize) -> Vec<TopicPartition> {
+pub fn owned_by(
+    assignment: &[TopicPartition],
+    worker: usize,
+    workers: usize,
+) -> Vec<TopicPartition> {
     let workers = workers.max(1);
     sorted_unique(assignment)
         .into_iter()

@@ -120,12 +120,16 @@ impl KafkaRecord {
 
     /// The payload as UTF-8 text, if it is present and valid UTF-8.
     pub fn payload_str(&self) -> Option<&str> {
-        self.payload.as_deref().and_then(|p| std::str::from_utf8(p).ok())
+        self.payload
+            .as_deref()
+            .and_then(|p| std::str::from_utf8(p).ok())
     }
 
     /// The key as UTF-8 text, if it is present and valid UTF-8.
     pub fn key_str(&self) -> Option<&str> {
-        self.key.as_deref().and_then(|k| std::str::from_utf8(k).ok())
+        self.key
+            .as_deref()
+            .and_then(|k| std::str::from_utf8(k).ok())
     }
 
     /// A hash of `(topic, partition)` that is the same on every process and every Rust

@@ -69,7 +69,11 @@ impl Passthrough {
 
     /// Checks the entries against the managed and forced keys, then asks librdkafka whether
     /// it knows each key and accepts each value.
-    pub(crate) fn validate(&self, managed: &[Managed], forced: &[Forced]) -> Result<(), ConfigError> {
+    pub(crate) fn validate(
+        &self,
+        managed: &[Managed],
+        forced: &[Forced],
+    ) -> Result<(), ConfigError> {
         for (key, value) in self.iter() {
             if let Some(m) = managed.iter().find(|m| m.key == key) {
                 return Err(ConfigError::Managed {
@@ -131,7 +135,10 @@ mod tests {
         p.set("client.id", "me");
         let printed = format!("{p:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
-        assert!(printed.contains("[redacted]") && printed.contains("me"), "{printed}");
+        assert!(
+            printed.contains("[redacted]") && printed.contains("me"),
+            "{printed}"
+        );
     }
 
     #[test]

@@ -137,15 +137,42 @@ impl fmt::Debug for SourceSettings {
 
 /// Keys that typed setters own.
 const MANAGED: &[Managed] = &[
-    Managed { key: "bootstrap.servers", setter: "brokers" },
-    Managed { key: "metadata.broker.list", setter: "brokers" },
-    Managed { key: "group.id", setter: "group_id" },
-    Managed { key: "auto.offset.reset", setter: "offset_reset" },
-    Managed { key: "fetch.queue.backoff.ms", setter: "fetch_queue_backoff" },
-    Managed { key: "fetch.wait.max.ms", setter: "fetch_max_wait" },
-    Managed { key: "fetch.min.bytes", setter: "fetch_min_bytes" },
-    Managed { key: "max.partition.fetch.bytes", setter: "max_partition_fetch_bytes" },
-    Managed { key: "queued.max.messages.kbytes", setter: "queued_max_kbytes" },
+    Managed {
+        key: "bootstrap.servers",
+        setter: "brokers",
+    },
+    Managed {
+        key: "metadata.broker.list",
+        setter: "brokers",
+    },
+    Managed {
+        key: "group.id",
+        setter: "group_id",
+    },
+    Managed {
+        key: "auto.offset.reset",
+        setter: "offset_reset",
+    },
+    Managed {
+        key: "fetch.queue.backoff.ms",
+        setter: "fetch_queue_backoff",
+    },
+    Managed {
+        key: "fetch.wait.max.ms",
+        setter: "fetch_max_wait",
+    },
+    Managed {
+        key: "fetch.min.bytes",
+        setter: "fetch_min_bytes",
+    },
+    Managed {
+        key: "max.partition.fetch.bytes",
+        setter: "max_partition_fetch_bytes",
+    },
+    Managed {
+        key: "queued.max.messages.kbytes",
+        setter: "queued_max_kbytes",
+    },
 ];
 
 /// Keys whose values frontier-driven commits depend on.
@@ -339,7 +366,11 @@ impl SourceConfigBuilder {
     /// Validates every setting and returns the configuration, or the first problem found,
     /// naming its key.
     pub fn build(self) -> Result<SourceConfig, ConfigError> {
-        let brokers = required(self.brokers, "bootstrap.servers", "call `.brokers(\"host:port\")`")?;
+        let brokers = required(
+            self.brokers,
+            "bootstrap.servers",
+            "call `.brokers(\"host:port\")`",
+        )?;
         let group_id = required(self.group_id, "group.id", "call `.group_id(\"my-group\")`")?;
         if self.topics.is_empty() {
             return Err(ConfigError::Missing {
@@ -354,7 +385,11 @@ impl SourceConfigBuilder {
         if let CommitCadence::Interval(interval) = self.commit {
             positive(interval, "commit_interval", Duration::from_millis(1))?;
         }
-        positive(self.connect_timeout, "connect_timeout", Duration::from_millis(1))?;
+        positive(
+            self.connect_timeout,
+            "connect_timeout",
+            Duration::from_millis(1),
+        )?;
         if self.max_records_per_activation == 0 {
             return Err(ConfigError::Invalid {
                 key: "max_records_per_activation".into(),
@@ -368,7 +403,9 @@ impl SourceConfigBuilder {
                 return Err(ConfigError::Invalid {
                     key: "offset_reset".into(),
                     value: ms.to_string(),
-                    reason: "a timestamp is milliseconds since the Unix epoch and cannot be negative".into(),
+                    reason:
+                        "a timestamp is milliseconds since the Unix epoch and cannot be negative"
+                            .into(),
                 });
             }
         }
@@ -396,18 +433,23 @@ impl SourceConfigBuilder {
         };
         // The full client configuration must be acceptable too (for example a fetch size
         // librdkafka considers out of range).
-        settings.client_config().create_native_config().map_err(|err| match err {
-            rdkafka::error::KafkaError::ClientConfig(_, message, key, value) => ConfigError::Rejected {
-                value: super::passthrough::shown(&key, &value),
-                key,
-                message,
-            },
-            other => ConfigError::Rejected {
-                key: "(client configuration)".into(),
-                value: String::new(),
-                message: other.to_string(),
-            },
-        })?;
+        settings
+            .client_config()
+            .create_native_config()
+            .map_err(|err| match err {
+                rdkafka::error::KafkaError::ClientConfig(_, message, key, value) => {
+                    ConfigError::Rejected {
+                        value: super::passthrough::shown(&key, &value),
+                        key,
+                        message,
+                    }
+                }
+                other => ConfigError::Rejected {
+                    key: "(client configuration)".into(),
+                    value: String::new(),
+                    message: other.to_string(),
+                },
+            })?;
         Ok(SourceConfig {
             settings: Arc::new(settings),
             membership: Arc::new(MembershipSlot::default()),
@@ -430,8 +472,14 @@ impl SourceSettings {
             .set("fetch.queue.backoff.ms", millis(self.fetch_queue_backoff))
             .set("fetch.wait.max.ms", millis(self.fetch_max_wait))
             .set("fetch.min.bytes", self.fetch_min_bytes.to_string())
-            .set("max.partition.fetch.bytes", self.max_partition_fetch_bytes.to_string())
-            .set("queued.max.messages.kbytes", self.queued_max_kbytes.to_string());
+            .set(
+                "max.partition.fetch.bytes",
+                self.max_partition_fetch_bytes.to_string(),
+            )
+            .set(
+                "queued.max.messages.kbytes",
+                self.queued_max_kbytes.to_string(),
+            );
         config
     }
 }

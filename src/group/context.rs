@@ -40,7 +40,10 @@ impl GroupContext {
 
     fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         let partitions = to_partitions(tpl);
-        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
         let positions = start_positions(consumer, &self.settings, &partitions);
         let assigned = if cooperative {
             consumer.incremental_assign(&positions)
@@ -103,7 +106,10 @@ impl GroupContext {
 
     fn on_revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         let partitions = to_partitions(tpl);
-        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
         {
             let mut state = self.shared.lock();
             state.assignment.retain(|tp| !partitions.contains(tp));
@@ -135,12 +141,18 @@ impl ClientContext for GroupContext {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
             | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", %group, fac, "{message}"),
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", %group, fac, "{message}"),
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", %group, fac, "{message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", %group, fac, "{message}")
+            }
             RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
                 tracing::info!(target: "librdkafka", %group, fac, "{message}")
             }
-            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", %group, fac, "{message}"),
+            RDKafkaLogLevel::Debug => {
+                tracing::debug!(target: "librdkafka", %group, fac, "{message}")
+            }
         }
     }
 
@@ -150,13 +162,21 @@ impl ClientContext for GroupContext {
 }
 
 impl ConsumerContext for GroupContext {
-    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.on_assign(consumer, tpl),
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.on_revoke(consumer, tpl),
             other => {
                 // librdkafka's rule for rebalance errors: drop the assignment and rejoin.
-                let message = format!("group `{}`: rebalance error {other:?}", self.shared.group_id);
+                let message = format!(
+                    "group `{}`: rebalance error {other:?}",
+                    self.shared.group_id
+                );
                 tracing::error!("{message}");
                 self.shared.record_error(message);
                 let mut state = self.shared.lock();
@@ -172,7 +192,9 @@ impl ConsumerContext for GroupContext {
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
         let mut state = self.shared.lock();
         for elem in offsets.elements() {
-            let Some(offset) = elem.offset().to_raw() else { continue };
+            let Some(offset) = elem.offset().to_raw() else {
+                continue;
+            };
             let tp = (elem.topic().to_owned(), elem.partition());
             let outcome = match (&result, elem.error()) {
                 (Err(e), _) => Err(e.clone()),

@@ -46,11 +46,19 @@ impl Membership {
         let consumer: BaseConsumer<GroupContext> = settings
             .client_config()
             .create_with_context(context)
-            .map_err(|e| Error::kafka(format!("creating the consumer for group `{}`", settings.group_id), e))?;
+            .map_err(|e| {
+                Error::kafka(
+                    format!("creating the consumer for group `{}`", settings.group_id),
+                    e,
+                )
+            })?;
         match consumer.fetch_metadata(None, settings.connect_timeout) {
             Ok(metadata) => {
                 for topic in &settings.topics {
-                    let known = metadata.topics().iter().any(|t| t.name() == topic && !t.partitions().is_empty());
+                    let known = metadata
+                        .topics()
+                        .iter()
+                        .any(|t| t.name() == topic && !t.partitions().is_empty());
                     if !known {
                         tracing::warn!(
                             group = %settings.group_id,
@@ -94,13 +102,20 @@ impl Membership {
     }
 
     /// Registers local worker `rank` of `workers`; the last registration subscribes.
-    pub(crate) fn register(&self, rank: usize, workers: usize, activator: timely::scheduling::SyncActivator) -> Result<(), Error> {
+    pub(crate) fn register(
+        &self,
+        rank: usize,
+        workers: usize,
+        activator: timely::scheduling::SyncActivator,
+    ) -> Result<(), Error> {
         self.shared.set_activator(rank, workers, activator);
         let mut state = self.shared.lock();
         match state.local_workers {
             Some(n) if n != workers => {
                 return Err(Error::kafka(
-                    format!("registering worker {rank}: the process has {n} workers, not {workers}"),
+                    format!(
+                        "registering worker {rank}: the process has {n} workers, not {workers}"
+                    ),
                     rdkafka::error::KafkaError::Subscription("inconsistent worker count".into()),
                 ))
             }
@@ -109,9 +124,15 @@ impl Membership {
         state.registered += 1;
         if state.registered == workers && !state.subscribed {
             let topics: Vec<&str> = self.settings.topics.iter().map(String::as_str).collect();
-            self.consumer
-                .subscribe(&topics)
-                .map_err(|e| Error::kafka(format!("subscribing group `{}` to {topics:?}", self.settings.group_id), e))?;
+            self.consumer.subscribe(&topics).map_err(|e| {
+                Error::kafka(
+                    format!(
+                        "subscribing group `{}` to {topics:?}",
+                        self.settings.group_id
+                    ),
+                    e,
+                )
+            })?;
             state.subscribed = true;
             tracing::info!(
                 group = %self.settings.group_id,
@@ -139,7 +160,9 @@ impl Membership {
             return Ok(CommitOutcome::Sent);
         }
         // Under the lock, so a revoke cannot slip in between the check and the commit.
-        if self.shared.version() != version || offsets.iter().any(|(tp, _)| !state.assignment.contains(tp)) {
+        if self.shared.version() != version
+            || offsets.iter().any(|(tp, _)| !state.assignment.contains(tp))
+        {
             return Ok(CommitOutcome::Stale);
         }
         let mut tpl = TopicPartitionList::with_capacity(offsets.len());
@@ -171,7 +194,10 @@ impl Membership {
     }
 
     /// Takes the commits the broker refused for `partitions`.
-    pub(crate) fn take_failed_commits(&self, partitions: &[TopicPartition]) -> Vec<(TopicPartition, i64)> {
+    pub(crate) fn take_failed_commits(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Vec<(TopicPartition, i64)> {
         let mut state = self.shared.lock();
         if state.failed_commits.is_empty() {
             return Vec::new();
@@ -204,11 +230,23 @@ fn serve_group(consumer: &BaseConsumer<GroupContext>, stop: &AtomicBool) {
             Some(Ok(message)) => {
                 // A record fetched before its partition's queue was split. Rewind so it is
                 // fetched again into the partition's own queue; nothing is skipped.
-                let (topic, partition, offset) = (message.topic().to_owned(), message.partition(), message.offset());
+                let (topic, partition, offset) = (
+                    message.topic().to_owned(),
+                    message.partition(),
+                    message.offset(),
+                );
                 drop(message);
-                tracing::debug!("rewinding {topic}/{partition} to {offset}: read on the group queue");
-                if let Err(err) = consumer.seek(&topic, partition, Offset::Offset(offset), Duration::from_secs(5)) {
-                    let message = format!("rewinding {topic}/{partition} to {offset} failed: {err}");
+                tracing::debug!(
+                    "rewinding {topic}/{partition} to {offset}: read on the group queue"
+                );
+                if let Err(err) = consumer.seek(
+                    &topic,
+                    partition,
+                    Offset::Offset(offset),
+                    Duration::from_secs(5),
+                ) {
+                    let message =
+                        format!("rewinding {topic}/{partition} to {offset} failed: {err}");
                     tracing::error!("{message}");
                     consumer.context().shared.record_error(message);
                 }

@@ -24,6 +24,6 @@ mod start;
 
 pub(crate) use context::GroupContext;
 pub(crate) use membership::{CommitOutcome, Membership};
-pub use shared::{PartitionStatus, SourceProgress};
 pub(crate) use shared::GroupShared;
+pub use shared::{PartitionStatus, SourceProgress};
 pub(crate) use slot::MembershipSlot;

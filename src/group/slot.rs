@@ -22,20 +22,32 @@ enum SlotState {
     Live(Weak<Membership>),
     /// Creation failed; workers arriving soon after get the same error instead of waiting
     /// out the connect timeout again.
-    Failed { error: Error, at: Instant, retry_after: Duration },
+    Failed {
+        error: Error,
+        at: Instant,
+        retry_after: Duration,
+    },
 }
 
 impl MembershipSlot {
     /// The live membership, or a new one.
     pub(crate) fn get_or_create(config: &SourceConfig) -> Result<Arc<Membership>, Error> {
-        let mut state = config.membership.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = config
+            .membership
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         match &*state {
             SlotState::Live(weak) => {
                 if let Some(live) = weak.upgrade() {
                     return Ok(live);
                 }
             }
-            SlotState::Failed { error, at, retry_after } if at.elapsed() < *retry_after => {
+            SlotState::Failed {
+                error,
+                at,
+                retry_after,
+            } if at.elapsed() < *retry_after => {
                 return Err(error.clone());
             }
             _ => {}

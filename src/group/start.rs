@@ -35,20 +35,22 @@ pub(crate) fn start_positions(
             tracing::info!(%group, "ignoring committed offsets: starting {} at {reset}", describe(partitions));
             None
         }
-        StartPolicy::Committed { .. } => match consumer.committed_offsets(positions.clone(), timeout) {
-            Ok(list) => Some(list.to_topic_map()),
-            Err(err) => {
-                tracing::warn!(
-                    %group,
-                    "could not fetch committed offsets for {}: {err}; librdkafka will resume them \
-                     from the committed offset, or from `{}` where there is none",
-                    describe(partitions),
-                    reset.auto_offset_reset()
-                );
-                let _ = positions.set_all_offsets(Offset::Stored);
-                return positions;
+        StartPolicy::Committed { .. } => {
+            match consumer.committed_offsets(positions.clone(), timeout) {
+                Ok(list) => Some(list.to_topic_map()),
+                Err(err) => {
+                    tracing::warn!(
+                        %group,
+                        "could not fetch committed offsets for {}: {err}; librdkafka will resume them \
+                         from the committed offset, or from `{}` where there is none",
+                        describe(partitions),
+                        reset.auto_offset_reset()
+                    );
+                    let _ = positions.set_all_offsets(Offset::Stored);
+                    return positions;
+                }
             }
-        },
+        }
     };
     let mut needs_reset = Vec::new();
     for tp in partitions {
@@ -67,9 +69,15 @@ pub(crate) fn start_positions(
         tracing::info!(%group, "no committed offset for {}: starting at {reset} (reset policy)", describe(&needs_reset));
     }
     match reset {
-        OffsetReset::Earliest => needs_reset.iter().for_each(|tp| set(&mut positions, tp, Offset::Beginning)),
-        OffsetReset::Latest => needs_reset.iter().for_each(|tp| set(&mut positions, tp, Offset::End)),
-        OffsetReset::Timestamp(ms) => by_timestamp(consumer, group, &mut positions, &needs_reset, ms, timeout),
+        OffsetReset::Earliest => needs_reset
+            .iter()
+            .for_each(|tp| set(&mut positions, tp, Offset::Beginning)),
+        OffsetReset::Latest => needs_reset
+            .iter()
+            .for_each(|tp| set(&mut positions, tp, Offset::End)),
+        OffsetReset::Timestamp(ms) => {
+            by_timestamp(consumer, group, &mut positions, &needs_reset, ms, timeout)
+        }
     }
     positions
 }
@@ -107,7 +115,9 @@ fn by_timestamp(
                 "could not resolve timestamp {ms} ms for {}: {err}; starting at the earliest offset instead",
                 describe(partitions)
             );
-            partitions.iter().for_each(|tp| set(positions, tp, Offset::Beginning));
+            partitions
+                .iter()
+                .for_each(|tp| set(positions, tp, Offset::Beginning));
         }
     }
 }

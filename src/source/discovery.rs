@@ -28,25 +28,38 @@ pub(crate) struct LocalRank {
 
 /// Builds the discovery exchange; `found` is filled once every worker has been heard from,
 /// and `wake` is activated then.
-pub(crate) fn discover_local_rank(scope: Scope<'_, u64>, token: u64, found: Rc<Cell<Option<LocalRank>>>, wake: Activator) {
+pub(crate) fn discover_local_rank(
+    scope: Scope<'_, u64>,
+    token: u64,
+    found: Rc<Cell<Option<LocalRank>>>,
+    wake: Activator,
+) {
     let me = scope.index();
     let mut peers: Vec<(u64, usize)> = Vec::new();
     Some((token, me))
         .to_stream(scope)
         .container::<Vec<(u64, usize)>>()
         .broadcast()
-        .sink(Pipeline, "DiscoverLocalWorkers", move |(input, frontier)| {
-            input.for_each(|_time, data| peers.append(data));
-            if frontier.is_empty() && found.get().is_none() {
-                let mut local: Vec<usize> = peers.iter().filter(|(t, _)| *t == token).map(|(_, i)| *i).collect();
-                local.sort_unstable();
-                local.dedup();
-                let rank = local.iter().position(|i| *i == me).unwrap_or(0);
-                found.set(Some(LocalRank {
-                    rank,
-                    workers: local.len().max(1),
-                }));
-                wake.activate();
-            }
-        });
+        .sink(
+            Pipeline,
+            "DiscoverLocalWorkers",
+            move |(input, frontier)| {
+                input.for_each(|_time, data| peers.append(data));
+                if frontier.is_empty() && found.get().is_none() {
+                    let mut local: Vec<usize> = peers
+                        .iter()
+                        .filter(|(t, _)| *t == token)
+                        .map(|(_, i)| *i)
+                        .collect();
+                    local.sort_unstable();
+                    local.dedup();
+                    let rank = local.iter().position(|i| *i == me).unwrap_or(0);
+                    found.set(Some(LocalRank {
+                        rank,
+                        workers: local.len().max(1),
+                    }));
+                    wake.activate();
+                }
+            },
+        );
 }

@@ -181,7 +181,10 @@ impl<'scope> KafkaSourceExt<'scope> for Scope<'scope, u64> {
         let records = operator::build_source(*self, membership, Rc::clone(&commit_probe));
         Ok(KafkaSource {
             records,
-            handle: SourceHandle { commit_probe, control },
+            handle: SourceHandle {
+                commit_probe,
+                control,
+            },
         })
     }
 }

@@ -59,7 +59,12 @@ pub(crate) fn build_source<'scope>(
     let sync_activator = scope.worker().sync_activator_for(info.address.to_vec());
 
     let found = Rc::new(Cell::new(None));
-    discover_local_rank(scope, membership.token, Rc::clone(&found), activator.clone());
+    discover_local_rank(
+        scope,
+        membership.token,
+        Rc::clone(&found),
+        activator.clone(),
+    );
 
     let mut reader = SourceReader::new(membership, commit_probe, activator);
     builder.build_reschedule(move |mut capabilities| {
@@ -99,14 +104,21 @@ struct SourceReader {
 }
 
 impl SourceReader {
-    fn new(membership: Arc<Membership>, commit_probe: Rc<RefCell<Option<ProbeHandle<u64>>>>, activator: Activator) -> Self {
+    fn new(
+        membership: Arc<Membership>,
+        commit_probe: Rc<RefCell<Option<ProbeHandle<u64>>>>,
+        activator: Activator,
+    ) -> Self {
         let clock = TickClock::new(membership.settings.tick);
         SourceReader {
             membership,
             commit_probe,
             activator,
             phase: Phase::Discovering,
-            rank: LocalRank { rank: 0, workers: 1 },
+            rank: LocalRank {
+                rank: 0,
+                workers: 1,
+            },
             version_seen: None,
             owned: Vec::new(),
             clock,
@@ -181,7 +193,9 @@ impl SourceReader {
                     self.owned.clear();
                     false
                 } else {
-                    self.activator.activate_after(Duration::from_millis(5).min(self.membership.settings.tick));
+                    self.activator.activate_after(
+                        Duration::from_millis(5).min(self.membership.settings.tick),
+                    );
                     true
                 }
             }
@@ -228,7 +242,11 @@ impl SourceReader {
 
     /// Reads up to the per-activation limit from every owned partition. Returns whether any
     /// partition may have more.
-    fn read(&mut self, cap: &Capability<u64>, emit: &mut impl FnMut(&Capability<u64>, &mut Vec<KafkaRecord>)) -> bool {
+    fn read(
+        &mut self,
+        cap: &Capability<u64>,
+        emit: &mut impl FnMut(&Capability<u64>, &mut Vec<KafkaRecord>),
+    ) -> bool {
         let limit = self.membership.settings.max_records_per_activation;
         let tick = *cap.time();
         let mut more = false;
@@ -239,11 +257,13 @@ impl SourceReader {
                     None => break,
                     Some(Ok(message)) => {
                         partition.progress.emitted(tick, message.offset());
-                        self.batch.push(KafkaRecord::from_message(&message, &partition.topic));
+                        self.batch
+                            .push(KafkaRecord::from_message(&message, &partition.topic));
                         read += 1;
                     }
                     Some(Err(err)) => {
-                        let message = format!("{}/{}: fetch error: {err}", partition.tp.0, partition.tp.1);
+                        let message =
+                            format!("{}/{}: fetch error: {err}", partition.tp.0, partition.tp.1);
                         tracing::warn!("{message}");
                         self.membership.shared.record_error(message);
                         break;
@@ -284,7 +304,9 @@ impl SourceReader {
     fn maybe_commit(&mut self, advanced: bool) {
         let due = match self.membership.settings.commit {
             CommitCadence::Interval(interval) => self.last_commit.elapsed() >= interval,
-            CommitCadence::OnFrontierAdvance => advanced || self.last_commit.elapsed() >= Duration::from_secs(1),
+            CommitCadence::OnFrontierAdvance => {
+                advanced || self.last_commit.elapsed() >= Duration::from_secs(1)
+            }
         };
         if due {
             self.commit(CommitMode::Async);
@@ -294,7 +316,9 @@ impl SourceReader {
     /// Commits the processed position of every owned partition that moved.
     fn commit(&mut self, mode: CommitMode) {
         self.last_commit = Instant::now();
-        let Some(version) = self.version_seen else { return };
+        let Some(version) = self.version_seen else {
+            return;
+        };
         let mine: Vec<TopicPartition> = self.owned.iter().map(|p| p.tp.clone()).collect();
         for (tp, offset) in self.membership.take_failed_commits(&mine) {
             if let Some(p) = self.owned.iter_mut().find(|p| p.tp == tp) {
@@ -327,7 +351,9 @@ impl SourceReader {
                 }
             }
             Ok(crate::group::CommitOutcome::Stale) => {
-                tracing::debug!("commit skipped: the assignment changed; the next round uses the new one");
+                tracing::debug!(
+                    "commit skipped: the assignment changed; the next round uses the new one"
+                );
             }
             Err(err) => {
                 tracing::warn!("{err}");
