@@ -1,0 +1,62 @@
+//! Command-line parsing shared by all subcommands, and the subcommands themselves.
+//!
+//! Subcommands that run dataflows take timely's own flags (`-w/--threads`,
+//! `-n/--processes`, `-p/--process`, `-h/--hostfile`), so no command has clap's `-h` help
+//! short flag: every command gets a long-only `--help` through [`HelpFlag`] instead.
+
+pub mod logging;
+pub mod mock_cluster;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// Kafka sources, ordered processing and frontier-driven commits for timely dataflow.
+#[derive(Debug, Parser)]
+#[command(name = "timely-kafka", version, disable_help_flag = true)]
+pub struct Cli {
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    help: HelpFlag,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve an in-process mock Kafka cluster on loopback until SIGINT or SIGTERM.
+    MockCluster(mock_cluster::MockClusterArgs),
+}
+
+/// A long-only `--help` flag; `-h` is left free for timely's `--hostfile`.
+/// Flatten it into every command that also sets `disable_help_flag = true`.
+#[derive(Debug, Args)]
+pub struct HelpFlag {
+    /// Print help.
+    #[arg(long, action = ArgAction::Help)]
+    help: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_command_has_a_short_help_flag() {
+        let root = Cli::command();
+        for command in std::iter::once(&root).chain(root.get_subcommands()) {
+            assert!(
+                command
+                    .get_arguments()
+                    .all(|arg| arg.get_short() != Some('h')),
+                "{} has a -h flag",
+                command.get_name()
+            );
+        }
+    }
+}
