@@ -69,7 +69,7 @@ pub enum ConfigError {
 pub enum Error {
     /// The configuration was rejected.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(Box<ConfigError>),
     /// No broker answered within the configured connect timeout.
     #[error("no broker reachable at `{brokers}` within {waited:?} (setting `connect_timeout`): {source}")]
     BrokersUnreachable {
@@ -78,7 +78,7 @@ pub enum Error {
         /// How long we waited.
         waited: Duration,
         /// The last error librdkafka reported.
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     /// A Kafka operation failed.
     #[error("{operation} failed: {source}")]
@@ -86,7 +86,7 @@ pub enum Error {
         /// What we were doing, with the topic/partition where it applies.
         operation: String,
         /// The client error.
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     /// An offset commit failed.
     #[error("commit of {offsets} for group `{group}` failed: {source}")]
@@ -96,7 +96,7 @@ pub enum Error {
         /// The offsets we tried to commit, as `topic/partition@offset` items.
         offsets: String,
         /// The client error.
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
 }
 
@@ -105,7 +105,13 @@ impl Error {
     pub(crate) fn kafka(operation: impl Into<String>, source: KafkaError) -> Self {
         Error::Kafka {
             operation: operation.into(),
-            source,
+            source: Box::new(source),
         }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(err: ConfigError) -> Self {
+        Error::Config(Box::new(err))
     }
 }

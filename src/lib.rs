@@ -31,6 +31,7 @@ pub mod progress;
 pub mod record;
 pub mod source;
 pub mod testing;
+pub mod timely_args;
 
 pub use config::{CommitCadence, OffsetReset, SourceConfig, SourceConfigBuilder, StartPolicy};
 pub use error::{ConfigError, Error};

@@ -29,7 +29,10 @@ fn commits_never_pass_unprocessed_records() {
     cluster.create_topic(&topic, 1).unwrap();
     load(&cluster, &topic, 1, 0..HOLD_FROM as usize);
     let bootstrap = cluster.bootstrap_servers();
-    let config = config(&bootstrap, &group, &topic).commit_on_frontier_advance().build().unwrap();
+    let config = config(&bootstrap, &group, &topic)
+        .commit_on_frontier_advance()
+        .build()
+        .unwrap();
 
     // The second half is loaded from inside the worker, once the first half is committed.
     let loader = std::sync::Mutex::new(cluster);
@@ -52,11 +55,13 @@ fn commits_never_pass_unprocessed_records() {
                     let mut stash: Vec<(Capability<u64>, Vec<KafkaRecord>)> = Vec::new();
                     move |(input, _frontier), output| {
                         input.for_each(|cap, data| {
-                            let (hold, pass): (Vec<_>, Vec<_>) = data.drain(..).partition(|r| r.offset >= HOLD_FROM);
+                            let (hold, pass): (Vec<_>, Vec<_>) =
+                                data.drain(..).partition(|r| r.offset >= HOLD_FROM);
                             output.session(&cap).give_iterator(pass.into_iter());
                             if !hold.is_empty() {
                                 held_in.set(held_in.get() + hold.len());
-                                stash.push((cap.retain_least(output.output_index()).unwrap(), hold));
+                                stash
+                                    .push((cap.retain_least(output.output_index()).unwrap(), hold));
                             }
                         });
                         if open_in.get() {
@@ -75,22 +80,32 @@ fn commits_never_pass_unprocessed_records() {
             (source.handle, gate)
         });
         let committed_now = || committed(&bootstrap_w, &group_w, &topic_w, 1)[&0];
-        let step_until = |worker: &mut timely::worker::Worker, what: &str, cond: &mut dyn FnMut() -> bool| {
-            let started = Instant::now();
-            while !cond() {
-                assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
-                worker.step_or_park(Some(Duration::from_millis(10)));
-            }
-        };
+        let step_until =
+            |worker: &mut timely::worker::Worker, what: &str, cond: &mut dyn FnMut() -> bool| {
+                let started = Instant::now();
+                while !cond() {
+                    assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
+                    worker.step_or_park(Some(Duration::from_millis(10)));
+                }
+            };
 
         // Phase 1: the first half is processed and committed.
-        step_until(worker, "the first half to be committed", &mut || committed_now() == Some(HOLD_FROM));
+        step_until(worker, "the first half to be committed", &mut || {
+            committed_now() == Some(HOLD_FROM)
+        });
         assert_eq!(processed.borrow().len(), HOLD_FROM as usize);
 
         // Phase 2: the second half is read but held unprocessed. Whatever the source does,
         // every commit observed must stay at or below the first unprocessed offset.
-        load(&loader.lock().unwrap(), &topic_w, 1, HOLD_FROM as usize..100);
-        step_until(worker, "the gate to hold the second half", &mut || held.get() == 50);
+        load(
+            &loader.lock().unwrap(),
+            &topic_w,
+            1,
+            HOLD_FROM as usize..100,
+        );
+        step_until(worker, "the gate to hold the second half", &mut || {
+            held.get() == 50
+        });
         let window = Instant::now();
         while window.elapsed() < Duration::from_millis(500) {
             // 10 commit intervals: a source that committed what it read would show 100 here.
@@ -109,7 +124,9 @@ fn commits_never_pass_unprocessed_records() {
         if let Some(gate) = gate.borrow().as_ref() {
             gate.activate();
         }
-        step_until(worker, "everything to be committed", &mut || committed_now() == Some(100));
+        step_until(worker, "everything to be committed", &mut || {
+            committed_now() == Some(100)
+        });
         assert_eq!(processed.borrow().len(), 100);
         handle.shutdown();
     })

@@ -5,7 +5,10 @@ use std::time::Duration;
 use timely_kafka::{ConfigError, OffsetReset, SourceConfig, SourceConfigBuilder};
 
 fn valid() -> SourceConfigBuilder {
-    SourceConfig::builder().brokers("localhost:9092").group_id("g").topic("t")
+    SourceConfig::builder()
+        .brokers("localhost:9092")
+        .group_id("g")
+        .topic("t")
 }
 
 /// The key an error names, whatever its kind.
@@ -23,7 +26,10 @@ fn key_of(err: &ConfigError) -> &str {
 fn assert_rejected(builder: SourceConfigBuilder, key: &str) {
     let err = builder.build().expect_err("the config must be rejected");
     assert_eq!(key_of(&err), key, "{err}");
-    assert!(err.to_string().contains(key), "message names `{key}`: {err}");
+    assert!(
+        err.to_string().contains(key),
+        "message names `{key}`: {err}"
+    );
 }
 
 #[test]
@@ -36,9 +42,18 @@ fn a_valid_config_builds() {
 
 #[test]
 fn missing_required_settings_name_their_key() {
-    assert_rejected(SourceConfig::builder().group_id("g").topic("t"), "bootstrap.servers");
-    assert_rejected(SourceConfig::builder().brokers("b:1").topic("t"), "group.id");
-    assert_rejected(SourceConfig::builder().brokers("b:1").group_id("g"), "topics");
+    assert_rejected(
+        SourceConfig::builder().group_id("g").topic("t"),
+        "bootstrap.servers",
+    );
+    assert_rejected(
+        SourceConfig::builder().brokers("b:1").topic("t"),
+        "group.id",
+    );
+    assert_rejected(
+        SourceConfig::builder().brokers("b:1").group_id("g"),
+        "topics",
+    );
     assert_rejected(valid().brokers(" "), "bootstrap.servers");
 }
 
@@ -49,21 +64,38 @@ fn invalid_values_name_their_key() {
     assert_rejected(valid().tick(Duration::ZERO), "tick");
     assert_rejected(valid().commit_interval(Duration::ZERO), "commit_interval");
     assert_rejected(valid().connect_timeout(Duration::ZERO), "connect_timeout");
-    assert_rejected(valid().max_records_per_activation(0), "max_records_per_activation");
-    assert_rejected(valid().offset_reset(OffsetReset::Timestamp(-5)), "offset_reset");
+    assert_rejected(
+        valid().max_records_per_activation(0),
+        "max_records_per_activation",
+    );
+    assert_rejected(
+        valid().offset_reset(OffsetReset::Timestamp(-5)),
+        "offset_reset",
+    );
 }
 
 #[test]
 fn forced_settings_cannot_be_turned_back_on() {
-    assert_rejected(valid().set("enable.auto.commit", "true"), "enable.auto.commit");
-    assert_rejected(valid().set("enable.auto.offset.store", "true"), "enable.auto.offset.store");
+    assert_rejected(
+        valid().set("enable.auto.commit", "true"),
+        "enable.auto.commit",
+    );
+    assert_rejected(
+        valid().set("enable.auto.offset.store", "true"),
+        "enable.auto.offset.store",
+    );
     // Setting them to the forced value is harmless.
     valid().set("enable.auto.commit", "false").build().unwrap();
 }
 
 #[test]
 fn keys_owned_by_typed_setters_are_refused_in_passthrough() {
-    for key in ["bootstrap.servers", "group.id", "auto.offset.reset", "fetch.wait.max.ms"] {
+    for key in [
+        "bootstrap.servers",
+        "group.id",
+        "auto.offset.reset",
+        "fetch.wait.max.ms",
+    ] {
         assert_rejected(valid().set(key, "x"), key);
     }
 }
@@ -71,8 +103,14 @@ fn keys_owned_by_typed_setters_are_refused_in_passthrough() {
 #[test]
 fn librdkafka_rejects_unknown_keys_and_bad_values_by_name() {
     assert_rejected(valid().set("no.such.setting", "1"), "no.such.setting");
-    assert_rejected(valid().set("session.timeout.ms", "soon"), "session.timeout.ms");
-    assert_rejected(valid().max_partition_fetch_bytes(0), "max.partition.fetch.bytes");
+    assert_rejected(
+        valid().set("session.timeout.ms", "soon"),
+        "session.timeout.ms",
+    );
+    assert_rejected(
+        valid().max_partition_fetch_bytes(0),
+        "max.partition.fetch.bytes",
+    );
 }
 
 #[test]
@@ -88,7 +126,10 @@ fn secrets_never_print() {
     assert!(!printed.contains("hunter2"), "{printed}");
     assert!(printed.contains("sasl.username"), "{printed}");
     // Nor in errors.
-    let err = valid().set("ssl.key.password", "hunter2").set("enable.auto.commit", "yes").build();
+    let err = valid()
+        .set("ssl.key.password", "hunter2")
+        .set("enable.auto.commit", "yes")
+        .build();
     if let Err(err) = err {
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }

@@ -177,10 +177,7 @@ fn unreachable_broker_errors_in_bounded_time() {
         .unwrap();
     let started = Instant::now();
     let results = timely::execute(timely::Config::process(2), move |worker| {
-        worker.dataflow::<u64, _, _>(|scope| match scope.kafka_source(&config) {
-            Ok(_) => None,
-            Err(err) => Some(err),
-        })
+        worker.dataflow::<u64, _, _>(|scope| scope.kafka_source(&config).err())
     })
     .unwrap()
     .join();

@@ -71,7 +71,7 @@ impl Membership {
                 return Err(Error::BrokersUnreachable {
                     brokers: settings.brokers.clone(),
                     waited: settings.connect_timeout,
-                    source,
+                    source: Box::new(source),
                 })
             }
         }
@@ -188,7 +188,7 @@ impl Membership {
                     .map(|((t, p), o)| format!("{t}/{p}@{o}"))
                     .collect::<Vec<_>>()
                     .join(", "),
-                source,
+                source: Box::new(source),
             }),
         }
     }

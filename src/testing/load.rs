@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
 use tracing::{debug, warn};
 
@@ -255,4 +255,21 @@ impl Loader {
             self.producer.poll(POLL_INTERVAL);
         }
     }
+}
+
+/// Produces `records` to `topic` on any Kafka cluster (not only an embedded one) and waits
+/// for every delivery report, with the same guarantees as
+/// [`EmbeddedCluster::load`](super::EmbeddedCluster::load). For examples and benchmarks
+/// that take `--brokers`.
+pub fn load_into<I>(
+    bootstrap_servers: &str,
+    topic: &str,
+    records: I,
+) -> Result<LoadReport, ClusterError>
+where
+    I: IntoIterator<Item = TestRecord>,
+{
+    let loader = Loader::new(bootstrap_servers)?;
+    let partitions = super::offsets::partition_count(loader.producer.client(), topic)?;
+    loader.load(topic, partitions, records)
 }

@@ -31,5 +31,6 @@ mod record;
 
 pub use cluster::EmbeddedCluster;
 pub use error::ClusterError;
+pub use load::load_into;
 pub use names::unique_name;
 pub use record::{LoadReport, TestRecord};
