@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::logging::init();
     match cli.command {
+        Command::Bench(args) => cli::bench::run(args),
         Command::MockCluster(args) => cli::mock_cluster::run(args),
     }
 }

@@ -4,6 +4,8 @@
 //! `-n/--processes`, `-p/--process`, `-h/--hostfile`), so no command has clap's `-h` help
 //! short flag: every command gets a long-only `--help` through [`HelpFlag`] instead.
 
+pub mod bench;
+pub mod cpu;
 pub mod logging;
 pub mod mock_cluster;
 
@@ -23,6 +25,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Measure the pipeline against a raw rdkafka consumer on the same broker.
+    Bench(bench::BenchArgs),
     /// Serve an in-process mock Kafka cluster on loopback until SIGINT or SIGTERM.
     MockCluster(mock_cluster::MockClusterArgs),
 }
