@@ -143,6 +143,9 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         ));
     }
     report::print_table(&rows);
+    if let Some(rss) = crate::cli::cpu::peak_rss_bytes() {
+        println!("peak RSS: {:.0} MiB (whole process, embedded broker included)", rss as f64 / (1 << 20) as f64);
+    }
 
     if args.idle_secs > 0 {
         let idle_topic = unique_name("bench-idle");
