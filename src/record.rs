@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use rdkafka::message::{BorrowedMessage, Headers, Message};
 use serde::{Deserialize, Serialize};
 
 /// A Kafka record's timestamp, with the kind of time it records.
@@ -88,31 +87,6 @@ pub struct KafkaRecord {
 }
 
 impl KafkaRecord {
-    /// Copies a message borrowed from librdkafka, reusing `topic` rather than allocating it.
-    pub(crate) fn from_message(message: &BorrowedMessage<'_>, topic: &Arc<str>) -> Self {
-        let headers = message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| RecordHeader {
-                        key: h.key.to_owned(),
-                        value: h.value.map(<[u8]>::to_vec),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        KafkaRecord {
-            topic: Arc::clone(topic),
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(<[u8]>::to_vec),
-            payload: message.payload().map(<[u8]>::to_vec),
-            timestamp: message.timestamp().into(),
-            headers,
-        }
-    }
-
     /// `(topic, partition)`: the key that keeps Kafka's order through exchanges.
     pub fn topic_partition(&self) -> (&str, i32) {
         (&self.topic, self.partition)

@@ -193,3 +193,66 @@ fn unreachable_broker_errors_in_bounded_time() {
         "gave up after {elapsed:?}"
     );
 }
+
+/// Keys, payloads (including Kafka's null), headers and timestamps arrive as written.
+#[test]
+fn record_fields_round_trip() {
+    use timely_kafka::testing::TestRecord;
+    use timely_kafka::{RecordHeader, RecordTimestamp};
+    let topic = unique_name("fields");
+    let cluster = timely_kafka::testing::EmbeddedCluster::new(1).unwrap();
+    cluster.create_topic(&topic, 1).unwrap();
+    let records = vec![
+        TestRecord::new("with headers")
+            .partition(0)
+            .key("k1")
+            .header("trace", "abc")
+            .header("trace", "def")
+            .header("empty", "")
+            .timestamp_ms(1_700_000_000_123),
+        TestRecord::tombstone().partition(0).key("k2"),
+        TestRecord::new("no key").partition(0),
+    ];
+    cluster.load(&topic, records).unwrap();
+    let seen = consume(
+        config(
+            &cluster.bootstrap_servers(),
+            &unique_name("fields-group"),
+            &topic,
+        )
+        .build()
+        .unwrap(),
+        1,
+        3,
+    );
+    let got: Vec<_> = seen.into_iter().map(|s| s.record).collect();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].key.as_deref(), Some(&b"k1"[..]));
+    assert_eq!(got[0].payload_str(), Some("with headers"));
+    assert_eq!(
+        got[0].timestamp,
+        RecordTimestamp::CreateTime(1_700_000_000_123)
+    );
+    assert_eq!(
+        got[0].headers,
+        [
+            RecordHeader {
+                key: "trace".into(),
+                value: Some(b"abc".to_vec())
+            },
+            RecordHeader {
+                key: "trace".into(),
+                value: Some(b"def".to_vec())
+            },
+            RecordHeader {
+                key: "empty".into(),
+                value: Some(Vec::new())
+            },
+        ]
+    );
+    assert_eq!(got[1].key_str(), Some("k2"));
+    assert_eq!(got[1].payload, None, "a tombstone's payload is null");
+    assert_eq!(got[2].key, None);
+    assert!(got[2].headers.is_empty());
+    assert!(matches!(got[2].timestamp, RecordTimestamp::CreateTime(_)));
+}

@@ -12,6 +12,7 @@ use rdkafka::TopicPartitionList;
 
 use super::shared::{GroupShared, PartitionQueueSlot};
 use super::start::start_positions;
+use super::NativePartitionQueue;
 use crate::config::SourceSettings;
 use crate::ownership::TopicPartition;
 
@@ -66,7 +67,7 @@ impl GroupContext {
         };
         let mut state = self.shared.lock();
         for tp in &partitions {
-            let Some(mut queue) = arc.split_partition_queue(&tp.0, tp.1) else {
+            let Some(mut queue) = NativePartitionQueue::split(&arc, &tp.0, tp.1) else {
                 let message = format!(
                     "group `{}`: no queue for {}/{}; its records stay unread until the next rebalance",
                     self.shared.group_id, tp.0, tp.1
@@ -78,7 +79,7 @@ impl GroupContext {
             let owner = Arc::new(AtomicUsize::new(0));
             let wake_owner = Arc::clone(&owner);
             let shared = Arc::downgrade(&self.shared);
-            queue.set_nonempty_callback(move || {
+            queue.on_nonempty(move || {
                 if let Some(shared) = shared.upgrade() {
                     shared.wake(wake_owner.load(std::sync::atomic::Ordering::Acquire));
                 }

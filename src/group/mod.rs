@@ -18,12 +18,14 @@
 
 mod context;
 mod membership;
+mod partition_queue;
 mod shared;
 mod slot;
 mod start;
 
 pub(crate) use context::GroupContext;
 pub(crate) use membership::{CommitOutcome, Membership};
+pub(crate) use partition_queue::NativePartitionQueue;
 pub(crate) use shared::GroupShared;
 pub use shared::{PartitionStatus, SourceProgress};
 pub(crate) use slot::MembershipSlot;

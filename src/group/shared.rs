@@ -4,15 +4,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rdkafka::consumer::base_consumer::PartitionQueue;
 use timely::scheduling::SyncActivator;
 
-use super::GroupContext;
+use super::NativePartitionQueue;
 use crate::ownership::{owner, TopicPartition};
 
 /// A partition's librdkafka queue, and the local worker that currently reads it.
 pub(crate) struct PartitionQueueSlot {
-    pub queue: Arc<PartitionQueue<GroupContext>>,
+    pub queue: Arc<NativePartitionQueue>,
     /// The local rank of the owning worker; the queue's wake-up callback reads it.
     pub owner: Arc<AtomicUsize>,
 }

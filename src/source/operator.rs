@@ -6,9 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::CommitMode;
-use rdkafka::message::Message;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
@@ -19,7 +17,7 @@ use timely::scheduling::Activator;
 use super::discovery::{discover_local_rank, LocalRank};
 use crate::clock::TickClock;
 use crate::config::CommitCadence;
-use crate::group::{GroupContext, Membership};
+use crate::group::{Membership, NativePartitionQueue};
 use crate::ownership::{owned_by, TopicPartition};
 use crate::progress::PartitionProgress;
 use crate::record::KafkaRecord;
@@ -28,7 +26,7 @@ use crate::record::KafkaRecord;
 struct OwnedPartition {
     tp: TopicPartition,
     topic: Arc<str>,
-    queue: Arc<PartitionQueue<GroupContext>>,
+    queue: Arc<NativePartitionQueue>,
     progress: PartitionProgress,
 }
 
@@ -251,30 +249,26 @@ impl SourceReader {
         let tick = *cap.time();
         let mut more = false;
         for partition in &mut self.owned {
-            let mut read = 0;
-            while read < limit {
-                match partition.queue.poll(Duration::ZERO) {
-                    None => break,
-                    Some(Ok(message)) => {
-                        partition.progress.emitted(tick, message.offset());
-                        self.batch
-                            .push(KafkaRecord::from_message(&message, &partition.topic));
-                        read += 1;
-                    }
-                    Some(Err(err)) => {
-                        let message =
-                            format!("{}/{}: fetch error: {err}", partition.tp.0, partition.tp.1);
-                        tracing::warn!("{message}");
-                        self.membership.shared.record_error(message);
-                        break;
-                    }
-                }
+            let start = self.batch.len();
+            let (read, error) = partition
+                .queue
+                .read(&partition.topic, limit, &mut self.batch);
+            for record in &self.batch[start..] {
+                partition.progress.emitted(tick, record.offset);
+            }
+            if let Some(error) = error {
+                let message = format!(
+                    "{}/{} at offset {}: fetch error: {}",
+                    partition.tp.0, partition.tp.1, error.offset, error.message
+                );
+                tracing::warn!("{message}");
+                self.membership.shared.record_error(message);
             }
             more |= read == limit;
-            if !self.batch.is_empty() {
-                emit(cap, &mut self.batch);
-                self.batch.clear();
-            }
+        }
+        if !self.batch.is_empty() {
+            emit(cap, &mut self.batch);
+            self.batch.clear();
         }
         more
     }

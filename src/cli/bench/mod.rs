@@ -144,7 +144,10 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     }
     report::print_table(&rows);
     if let Some(rss) = crate::cli::cpu::peak_rss_bytes() {
-        println!("peak RSS: {:.0} MiB (whole process, embedded broker included)", rss as f64 / (1 << 20) as f64);
+        println!(
+            "peak RSS: {:.0} MiB (whole process, embedded broker included)",
+            rss as f64 / (1 << 20) as f64
+        );
     }
 
     if args.idle_secs > 0 {
