@@ -141,6 +141,11 @@ fn restart_resumes_without_duplicates_2w() {
     restart_resumes_without_duplicates(2);
 }
 
+#[test]
+fn restart_resumes_without_duplicates_4w() {
+    restart_resumes_without_duplicates(4);
+}
+
 /// `ignore_committed` with `Earliest` reads everything again (broadway_kafka's
 /// `begin_offset: :reset`). (Start by timestamp needs a broker that answers ListOffsets by
 /// timestamp; librdkafka's mock does not, so it is covered by the real-broker suite.)
