@@ -1,0 +1,160 @@
+//! The batching operator.
+
+use std::hash::Hash;
+use std::time::Instant;
+
+use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::StreamVec;
+use timely::order::TotalOrder;
+use timely::progress::Timestamp;
+use timely::ExchangeData;
+
+use super::buffer::{BatchBuffer, Flushed, Stamp};
+use super::{Batch, BatchConfig};
+use crate::stable_hash::stable_hash;
+
+impl<T: Timestamp + TotalOrder> Stamp for Capability<T> {
+    fn earlier_than(&self, other: &Self) -> bool {
+        self.time() < other.time()
+    }
+}
+
+/// Adds [`batch`](BatchOp::batch) to streams.
+pub trait BatchOp<'scope, T: Timestamp, D> {
+    /// Groups records into [`Batch`]es per key; see the [module docs](crate::batch).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use timely::dataflow::operators::{Capture, ToStream};
+    /// use timely::dataflow::operators::capture::Extract;
+    /// use timely_kafka_operators::{BatchConfig, BatchOp};
+    ///
+    /// let batches = timely::example(|scope| {
+    ///     (0..10u64)
+    ///         .to_stream(scope)
+    ///         .container::<Vec<_>>()
+    ///         .batch(BatchConfig::by_key(|n: &u64| n % 2).max_size(3).timeout(Duration::from_secs(60)))
+    ///         .capture()
+    /// });
+    /// let mut sizes: Vec<(u64, Vec<u64>)> = batches
+    ///     .extract()
+    ///     .into_iter()
+    ///     .flat_map(|(_, batches)| batches)
+    ///     .map(|b| (b.key, b.records))
+    ///     .collect();
+    /// sizes.sort();
+    /// assert_eq!(sizes, vec![(0, vec![0, 2, 4]), (0, vec![6, 8]), (1, vec![1, 3, 5]), (1, vec![7, 9])]);
+    /// ```
+    fn batch<K>(self, config: BatchConfig<D, K>) -> StreamVec<'scope, T, Batch<K, D>>
+    where
+        K: Hash + Eq + Clone + ExchangeData;
+}
+
+impl<'scope, T, D> BatchOp<'scope, T, D> for StreamVec<'scope, T, D>
+where
+    T: Timestamp + TotalOrder,
+    D: ExchangeData,
+{
+    fn batch<K>(self, config: BatchConfig<D, K>) -> StreamVec<'scope, T, Batch<K, D>>
+    where
+        K: Hash + Eq + Clone + ExchangeData,
+    {
+        let BatchConfig {
+            key,
+            max_size,
+            max_bytes,
+            timeout,
+            local,
+        } = config;
+        let key = std::rc::Rc::new(key);
+        let (bytes_limit, weight) = match max_bytes {
+            Some((limit, weight)) => (Some(limit), Some(weight)),
+            None => (None, None),
+        };
+        let limits = Limits {
+            max_size,
+            bytes_limit,
+            timeout,
+        };
+        if local {
+            batch_with(self, Pipeline, key, weight, limits)
+        } else {
+            let route = std::rc::Rc::clone(&key);
+            batch_with(
+                self,
+                Exchange::new(move |d: &D| stable_hash(&route(d))),
+                key,
+                weight,
+                limits,
+            )
+        }
+    }
+}
+
+struct Limits {
+    max_size: usize,
+    bytes_limit: Option<usize>,
+    timeout: std::time::Duration,
+}
+
+/// The batching operator behind a given parallelization contract.
+fn batch_with<'scope, T, D, K, P>(
+    stream: StreamVec<'scope, T, D>,
+    pact: P,
+    key: std::rc::Rc<Box<dyn Fn(&D) -> K>>,
+    weight: Option<Box<dyn Fn(&D) -> usize>>,
+    limits: Limits,
+) -> StreamVec<'scope, T, Batch<K, D>>
+where
+    T: Timestamp + TotalOrder,
+    D: ExchangeData,
+    K: Hash + Eq + Clone + ExchangeData,
+    P: ParallelizationContract<T, Vec<D>>,
+{
+    let Limits {
+        max_size,
+        bytes_limit,
+        timeout,
+    } = limits;
+    let scope = stream.scope();
+    stream.unary_frontier(pact, "Batch", move |_capability, info| {
+        let activator = scope.activator_for(info.address);
+        let mut buffer: BatchBuffer<K, D, Capability<T>> =
+            BatchBuffer::new(max_size, bytes_limit, timeout);
+        let mut flushed: Vec<Flushed<K, D, Capability<T>>> = Vec::new();
+        let mut timer_for: Option<Instant> = None;
+        move |(input, frontier), output| {
+            let now = Instant::now();
+            input.for_each(|cap, data| {
+                let Some(cap) = cap.retain_least(output.output_index()) else {
+                    return;
+                };
+                for record in data.drain(..) {
+                    let w = weight.as_ref().map_or(0, |w| w(&record));
+                    buffer.push(key(&record), record, w, &cap, now, &mut flushed);
+                }
+            });
+            buffer.flush_expired(now, &mut flushed);
+            if frontier.is_empty() {
+                buffer.flush_all(&mut flushed);
+            }
+            for batch in flushed.drain(..) {
+                output.session(&batch.stamp).give(Batch {
+                    key: batch.key,
+                    records: batch.records,
+                });
+            }
+            // Wake for the next timeout, unless a wake-up for it is already due.
+            match buffer.next_deadline() {
+                Some(deadline) if timer_for.is_none_or(|t| deadline < t || t <= now) => {
+                    activator.activate_after(deadline.saturating_duration_since(now));
+                    timer_for = Some(deadline);
+                }
+                None => timer_for = None,
+                _ => {}
+            }
+        }
+    })
+}
