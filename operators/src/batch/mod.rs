@@ -54,11 +54,16 @@ pub struct Batch<K, D> {
     pub records: Vec<D>,
 }
 
+/// Maps a record to its batch key.
+pub(crate) type KeyFn<D, K> = Box<dyn Fn(&D) -> K>;
+/// Weighs a record, for the byte limit.
+pub(crate) type WeightFn<D> = Box<dyn Fn(&D) -> usize>;
+
 /// How to batch: a key function and the limits that flush a batch.
 pub struct BatchConfig<D, K> {
-    pub(crate) key: Box<dyn Fn(&D) -> K>,
+    pub(crate) key: KeyFn<D, K>,
     pub(crate) max_size: usize,
-    pub(crate) max_bytes: Option<(usize, Box<dyn Fn(&D) -> usize>)>,
+    pub(crate) max_bytes: Option<(usize, WeightFn<D>)>,
     pub(crate) timeout: Duration,
     pub(crate) local: bool,
 }

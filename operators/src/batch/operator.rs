@@ -12,7 +12,7 @@ use timely::progress::Timestamp;
 use timely::ExchangeData;
 
 use super::buffer::{BatchBuffer, Flushed, Stamp};
-use super::{Batch, BatchConfig};
+use super::{Batch, BatchConfig, KeyFn, WeightFn};
 use crate::stable_hash::stable_hash;
 
 impl<T: Timestamp + TotalOrder> Stamp for Capability<T> {
@@ -103,8 +103,8 @@ struct Limits {
 fn batch_with<'scope, T, D, K, P>(
     stream: StreamVec<'scope, T, D>,
     pact: P,
-    key: std::rc::Rc<Box<dyn Fn(&D) -> K>>,
-    weight: Option<Box<dyn Fn(&D) -> usize>>,
+    key: std::rc::Rc<KeyFn<D, K>>,
+    weight: Option<WeightFn<D>>,
     limits: Limits,
 ) -> StreamVec<'scope, T, Batch<K, D>>
 where
