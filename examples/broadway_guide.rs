@@ -1,8 +1,10 @@
 //! The pipeline from Broadway's Kafka guide, on timely dataflow.
 //!
 //! Numbers go into a 3-partition topic `test` (number `i` into partition `i % 3`). The
-//! pipeline reads them as a consumer group, pairs each with its double, and prints what it
-//! got per partition. Offsets are committed once the records are processed.
+//! pipeline reads them as a consumer group, pairs each with its double (`handle_message`),
+//! batches them per partition, 100 at a time or after 200 ms (`batch_size`,
+//! `batch_timeout`), and prints each batch (`handle_batch`). Offsets are committed once the
+//! batches are handled.
 //!
 //! ```text
 //! cargo run --release --example broadway_guide               # embedded Kafka, 1 worker
@@ -20,6 +22,8 @@ use clap::Parser;
 use timely::dataflow::operators::{Inspect, Probe};
 
 use timely::dataflow::ProbeHandle;
+use timely_kafka::batching::{by_partition, BatchOp};
+use timely_kafka::process::{utf8, ProcessExt};
 use timely_kafka::testing::{EmbeddedCluster, TestRecord};
 use timely_kafka::timely_args::TimelyArgs;
 use timely_kafka::{KafkaSourceExt, SourceConfig};
@@ -100,25 +104,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .kafka_source(&config)
                 .expect("join the consumer group");
             let counter = Arc::clone(&seen);
-            source
-                .records
-                // handle_message: pair each number with its double.
-                .inspect_core(move |event| {
-                    let Ok((_tick, records)) = event else { return };
-                    let mut by_partition: std::collections::BTreeMap<i32, Vec<(String, i64)>> =
-                        Default::default();
-                    for record in records {
-                        let text = record.payload_str().unwrap_or("").to_owned();
-                        let doubled = text.parse::<i64>().map(|n| n * 2).unwrap_or(0);
-                        by_partition
-                            .entry(record.partition)
-                            .or_default()
-                            .push((text, doubled));
-                    }
-                    for (partition, pairs) in by_partition {
-                        counter.fetch_add(pairs.len(), Ordering::SeqCst);
-                        println!("partition {partition}: {pairs:?}");
-                    }
+            // handle_message: pair each number with its double. A payload that is not a
+            // number is a failure, routed to its own output with its position.
+            let processed = source.records.process(|record| {
+                let text = utf8(record).map_err(|e| e.reason)?.trim().to_owned();
+                match text.parse::<i64>() {
+                    Ok(n) => Ok((text, n * 2)),
+                    Err(e) => Err(format!("{text:?} is not a number: {e}")),
+                }
+            });
+            processed
+                .failed
+                .inspect(|failure| eprintln!("failed: {failure}"))
+                .probe_with(&probe);
+            // batchers: batch_size 100, batch_timeout 200 ms, one batch per partition.
+            processed
+                .ok
+                .batch(
+                    by_partition()
+                        .max_size(100)
+                        .timeout(Duration::from_millis(200)),
+                )
+                // handle_batch: print it.
+                .inspect(move |batch| {
+                    let pairs: Vec<&(String, i64)> =
+                        batch.records.iter().map(|m| &m.data).collect();
+                    println!("Got batch: {pairs:?}");
+                    counter.fetch_add(pairs.len(), Ordering::SeqCst);
                 })
                 .probe_with(&probe);
             source.handle.commit_after(&probe);

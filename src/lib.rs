@@ -22,11 +22,13 @@
 //! complete pipeline.
 #![deny(missing_docs)]
 
+pub mod batching;
 pub mod clock;
 pub mod config;
 pub mod error;
 mod group;
 pub mod ownership;
+pub mod process;
 pub mod progress;
 pub mod record;
 pub mod source;

@@ -67,6 +67,19 @@ impl PartitionProgress {
         }
     }
 
+    /// Like [`commit_position`](Self::commit_position), but never past `cap` (the first
+    /// failed offset of a partition whose commits are halted).
+    pub fn commit_position_capped(&self, cap: Option<i64>) -> Option<i64> {
+        let position = match (self.processed, cap) {
+            (Some(p), Some(c)) => Some(p.min(c)),
+            (p, _) => p,
+        }?;
+        match self.committed {
+            Some(c) if position <= c => None,
+            _ => Some(position),
+        }
+    }
+
     /// Notes that `offset` was handed to a commit.
     pub fn mark_committed(&mut self, offset: i64) {
         self.committed = Some(self.committed.map_or(offset, |c| c.max(offset)));

@@ -8,6 +8,7 @@ use timely::scheduling::SyncActivator;
 
 use super::NativePartitionQueue;
 use crate::ownership::{owner, TopicPartition};
+use crate::process::HaltedPartition;
 
 /// A partition's librdkafka queue, and the local worker that currently reads it.
 pub(crate) struct PartitionQueueSlot {
@@ -42,6 +43,8 @@ pub struct SourceProgress {
     pub partitions: Vec<PartitionStatus>,
     /// The last group-level error, if any (for example a failed commit).
     pub last_error: Option<String>,
+    /// Partitions whose commits a `FailurePolicy::Stop` halted, in `(topic, partition)` order.
+    pub halted: Vec<HaltedPartition>,
 }
 
 /// Mutable group state, behind one lock.
@@ -61,6 +64,8 @@ pub(crate) struct GroupState {
     /// Commits the broker refused, to be sent again by their owner.
     pub failed_commits: HashMap<TopicPartition, i64>,
     pub last_error: Option<String>,
+    /// First failed offset of partitions whose commits are halted.
+    pub halted: BTreeMap<TopicPartition, HaltedPartition>,
 }
 
 /// What the group thread, the sources and the user's handles share. It holds no reference
@@ -166,7 +171,38 @@ impl GroupShared {
             assigned: state.assignment.clone(),
             partitions: partitions.into_values().collect(),
             last_error: state.last_error.clone(),
+            halted: state.halted.values().cloned().collect(),
         }
+    }
+
+    /// Halts commits of a partition at `halt.offset` (keeping the earliest failure).
+    pub(crate) fn halt(&self, halt: HaltedPartition) {
+        let mut state = self.lock();
+        let tp = (halt.topic.clone(), halt.partition);
+        let earlier = state.halted.get(&tp).is_none_or(|h| halt.offset < h.offset);
+        if earlier {
+            let message = format!(
+                "group `{}`: commits of {}/{} halted at offset {} by a failure: {}",
+                self.group_id, halt.topic, halt.partition, halt.offset, halt.error
+            );
+            if !state.halted.contains_key(&tp) {
+                tracing::error!("{message}");
+            }
+            state.last_error = Some(message);
+            state.halted.insert(tp, halt);
+        }
+    }
+
+    /// The halt offsets of `partitions`, in order.
+    pub(crate) fn halt_offsets(&self, partitions: &[TopicPartition]) -> Vec<Option<i64>> {
+        let state = self.lock();
+        if state.halted.is_empty() {
+            return vec![None; partitions.len()];
+        }
+        partitions
+            .iter()
+            .map(|tp| state.halted.get(tp).map(|h| h.offset))
+            .collect()
     }
 }
 

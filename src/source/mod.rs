@@ -62,16 +62,50 @@ pub struct KafkaSource<'scope> {
 /// Steers a source from its own worker: attaches the commit frontier and hands out
 /// [`SourceControl`]s for other threads.
 pub struct SourceHandle {
-    commit_probe: Rc<RefCell<Option<ProbeHandle<u64>>>>,
+    commit_probes: Rc<RefCell<CommitProbes>>,
     control: SourceControl,
+}
+
+/// The probes whose frontiers gate commits.
+#[derive(Default)]
+pub(crate) struct CommitProbes {
+    /// Attached by the user: the end of the dataflow. Without one, nothing is committed.
+    pub user: Vec<ProbeHandle<u64>>,
+    /// Attached by library operators that must see records before their commit (failure
+    /// policies).
+    pub library: Vec<ProbeHandle<u64>>,
+}
+
+impl CommitProbes {
+    /// The least time any probe may still see, or `None` if all are done. `Err` if the
+    /// user attached none.
+    pub(crate) fn frontier(&self) -> Result<Option<u64>, ()> {
+        if self.user.is_empty() {
+            return Err(());
+        }
+        Ok(self
+            .user
+            .iter()
+            .chain(&self.library)
+            .filter_map(|p| p.with_frontier(|f| f.iter().min().copied()))
+            .min())
+    }
 }
 
 impl SourceHandle {
     /// Commits offsets once this probe's frontier passes them. Attach the probe at the very
     /// end of the dataflow (after your sink), so "passed the probe" means "fully processed".
     /// Without a probe the source reads but never commits (and says so in the log).
+    /// Call it more than once to wait for several ends (for example a sink and a
+    /// dead-letter sink): commits then wait for all of them.
     pub fn commit_after(&self, probe: &ProbeHandle<u64>) {
-        *self.commit_probe.borrow_mut() = Some(probe.clone());
+        self.commit_probes.borrow_mut().user.push(probe.clone());
+    }
+
+    /// Makes commits also wait for `probe` (used by library operators such as failure
+    /// policies).
+    pub(crate) fn gate_commits_on(&self, probe: ProbeHandle<u64>) {
+        self.commit_probes.borrow_mut().library.push(probe);
     }
 
     /// A thread-safe handle for shutdown and progress.
@@ -114,6 +148,11 @@ impl SourceControl {
     /// offsets.
     pub fn progress(&self) -> SourceProgress {
         self.shared.progress()
+    }
+
+    /// Halts commits of a partition (see [`FailurePolicy::Stop`](crate::process::FailurePolicy)).
+    pub(crate) fn halt(&self, halt: crate::process::HaltedPartition) {
+        self.shared.halt(halt);
     }
 }
 
@@ -177,12 +216,12 @@ impl<'scope> KafkaSourceExt<'scope> for Scope<'scope, u64> {
         let control = SourceControl {
             shared: Arc::clone(&membership.shared),
         };
-        let commit_probe = Rc::new(RefCell::new(None));
-        let records = operator::build_source(*self, membership, Rc::clone(&commit_probe));
+        let commit_probes = Rc::new(RefCell::new(CommitProbes::default()));
+        let records = operator::build_source(*self, membership, Rc::clone(&commit_probes));
         Ok(KafkaSource {
             records,
             handle: SourceHandle {
-                commit_probe,
+                commit_probes,
                 control,
             },
         })

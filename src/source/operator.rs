@@ -11,10 +11,11 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::Capability;
-use timely::dataflow::{ProbeHandle, Scope, StreamVec};
+use timely::dataflow::{Scope, StreamVec};
 use timely::scheduling::Activator;
 
 use super::discovery::{discover_local_rank, LocalRank};
+use super::CommitProbes;
 use crate::clock::TickClock;
 use crate::config::CommitCadence;
 use crate::group::{Membership, NativePartitionQueue};
@@ -47,7 +48,7 @@ enum Phase {
 pub(crate) fn build_source<'scope>(
     scope: Scope<'scope, u64>,
     membership: Arc<Membership>,
-    commit_probe: Rc<RefCell<Option<ProbeHandle<u64>>>>,
+    commit_probes: Rc<RefCell<CommitProbes>>,
 ) -> StreamVec<'scope, u64, KafkaRecord> {
     let mut builder = OperatorBuilder::new("KafkaSource".to_owned(), scope);
     let info = builder.operator_info();
@@ -64,7 +65,7 @@ pub(crate) fn build_source<'scope>(
         activator.clone(),
     );
 
-    let mut reader = SourceReader::new(membership, commit_probe, activator);
+    let mut reader = SourceReader::new(membership, commit_probes, activator);
     builder.build_reschedule(move |mut capabilities| {
         let mut capability = capabilities.pop();
         let mut sync_activator = Some(sync_activator);
@@ -87,7 +88,7 @@ pub(crate) fn build_source<'scope>(
 /// The operator's state and logic, separate from timely's plumbing.
 struct SourceReader {
     membership: Arc<Membership>,
-    commit_probe: Rc<RefCell<Option<ProbeHandle<u64>>>>,
+    commit_probes: Rc<RefCell<CommitProbes>>,
     activator: Activator,
     phase: Phase,
     rank: LocalRank,
@@ -104,13 +105,13 @@ struct SourceReader {
 impl SourceReader {
     fn new(
         membership: Arc<Membership>,
-        commit_probe: Rc<RefCell<Option<ProbeHandle<u64>>>>,
+        commit_probes: Rc<RefCell<CommitProbes>>,
         activator: Activator,
     ) -> Self {
         let clock = TickClock::new(membership.settings.tick);
         SourceReader {
             membership,
-            commit_probe,
+            commit_probes,
             activator,
             phase: Phase::Discovering,
             rank: LocalRank {
@@ -177,7 +178,9 @@ impl SourceReader {
                 true
             }
             Phase::Draining { deadline } => {
-                let drained = self.owned.iter().all(|p| !p.progress.has_in_flight());
+                // Without a commit frontier nothing will ever be committed: do not wait.
+                let no_frontier = self.commit_probes.borrow().user.is_empty();
+                let drained = no_frontier || self.owned.iter().all(|p| !p.progress.has_in_flight());
                 if drained || Instant::now() >= deadline {
                     if !drained {
                         tracing::warn!(
@@ -276,8 +279,7 @@ impl SourceReader {
     /// Releases the ticks the commit frontier has passed. Returns whether any partition's
     /// processed position moved.
     fn release(&mut self) -> bool {
-        let probe = self.commit_probe.borrow();
-        let Some(probe) = probe.as_ref() else {
+        let Ok(frontier) = self.commit_probes.borrow().frontier() else {
             if !self.warned_no_probe && self.phase != Phase::Discovering {
                 tracing::warn!(
                     "no commit frontier attached (call `commit_after(&probe)` on the source handle): \
@@ -287,7 +289,6 @@ impl SourceReader {
             }
             return false;
         };
-        let frontier = probe.with_frontier(|f| f.iter().min().copied());
         let mut advanced = false;
         for partition in &mut self.owned {
             advanced |= partition.progress.release(frontier);
@@ -319,10 +320,17 @@ impl SourceReader {
                 p.progress.forget_commit(offset);
             }
         }
+        // Read after `release`: a halt at offset o is recorded before the frontier passes o.
+        let halts = self.membership.shared.halt_offsets(&mine);
         let offsets: Vec<(TopicPartition, i64)> = self
             .owned
             .iter()
-            .filter_map(|p| p.progress.commit_position().map(|o| (p.tp.clone(), o)))
+            .zip(halts)
+            .filter_map(|(p, halt)| {
+                p.progress
+                    .commit_position_capped(halt)
+                    .map(|o| (p.tp.clone(), o))
+            })
             .collect();
         let processed: Vec<(TopicPartition, i64)> = self
             .owned

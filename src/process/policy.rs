@@ -1,0 +1,103 @@
+//! What a failure does to commits: [`FailurePolicy`].
+
+use std::fmt::Display;
+
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::{Broadcast, Map};
+use timely::dataflow::operators::Probe;
+use timely::dataflow::{ProbeHandle, StreamVec};
+
+use super::Failure;
+use crate::source::SourceHandle;
+
+/// What a failed record does to its partition's commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// The failure is handled like a success: once the failure output has been processed,
+    /// the commit position moves past it (Broadway's behaviour). Route failures to a
+    /// dead-letter topic to keep them.
+    #[default]
+    Continue,
+    /// The partition's commits stop at its first failure: the failed offset and everything
+    /// after it stay uncommitted, so a restart reads the failed record again. The halt is
+    /// logged as an error and reported in [`SourceProgress::halted`](crate::SourceProgress)
+    /// with topic, partition and offset. Records keep flowing; only commits stop.
+    Stop,
+}
+
+/// A partition whose commits a [`FailurePolicy::Stop`] halted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaltedPartition {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset of the first failed record; commits stay below it.
+    pub offset: i64,
+    /// The failure.
+    pub error: String,
+}
+
+/// Applies a [`FailurePolicy`] to a failure stream.
+pub trait FailurePolicyExt<'scope, E> {
+    /// Applies `policy` for the source behind `handle`, and returns the failures unchanged
+    /// for further handling (a dead-letter sink, logging).
+    ///
+    /// With [`FailurePolicy::Stop`], every failure is broadcast to every worker, each
+    /// process records the halt for its partitions, and the source's commit frontier waits
+    /// for that bookkeeping, so no commit can pass a failure before its halt is known.
+    fn with_policy(
+        self,
+        policy: FailurePolicy,
+        handle: &SourceHandle,
+    ) -> StreamVec<'scope, u64, Failure<E>>;
+}
+
+impl<'scope, E> FailurePolicyExt<'scope, E> for StreamVec<'scope, u64, Failure<E>>
+where
+    E: Display + Clone + 'static,
+{
+    fn with_policy(
+        self,
+        policy: FailurePolicy,
+        handle: &SourceHandle,
+    ) -> StreamVec<'scope, u64, Failure<E>> {
+        if policy == FailurePolicy::Continue {
+            return self;
+        }
+        let control = handle.control();
+        let probe = ProbeHandle::new();
+        self.clone()
+            .map(|f| {
+                (
+                    f.topic.to_string(),
+                    f.partition,
+                    f.offset,
+                    f.error.to_string(),
+                )
+            })
+            .broadcast()
+            .unary::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
+                Pipeline,
+                "HaltCommits",
+                move |_, _| {
+                    move |input, _output| {
+                        input.for_each(|_time, data| {
+                            for (topic, partition, offset, error) in data.drain(..) {
+                                control.halt(HaltedPartition {
+                                    topic,
+                                    partition,
+                                    offset,
+                                    error,
+                                });
+                            }
+                        });
+                    }
+                },
+            )
+            .probe_with(&probe);
+        handle.gate_commits_on(probe);
+        self
+    }
+}
