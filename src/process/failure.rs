@@ -9,7 +9,7 @@ use super::message::Origin;
 
 /// A record whose processing failed, with its position: what Broadway's `handle_failed`
 /// receives.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Failure<E> {
     /// The topic of the failed record.
     pub topic: Arc<str>,
