@@ -1,0 +1,100 @@
+//! The batcher's timeout is a timer: a partial batch is flushed with no further input and
+//! no frontier movement, within the timeout plus one tick (100 ms, timely-kafka's default).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use timely::dataflow::operators::{Input, Inspect, Probe};
+use timely::dataflow::{InputHandle, ProbeHandle};
+use timely_kafka_operators::{BatchConfig, BatchOp};
+
+const TICK: Duration = Duration::from_millis(100);
+
+#[test]
+fn a_partial_batch_flushes_on_its_timeout_without_new_input() {
+    for timeout_ms in [20u64, 150, 400] {
+        let timeout = Duration::from_millis(timeout_ms);
+        timely::execute_directly(move |worker| {
+            let mut input = InputHandle::<u64, _>::new();
+            let probe = ProbeHandle::new();
+            let seen: Rc<RefCell<Vec<(Instant, usize)>>> = Rc::default();
+            let sink = Rc::clone(&seen);
+            worker.dataflow(|scope| {
+                scope
+                    .input_from(&mut input)
+                    .container::<Vec<(u32, u32)>>()
+                    .batch(
+                        BatchConfig::by_key(|(k, _): &(u32, u32)| *k)
+                            .max_size(100)
+                            .timeout(timeout),
+                    )
+                    .inspect(move |batch| {
+                        sink.borrow_mut()
+                            .push((Instant::now(), batch.records.len()))
+                    })
+                    .probe_with(&probe);
+            });
+            let sent = Instant::now();
+            for i in 0..3 {
+                input.send((7, i));
+            }
+            input.flush();
+            // The input stays open at time 0: only the timer can flush the batch.
+            while seen.borrow().is_empty() {
+                assert!(
+                    sent.elapsed() < timeout + Duration::from_secs(5),
+                    "never flushed"
+                );
+                worker.step_or_park(None);
+            }
+            let (at, len) = seen.borrow()[0];
+            let waited = at - sent;
+            assert_eq!(len, 3);
+            assert!(
+                waited >= timeout,
+                "flushed after {waited:?}, before the {timeout:?} timeout"
+            );
+            assert!(
+                waited <= timeout + TICK,
+                "flushed after {waited:?}, timeout {timeout:?}"
+            );
+            assert!(probe.less_equal(&0), "the input frontier did not move");
+        });
+    }
+}
+
+#[test]
+fn ending_the_input_flushes_every_open_batch() {
+    timely::execute_directly(|worker| {
+        let mut input = InputHandle::<u64, _>::new();
+        let seen: Rc<RefCell<Vec<(u32, Vec<(u32, u32)>)>>> = Rc::default();
+        let sink = Rc::clone(&seen);
+        let probe = ProbeHandle::new();
+        worker.dataflow(|scope| {
+            scope
+                .input_from(&mut input)
+                .container::<Vec<(u32, u32)>>()
+                .batch(
+                    BatchConfig::by_key(|(k, _): &(u32, u32)| *k)
+                        .max_size(10)
+                        .timeout(Duration::from_secs(3600)),
+                )
+                .inspect(move |batch| sink.borrow_mut().push((batch.key, batch.records.clone())))
+                .probe_with(&probe);
+        });
+        for i in 0..5 {
+            input.send((i % 2, i));
+        }
+        drop(input);
+        while !probe.done() {
+            worker.step();
+        }
+        let mut seen = seen.borrow().clone();
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![(0, vec![(0, 0), (0, 2), (0, 4)]), (1, vec![(1, 1), (1, 3)])]
+        );
+    });
+}
