@@ -115,3 +115,63 @@ impl From<ConfigError> for Error {
         Error::Config(Box::new(err))
     }
 }
+
+/// A failure of the Kafka sink. After one, the sink holds its frontier at the failed
+/// record, so no offset commit that follows the sink passes it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// A record could not be delivered: a fatal error, or retries exhausted within the
+    /// delivery timeout.
+    #[error("delivery to {topic}/{partition} failed (first failed record: key {key:?}, from {}): {source}", origin.as_deref().unwrap_or("no Kafka input"))]
+    Delivery {
+        /// The output topic.
+        topic: String,
+        /// The output partition (-1 if none was assigned yet).
+        partition: i32,
+        /// The record's key, as text.
+        key: Option<String>,
+        /// The input position the record came from, as `topic/partition@offset`.
+        origin: Option<String>,
+        /// The producer error.
+        source: Box<KafkaError>,
+    },
+    /// librdkafka refused to queue a record (for example one larger than `message.max.bytes`).
+    #[error("could not queue a record for {topic} (from {}): {source}", origin.as_deref().unwrap_or("no Kafka input"))]
+    Enqueue {
+        /// The output topic.
+        topic: String,
+        /// The input position the record came from.
+        origin: Option<String>,
+        /// The producer error.
+        source: Box<KafkaError>,
+    },
+    /// A record names no topic and the sink has no default topic.
+    #[error("a record (from {}) names no topic and the sink has no `default_topic`", origin.as_deref().unwrap_or("no Kafka input"))]
+    NoTopic {
+        /// The input position the record came from.
+        origin: Option<String>,
+    },
+    /// The partition count of a topic could not be read (needed by md5, round-robin and
+    /// custom partitioners).
+    #[error("no metadata for topic `{topic}`: {reason}")]
+    Metadata {
+        /// The output topic.
+        topic: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A custom partitioner returned a partition the topic does not have.
+    #[error("the partitioner chose partition {partition} of `{topic}`, which has {partitions} partitions")]
+    BadPartition {
+        /// The output topic.
+        topic: String,
+        /// The partition chosen.
+        partition: i32,
+        /// The topic's partition count.
+        partitions: i32,
+    },
+    /// The producer could not be created.
+    #[error("creating the producer failed: {0}")]
+    Create(Box<KafkaError>),
+}

@@ -31,12 +31,13 @@ pub mod ownership;
 pub mod process;
 pub mod progress;
 pub mod record;
+pub mod sink;
 pub mod source;
 pub mod testing;
 pub mod timely_args;
 
 pub use config::{CommitCadence, OffsetReset, SourceConfig, SourceConfigBuilder, StartPolicy};
-pub use error::{ConfigError, Error};
+pub use error::{ConfigError, Error, SinkError};
 pub use group::{PartitionStatus, SourceProgress};
 pub use record::{KafkaRecord, RecordHeader, RecordTimestamp};
 pub use source::{KafkaSource, KafkaSourceExt, SourceControl, SourceHandle};

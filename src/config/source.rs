@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 
-use super::passthrough::{Forced, Managed, Passthrough};
+use super::passthrough::{check_client_config, Forced, Managed, Passthrough};
 use super::start::{OffsetReset, StartPolicy};
+use super::validate::{millis, positive, required, validate_topic_name};
 use crate::error::ConfigError;
 use crate::group::MembershipSlot;
 
@@ -433,23 +434,7 @@ impl SourceConfigBuilder {
         };
         // The full client configuration must be acceptable too (for example a fetch size
         // librdkafka considers out of range).
-        settings
-            .client_config()
-            .create_native_config()
-            .map_err(|err| match err {
-                rdkafka::error::KafkaError::ClientConfig(_, message, key, value) => {
-                    ConfigError::Rejected {
-                        value: super::passthrough::shown(&key, &value),
-                        key,
-                        message,
-                    }
-                }
-                other => ConfigError::Rejected {
-                    key: "(client configuration)".into(),
-                    value: String::new(),
-                    message: other.to_string(),
-                },
-            })?;
+        check_client_config(&settings.client_config())?;
         Ok(SourceConfig {
             settings: Arc::new(settings),
             membership: Arc::new(MembershipSlot::default()),
@@ -484,56 +469,3 @@ impl SourceSettings {
     }
 }
 
-fn millis(d: Duration) -> String {
-    d.as_millis().to_string()
-}
-
-fn required(value: Option<String>, key: &str, hint: &str) -> Result<String, ConfigError> {
-    match value {
-        Some(v) if !v.trim().is_empty() => Ok(v),
-        Some(v) => Err(ConfigError::Invalid {
-            key: key.into(),
-            value: v,
-            reason: "must not be empty".into(),
-        }),
-        None => Err(ConfigError::Missing {
-            key: key.into(),
-            hint: hint.into(),
-        }),
-    }
-}
-
-fn positive(value: Duration, key: &str, least: Duration) -> Result<(), ConfigError> {
-    if value < least {
-        return Err(ConfigError::Invalid {
-            key: key.into(),
-            value: format!("{value:?}"),
-            reason: format!("must be at least {least:?}"),
-        });
-    }
-    Ok(())
-}
-
-/// Kafka's rule for topic names: 1 to 249 characters from `[a-zA-Z0-9._-]`, not `.` or `..`.
-fn validate_topic_name(topic: &str) -> Result<(), ConfigError> {
-    let invalid = |reason: &str| ConfigError::Invalid {
-        key: "topics".into(),
-        value: topic.into(),
-        reason: reason.into(),
-    };
-    if topic.is_empty() || topic.len() > 249 {
-        return Err(invalid("a topic name has 1 to 249 characters"));
-    }
-    if topic == "." || topic == ".." {
-        return Err(invalid("`.` and `..` are not topic names"));
-    }
-    if let Some(c) = topic
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(invalid(&format!(
-            "`{c}` is not allowed; topic names use only letters, digits, `.`, `_` and `-`"
-        )));
-    }
-    Ok(())
-}

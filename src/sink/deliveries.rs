@@ -1,0 +1,171 @@
+//! Delivery bookkeeping shared by the sink operator and its producer's callback thread.
+//!
+//! For every tick the sink counts records handed to librdkafka and not yet acknowledged. A
+//! successful delivery report decrements its tick; the report that brings a tick to zero
+//! wakes the operator, which then releases that tick's capability. A failed delivery never
+//! decrements: its tick stays held, so nothing downstream of the sink (and no commit that
+//! follows it) ever passes the failed record.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rdkafka::client::ClientContext;
+use rdkafka::message::Message;
+use rdkafka::producer::{DeliveryResult, ProducerContext};
+use timely::scheduling::SyncActivator;
+
+use super::record::SourcePosition;
+use crate::error::SinkError;
+
+/// What travels with each record through librdkafka.
+pub(crate) struct DeliveryTag {
+    pub tick: u64,
+    pub origin: Option<SourcePosition>,
+}
+
+#[derive(Default)]
+pub(crate) struct Ledger {
+    /// Records in flight per tick.
+    pub outstanding: BTreeMap<u64, u64>,
+    /// The first fatal error; once set, the sink sends nothing more.
+    pub failure: Option<SinkError>,
+}
+
+/// Shared between the operator, the producer callback and [`SinkHandle`](super::SinkHandle)s.
+pub(crate) struct Deliveries {
+    ledger: Mutex<Ledger>,
+    /// Set while the operator waits for room in librdkafka's queue.
+    waiting_for_room: AtomicBool,
+    room: Condvar,
+    delivered: AtomicU64,
+    activator: Mutex<Option<SyncActivator>>,
+}
+
+impl Deliveries {
+    pub(crate) fn new() -> Self {
+        Deliveries {
+            ledger: Mutex::new(Ledger::default()),
+            waiting_for_room: AtomicBool::new(false),
+            room: Condvar::new(),
+            delivered: AtomicU64::new(0),
+            activator: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn set_activator(&self, activator: SyncActivator) {
+        *self.activator.lock().unwrap_or_else(|e| e.into_inner()) = Some(activator);
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wake(&self) {
+        if let Some(activator) = self.activator.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = activator.activate();
+        }
+    }
+
+    /// Records a fatal error (the first one wins) and wakes the operator.
+    pub(crate) fn fail(&self, error: SinkError) {
+        {
+            let mut ledger = self.lock();
+            if ledger.failure.is_none() {
+                tracing::error!("{error}");
+                ledger.failure = Some(error);
+            }
+        }
+        self.wake();
+        self.room.notify_all();
+    }
+
+    /// Blocks until a delivery report frees room in librdkafka's queue, or `timeout`.
+    pub(crate) fn wait_for_room(&self, timeout: Duration) {
+        let ledger = self.lock();
+        self.waiting_for_room.store(true, Ordering::Release);
+        let _ = self.room.wait_timeout(ledger, timeout);
+        self.waiting_for_room.store(false, Ordering::Release);
+    }
+
+    pub(crate) fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn failure(&self) -> Option<SinkError> {
+        self.lock().failure.clone()
+    }
+
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.lock().outstanding.values().sum()
+    }
+}
+
+/// The producer's context: turns delivery reports into ledger updates.
+pub(crate) struct SinkContext {
+    pub deliveries: std::sync::Arc<Deliveries>,
+}
+
+impl ClientContext for SinkContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        use rdkafka::config::RDKafkaLogLevel as L;
+        match level {
+            L::Emerg | L::Alert | L::Critical | L::Error => tracing::error!(target: "librdkafka", fac, "{message}"),
+            L::Warning => tracing::warn!(target: "librdkafka", fac, "{message}"),
+            L::Notice | L::Info => tracing::info!(target: "librdkafka", fac, "{message}"),
+            L::Debug => tracing::debug!(target: "librdkafka", fac, "{message}"),
+        }
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        tracing::warn!(target: "librdkafka", "producer: {error}: {reason}");
+    }
+}
+
+impl ProducerContext for SinkContext {
+    type DeliveryOpaque = Box<DeliveryTag>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<DeliveryTag>) {
+        let d = &self.deliveries;
+        match result {
+            Ok(_) => {
+                d.delivered.fetch_add(1, Ordering::Relaxed);
+                let tick_done = {
+                    let mut ledger = d.lock();
+                    match ledger.outstanding.get_mut(&tag.tick) {
+                        Some(n) if *n > 1 => {
+                            *n -= 1;
+                            false
+                        }
+                        Some(_) => {
+                            ledger.outstanding.remove(&tag.tick);
+                            true
+                        }
+                        None => false,
+                    }
+                };
+                if tick_done {
+                    d.wake();
+                }
+            }
+            Err((error, message)) => {
+                d.fail(SinkError::Delivery {
+                    topic: message.topic().to_owned(),
+                    partition: message.partition(),
+                    key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    origin: tag.origin.as_ref().map(describe),
+                    source: Box::new(error.clone()),
+                });
+            }
+        }
+        if d.waiting_for_room.load(Ordering::Acquire) {
+            d.room.notify_one();
+        }
+    }
+}
+
+/// `topic/partition@offset`.
+pub(crate) fn describe(origin: &SourcePosition) -> String {
+    format!("{}/{}@{}", origin.topic, origin.partition, origin.offset)
+}
