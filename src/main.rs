@@ -16,5 +16,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Bench(args) => cli::bench::run(args),
         Command::MockCluster(args) => cli::mock_cluster::run(args),
+        Command::Pipe(args) => cli::pipe::run(args),
     }
 }

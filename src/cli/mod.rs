@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cpu;
 pub mod logging;
 pub mod mock_cluster;
+pub mod pipe;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
@@ -29,6 +30,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Serve an in-process mock Kafka cluster on loopback until SIGINT or SIGTERM.
     MockCluster(mock_cluster::MockClusterArgs),
+    /// Consume a topic, transform each payload, produce to another topic, at-least-once.
+    Pipe(pipe::PipeArgs),
 }
 
 /// A long-only `--help` flag; `-h` is left free for timely's `--hostfile`.

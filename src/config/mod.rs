@@ -13,7 +13,7 @@ mod validate;
 
 pub(crate) use passthrough::{check_client_config, Forced, Managed};
 pub use passthrough::{is_secret_key, Passthrough};
-pub(crate) use validate::{millis, positive, required, validate_topic_name};
 pub(crate) use source::SourceSettings;
 pub use source::{CommitCadence, SourceConfig, SourceConfigBuilder};
 pub use start::{OffsetReset, StartPolicy};
+pub(crate) use validate::{millis, positive, required, validate_topic_name};

@@ -47,18 +47,21 @@ pub(crate) struct Forced {
 
 /// Asks librdkafka whether it accepts a whole client configuration; an error names the key.
 pub(crate) fn check_client_config(config: &ClientConfig) -> Result<(), ConfigError> {
-    config.create_native_config().map(drop).map_err(|err| match err {
-        KafkaError::ClientConfig(_, message, key, value) => ConfigError::Rejected {
-            value: shown(&key, &value),
-            key,
-            message,
-        },
-        other => ConfigError::Rejected {
-            key: "(client configuration)".into(),
-            value: String::new(),
-            message: other.to_string(),
-        },
-    })
+    config
+        .create_native_config()
+        .map(drop)
+        .map_err(|err| match err {
+            KafkaError::ClientConfig(_, message, key, value) => ConfigError::Rejected {
+                value: shown(&key, &value),
+                key,
+                message,
+            },
+            other => ConfigError::Rejected {
+                key: "(client configuration)".into(),
+                value: String::new(),
+                message: other.to_string(),
+            },
+        })
 }
 
 /// librdkafka settings given by key, printed with secrets redacted.

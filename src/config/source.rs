@@ -468,4 +468,3 @@ impl SourceSettings {
         config
     }
 }
-

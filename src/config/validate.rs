@@ -9,7 +9,11 @@ pub(crate) fn millis(d: Duration) -> String {
     d.as_millis().to_string()
 }
 
-pub(crate) fn required(value: Option<String>, key: &str, hint: &str) -> Result<String, ConfigError> {
+pub(crate) fn required(
+    value: Option<String>,
+    key: &str,
+    hint: &str,
+) -> Result<String, ConfigError> {
     match value {
         Some(v) if !v.trim().is_empty() => Ok(v),
         Some(v) => Err(ConfigError::Invalid {

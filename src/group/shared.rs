@@ -76,6 +76,10 @@ pub(crate) struct GroupShared {
     /// Bumped whenever the assignment changes; sources compare it on every activation.
     version: AtomicU64,
     shutdown: AtomicBool,
+    /// Shutdown without waiting for in-flight records.
+    abort: AtomicBool,
+    /// Local sources that have made their final commit.
+    closed: AtomicUsize,
     activators: Mutex<Vec<Option<SyncActivator>>>,
 }
 
@@ -86,6 +90,8 @@ impl GroupShared {
             state: Mutex::new(GroupState::default()),
             version: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
+            abort: AtomicBool::new(false),
+            closed: AtomicUsize::new(0),
             activators: Mutex::new(Vec::new()),
         }
     }
@@ -149,6 +155,28 @@ impl GroupShared {
 
     pub(crate) fn shutdown_requested(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Asks every local source to stop at once: commit what is fully processed, without
+    /// waiting for in-flight records.
+    pub(crate) fn request_abort(&self) {
+        self.abort.store(true, Ordering::Release);
+        self.request_shutdown();
+    }
+
+    pub(crate) fn abort_requested(&self) -> bool {
+        self.abort.load(Ordering::Acquire)
+    }
+
+    /// Notes that a local source made its final commit.
+    pub(crate) fn source_closed(&self) {
+        self.closed.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether every local source has made its final commit.
+    pub(crate) fn all_closed(&self) -> bool {
+        let workers = self.lock().local_workers;
+        workers.is_some_and(|n| self.closed.load(Ordering::Acquire) >= n)
     }
 
     /// Records an error for [`SourceProgress::last_error`].

@@ -6,7 +6,10 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 
 use super::partitioner::Partitioner;
-use crate::config::{check_client_config, millis, positive, required, validate_topic_name, Forced, Managed, Passthrough};
+use crate::config::{
+    check_client_config, millis, positive, required, validate_topic_name, Forced, Managed,
+    Passthrough,
+};
 use crate::error::ConfigError;
 
 /// How many replicas must acknowledge a write (`acks`).
@@ -98,28 +101,94 @@ impl fmt::Debug for SinkConfig {
 }
 
 const MANAGED: &[Managed] = &[
-    Managed { key: "bootstrap.servers", setter: "brokers" },
-    Managed { key: "metadata.broker.list", setter: "brokers" },
-    Managed { key: "acks", setter: "acks" },
-    Managed { key: "request.required.acks", setter: "acks" },
-    Managed { key: "request.timeout.ms", setter: "request_timeout" },
-    Managed { key: "message.timeout.ms", setter: "delivery_timeout" },
-    Managed { key: "delivery.timeout.ms", setter: "delivery_timeout" },
-    Managed { key: "linger.ms", setter: "linger" },
-    Managed { key: "queue.buffering.max.ms", setter: "linger" },
-    Managed { key: "batch.num.messages", setter: "linger_messages" },
-    Managed { key: "batch.size", setter: "max_batch_bytes" },
-    Managed { key: "max.in.flight", setter: "max_in_flight" },
-    Managed { key: "max.in.flight.requests.per.connection", setter: "max_in_flight" },
-    Managed { key: "retries", setter: "retries" },
-    Managed { key: "message.send.max.retries", setter: "retries" },
-    Managed { key: "retry.backoff.ms", setter: "retry_backoff" },
-    Managed { key: "compression.type", setter: "compression" },
-    Managed { key: "compression.codec", setter: "compression" },
-    Managed { key: "enable.idempotence", setter: "idempotence" },
-    Managed { key: "partitioner", setter: "partitioner" },
-    Managed { key: "queue.buffering.max.messages", setter: "queue_max_messages" },
-    Managed { key: "queue.buffering.max.kbytes", setter: "queue_max_kbytes" },
+    Managed {
+        key: "bootstrap.servers",
+        setter: "brokers",
+    },
+    Managed {
+        key: "metadata.broker.list",
+        setter: "brokers",
+    },
+    Managed {
+        key: "acks",
+        setter: "acks",
+    },
+    Managed {
+        key: "request.required.acks",
+        setter: "acks",
+    },
+    Managed {
+        key: "request.timeout.ms",
+        setter: "request_timeout",
+    },
+    Managed {
+        key: "message.timeout.ms",
+        setter: "delivery_timeout",
+    },
+    Managed {
+        key: "delivery.timeout.ms",
+        setter: "delivery_timeout",
+    },
+    Managed {
+        key: "linger.ms",
+        setter: "linger",
+    },
+    Managed {
+        key: "queue.buffering.max.ms",
+        setter: "linger",
+    },
+    Managed {
+        key: "batch.num.messages",
+        setter: "linger_messages",
+    },
+    Managed {
+        key: "batch.size",
+        setter: "max_batch_bytes",
+    },
+    Managed {
+        key: "max.in.flight",
+        setter: "max_in_flight",
+    },
+    Managed {
+        key: "max.in.flight.requests.per.connection",
+        setter: "max_in_flight",
+    },
+    Managed {
+        key: "retries",
+        setter: "retries",
+    },
+    Managed {
+        key: "message.send.max.retries",
+        setter: "retries",
+    },
+    Managed {
+        key: "retry.backoff.ms",
+        setter: "retry_backoff",
+    },
+    Managed {
+        key: "compression.type",
+        setter: "compression",
+    },
+    Managed {
+        key: "compression.codec",
+        setter: "compression",
+    },
+    Managed {
+        key: "enable.idempotence",
+        setter: "idempotence",
+    },
+    Managed {
+        key: "partitioner",
+        setter: "partitioner",
+    },
+    Managed {
+        key: "queue.buffering.max.messages",
+        setter: "queue_max_messages",
+    },
+    Managed {
+        key: "queue.buffering.max.kbytes",
+        setter: "queue_max_kbytes",
+    },
 ];
 
 const FORCED: &[Forced] = &[Forced {
@@ -179,14 +248,23 @@ impl SinkConfig {
             .set("linger.ms", millis(self.linger))
             .set("batch.num.messages", self.linger_messages.to_string())
             .set("batch.size", self.max_batch_bytes.to_string())
-            .set("max.in.flight.requests.per.connection", self.max_in_flight.to_string())
+            .set(
+                "max.in.flight.requests.per.connection",
+                self.max_in_flight.to_string(),
+            )
             .set("message.send.max.retries", self.retries.to_string())
             .set("retry.backoff.ms", millis(self.retry_backoff))
             .set("compression.type", self.compression.as_str())
             .set("enable.idempotence", self.idempotence.to_string())
             .set("partitioner", librdkafka_partitioner)
-            .set("queue.buffering.max.messages", self.queue_max_messages.to_string())
-            .set("queue.buffering.max.kbytes", self.queue_max_kbytes.to_string())
+            .set(
+                "queue.buffering.max.messages",
+                self.queue_max_messages.to_string(),
+            )
+            .set(
+                "queue.buffering.max.kbytes",
+                self.queue_max_kbytes.to_string(),
+            )
             .set("delivery.report.only.error", "false");
         config
     }
@@ -341,13 +419,29 @@ impl SinkConfigBuilder {
     /// key.
     pub fn build(self) -> Result<SinkConfig, ConfigError> {
         let mut config = self.config;
-        config.brokers = required(self.brokers, "bootstrap.servers", "call `.brokers(\"host:port\")`")?;
+        config.brokers = required(
+            self.brokers,
+            "bootstrap.servers",
+            "call `.brokers(\"host:port\")`",
+        )?;
         if let Some(topic) = &config.default_topic {
             validate_topic_name(topic)?;
         }
-        positive(config.request_timeout, "request_timeout", Duration::from_millis(1))?;
-        positive(config.delivery_timeout, "delivery_timeout", Duration::from_millis(1))?;
-        positive(config.metadata_timeout, "metadata_timeout", Duration::from_millis(1))?;
+        positive(
+            config.request_timeout,
+            "request_timeout",
+            Duration::from_millis(1),
+        )?;
+        positive(
+            config.delivery_timeout,
+            "delivery_timeout",
+            Duration::from_millis(1),
+        )?;
+        positive(
+            config.metadata_timeout,
+            "metadata_timeout",
+            Duration::from_millis(1),
+        )?;
         let invalid = |key: &str, value: String, reason: &str| ConfigError::Invalid {
             key: key.into(),
             value,

@@ -63,7 +63,12 @@ impl Deliveries {
     }
 
     fn wake(&self) {
-        if let Some(activator) = self.activator.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(activator) = self
+            .activator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             let _ = activator.activate();
         }
     }
@@ -111,7 +116,9 @@ impl ClientContext for SinkContext {
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
         use rdkafka::config::RDKafkaLogLevel as L;
         match level {
-            L::Emerg | L::Alert | L::Critical | L::Error => tracing::error!(target: "librdkafka", fac, "{message}"),
+            L::Emerg | L::Alert | L::Critical | L::Error => {
+                tracing::error!(target: "librdkafka", fac, "{message}")
+            }
             L::Warning => tracing::warn!(target: "librdkafka", fac, "{message}"),
             L::Notice | L::Info => tracing::info!(target: "librdkafka", fac, "{message}"),
             L::Debug => tracing::debug!(target: "librdkafka", fac, "{message}"),
@@ -153,7 +160,9 @@ impl ProducerContext for SinkContext {
                 d.fail(SinkError::Delivery {
                     topic: message.topic().to_owned(),
                     partition: message.partition(),
-                    key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    key: message
+                        .key()
+                        .map(|k| String::from_utf8_lossy(k).into_owned()),
                     origin: tag.origin.as_ref().map(describe),
                     source: Box::new(error.clone()),
                 });

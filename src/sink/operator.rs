@@ -63,10 +63,12 @@ pub(crate) fn build_sink<'scope>(
         move |frontiers| {
             let _ = &output;
             input.for_each(|cap, data| {
-                let Some(tick) = cap.least().copied() else { return };
-                if !writer.held.contains_key(&tick) {
+                let Some(tick) = cap.least().copied() else {
+                    return;
+                };
+                if let std::collections::btree_map::Entry::Vacant(slot) = writer.held.entry(tick) {
                     if let Some(cap) = cap.retain_least(0) {
-                        writer.held.insert(tick, cap);
+                        slot.insert(cap);
                     }
                 }
                 writer.send_all(tick, data);
@@ -129,21 +131,22 @@ impl Writer {
             },
         };
         let headers = (!record.headers.is_empty()).then(|| {
-            record
-                .headers
-                .iter()
-                .fold(OwnedHeaders::new_with_capacity(record.headers.len()), |h, header| {
+            record.headers.iter().fold(
+                OwnedHeaders::new_with_capacity(record.headers.len()),
+                |h, header| {
                     h.insert(Header {
                         key: &header.key,
                         value: header.value.as_ref(),
                     })
-                })
+                },
+            )
         });
         let tag = Box::new(DeliveryTag {
             tick,
             origin: record.origin.clone(),
         });
-        let mut base: BaseRecord<'_, Vec<u8>, Vec<u8>, Box<DeliveryTag>> = BaseRecord::with_opaque_to(&topic, tag);
+        let mut base: BaseRecord<'_, Vec<u8>, Vec<u8>, Box<DeliveryTag>> =
+            BaseRecord::with_opaque_to(&topic, tag);
         if let Some(key) = &record.key {
             base = base.key(key);
         }
@@ -184,11 +187,16 @@ impl Writer {
     /// The partition for a keyed record when we, not librdkafka, choose it; `None` lets
     /// librdkafka's partitioner (murmur2, crc32, random) choose.
     fn partition_for(&mut self, topic: &str, key: Option<&[u8]>) -> Result<Option<i32>, SinkError> {
-        if matches!(self.partitioner, Partitioner::Murmur2 | Partitioner::Crc32 | Partitioner::Random) {
+        if matches!(
+            self.partitioner,
+            Partitioner::Murmur2 | Partitioner::Crc32 | Partitioner::Random
+        ) {
             return Ok(None);
         }
         let partitions = self.partition_count(topic)?;
-        let partition = self.partitioner.partition(key, partitions, &mut self.partitioner_state);
+        let partition = self
+            .partitioner
+            .partition(key, partitions, &mut self.partitioner_state);
         if !(0..partitions).contains(&partition) {
             return Err(SinkError::BadPartition {
                 topic: topic.to_owned(),
@@ -223,7 +231,8 @@ impl Writer {
                 topic: topic.to_owned(),
                 reason: "the topic does not exist or has no partitions".into(),
             })?;
-        self.partition_counts.insert(topic.to_owned(), (count, Instant::now()));
+        self.partition_counts
+            .insert(topic.to_owned(), (count, Instant::now()));
         Ok(count)
     }
 
@@ -233,6 +242,7 @@ impl Writer {
             return;
         }
         let ledger = self.deliveries.lock();
-        self.held.retain(|tick, _| ledger.outstanding.contains_key(tick));
+        self.held
+            .retain(|tick, _| ledger.outstanding.contains_key(tick));
     }
 }

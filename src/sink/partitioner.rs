@@ -72,7 +72,12 @@ impl PartitionerState {
 
 impl Partitioner {
     /// The partition for `key` among `partitions` (at least 1).
-    pub(crate) fn partition(&self, key: Option<&[u8]>, partitions: i32, state: &mut PartitionerState) -> i32 {
+    pub(crate) fn partition(
+        &self,
+        key: Option<&[u8]>,
+        partitions: i32,
+        state: &mut PartitionerState,
+    ) -> i32 {
         let n = partitions.max(1) as u32;
         let random = |state: &mut PartitionerState| (state.random() % u64::from(n)) as i32;
         match (self, key) {
@@ -170,11 +175,19 @@ mod tests {
             (b"foobar", -790332482),
             (b"a-little-bit-long-string", -985981536),
             (b"a-little-bit-longer-string", -1486304829),
-            (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58897971,
+            ),
             (b"abc", 479470107),
         ];
         for (key, expected) in cases {
-            assert_eq!(murmur2(key) as i32, expected, "{:?}", String::from_utf8_lossy(key));
+            assert_eq!(
+                murmur2(key) as i32,
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(key)
+            );
         }
     }
 
@@ -185,13 +198,24 @@ mod tests {
             for key in [&b"a"[..], b"customer-42", b""] {
                 let first = p.partition(Some(key), 12, &mut state);
                 assert!((0..12).contains(&first));
-                assert_eq!(first, p.partition(Some(key), 12, &mut state), "{p:?} is deterministic");
+                assert_eq!(
+                    first,
+                    p.partition(Some(key), 12, &mut state),
+                    "{p:?} is deterministic"
+                );
             }
         }
-        let rr: Vec<i32> = (0..6).map(|_| Partitioner::RoundRobin.partition(None, 3, &mut state)).collect();
-        assert_eq!(rr.iter().filter(|p| **p == rr[0]).count(), 2, "round robin cycles: {rr:?}");
-        let random: std::collections::BTreeSet<i32> =
-            (0..200).map(|_| Partitioner::Random.partition(Some(b"k"), 4, &mut state)).collect();
+        let rr: Vec<i32> = (0..6)
+            .map(|_| Partitioner::RoundRobin.partition(None, 3, &mut state))
+            .collect();
+        assert_eq!(
+            rr.iter().filter(|p| **p == rr[0]).count(),
+            2,
+            "round robin cycles: {rr:?}"
+        );
+        let random: std::collections::BTreeSet<i32> = (0..200)
+            .map(|_| Partitioner::Random.partition(Some(b"k"), 4, &mut state))
+            .collect();
         assert_eq!(random.len(), 4, "random covers all partitions");
         let custom = Partitioner::Custom(Arc::new(|key, n| key.map_or(0, |k| k.len() as i32 % n)));
         assert_eq!(custom.partition(Some(b"abcde"), 3, &mut state), 2);
@@ -201,7 +225,13 @@ mod tests {
     fn md5_and_crc32_match_reference_values() {
         // md5("a") = 0cc175b9..., crc32("a") = 0xe8b7be43 (standard test vectors).
         let mut state = PartitionerState::new(1);
-        assert_eq!(Partitioner::Md5.partition(Some(b"a"), i32::MAX, &mut state), (0x0cc1_75b9u32 % i32::MAX as u32) as i32);
-        assert_eq!(Partitioner::Crc32.partition(Some(b"a"), i32::MAX, &mut state), (0xe8b7_be43u32 % i32::MAX as u32) as i32);
+        assert_eq!(
+            Partitioner::Md5.partition(Some(b"a"), i32::MAX, &mut state),
+            (0x0cc1_75b9u32 % i32::MAX as u32) as i32
+        );
+        assert_eq!(
+            Partitioner::Crc32.partition(Some(b"a"), i32::MAX, &mut state),
+            (0xe8b7_be43u32 % i32::MAX as u32) as i32
+        );
     }
 }

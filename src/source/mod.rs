@@ -139,9 +139,21 @@ impl SourceControl {
         self.shared.request_shutdown();
     }
 
+    /// Stops the sources without waiting for in-flight records: each commits what is fully
+    /// processed now and completes. For when the rest of the dataflow cannot finish (a sink
+    /// failed) or a fast exit matters more than a small replay on restart.
+    pub fn shutdown_now(&self) {
+        self.shared.request_abort();
+    }
+
     /// Whether shutdown was requested.
     pub fn is_shutting_down(&self) -> bool {
         self.shared.shutdown_requested()
+    }
+
+    /// Whether every source of this membership in this process has made its final commit.
+    pub fn is_closed(&self) -> bool {
+        self.shared.all_closed()
     }
 
     /// A snapshot of this process's assignment and per-partition processed and committed

@@ -181,8 +181,14 @@ impl SourceReader {
                 // Without a commit frontier nothing will ever be committed: do not wait.
                 let no_frontier = self.commit_probes.borrow().user.is_empty();
                 let drained = no_frontier || self.owned.iter().all(|p| !p.progress.has_in_flight());
-                if drained || Instant::now() >= deadline {
-                    if !drained {
+                let abort = self.membership.shared.abort_requested();
+                if drained || abort || Instant::now() >= deadline {
+                    if abort && !drained {
+                        tracing::info!(
+                            group = %self.membership.settings.group_id,
+                            "immediate shutdown: records in flight are not committed and will be read again"
+                        );
+                    } else if !drained {
                         tracing::warn!(
                             group = %self.membership.settings.group_id,
                             "drain timeout ({:?}) passed with records in flight; they are not committed and will be read again",
@@ -192,6 +198,7 @@ impl SourceReader {
                     self.commit(CommitMode::Sync);
                     self.phase = Phase::Done;
                     self.owned.clear();
+                    self.membership.shared.source_closed();
                     false
                 } else {
                     self.activator.activate_after(

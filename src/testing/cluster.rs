@@ -190,6 +190,42 @@ impl EmbeddedCluster {
         }
     }
 
+    /// Makes broker `broker_id` answer its next requests of kind `api` with `errors`, in
+    /// order, one error per request (`NO_ERROR` lets a request through). Unlike
+    /// [`MockCluster::request_errors`], which applies to whichever broker gets the request,
+    /// this targets one broker: lead a test's output topic from one broker and its input
+    /// from another to fail only the writes under test.
+    pub fn broker_request_errors(
+        &self,
+        broker_id: i32,
+        api: rdkafka::types::RDKafkaApiKey,
+        errors: &[rdkafka::types::RDKafkaRespErr],
+    ) -> Result<(), ClusterError> {
+        for error in errors {
+            // SAFETY: the mock pointer is valid while `self` lives (see
+            // `set_group_initial_rebalance_delay`). The variadic tail is exactly `cnt` = 1
+            // pair of (error code, round-trip time in ms), both C ints, as the C function
+            // reads them; the call only appends to a list under the cluster's mutex.
+            let result = unsafe {
+                rdkafka_sys::rd_kafka_mock_broker_push_request_error_rtts(
+                    self.mock_ptr(),
+                    broker_id,
+                    api as i16,
+                    1,
+                    *error as std::ffi::c_int,
+                    0 as std::ffi::c_int,
+                )
+            };
+            if result != rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
+                return Err(ClusterError::MockOperation {
+                    operation: format!("push request errors to broker {broker_id}"),
+                    code: format!("{result:?}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Produces `records` to `topic` and waits until the broker acknowledged every one.
     ///
     /// Tuned for bulk: lz4 compression, large batches, and when librdkafka's queue is

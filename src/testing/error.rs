@@ -37,6 +37,15 @@ pub enum ClusterError {
         brokers: i32,
     },
 
+    /// A fault-injection call on the mock cluster failed.
+    #[error("mock cluster: {operation} failed: {code}")]
+    MockOperation {
+        /// What was attempted.
+        operation: String,
+        /// librdkafka's error code.
+        code: String,
+    },
+
     /// A topic was asked for with fewer than one partition.
     #[error("invalid partition count {partitions} for topic {topic:?}: need at least 1")]
     InvalidPartitionCount {

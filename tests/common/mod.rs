@@ -153,3 +153,45 @@ pub fn init_logging() {
         .with_test_writer()
         .try_init();
 }
+
+/// A record read back from a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub payload: Option<String>,
+}
+
+/// Reads every record of `topic` (all partitions, from the beginning to the current end).
+pub fn read_topic(cluster: &EmbeddedCluster, topic: &str) -> Vec<Written> {
+    use rdkafka::message::Message;
+    let ends = cluster.end_offsets(topic).expect("end offsets");
+    let total: i64 = ends.values().sum();
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("group.id", "reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("reader");
+    let mut tpl = TopicPartitionList::new();
+    for p in ends.keys() {
+        tpl.add_partition_offset(topic, *p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let started = Instant::now();
+    while (out.len() as i64) < total && started.elapsed() < DEADLINE {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            out.push(Written {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                payload: m.payload().map(|p| String::from_utf8_lossy(p).into_owned()),
+            });
+        }
+    }
+    drop(tpl);
+    out
+}

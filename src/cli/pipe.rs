@@ -1,0 +1,209 @@
+//! `timely-kafka pipe`: Kafka → transform → Kafka, at-least-once end to end.
+//!
+//! Consumes `--input` as group `--group`, applies `--transform` to each payload, and
+//! produces to `--output` with key, headers and timestamp kept. Input offsets are committed
+//! only once the output records are acknowledged. SIGINT or SIGTERM stops it gracefully:
+//! stop fetching, drain, final commit, exit 0; a second signal exits at once (status 130).
+//! With `--idle-exit`, it stops the same graceful way once no input arrived for that long.
+//! A delivery that fails for good exits non-zero without committing past the failed record.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::{Inspect, Probe};
+use timely::dataflow::ProbeHandle;
+use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
+use timely_kafka::timely_args::TimelyArgs;
+use timely_kafka::{KafkaSourceExt, SourceConfig};
+
+use super::HelpFlag;
+
+/// What to do to each payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transform {
+    /// Copy the payload unchanged.
+    Identity,
+    /// Upper-case ASCII letters in the payload.
+    Uppercase,
+}
+
+/// Arguments of `pipe`.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct PipeArgs {
+    /// Kafka bootstrap servers, `host:port[,host:port...]`.
+    #[arg(long)]
+    brokers: String,
+    /// Consumer group of the input.
+    #[arg(long)]
+    group: String,
+    /// Topic to consume.
+    #[arg(long)]
+    input: String,
+    /// Topic to produce to.
+    #[arg(long)]
+    output: String,
+    /// Transformation applied to each payload.
+    #[arg(long, value_enum, default_value_t = Transform::Identity)]
+    transform: Transform,
+    /// Exit gracefully once no new input has arrived for this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    idle_exit: Option<u64>,
+    /// Commit interval in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    commit_interval_ms: u64,
+    /// Extra librdkafka settings for both clients, `key=value`; repeat as needed.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
+    #[command(flatten)]
+    timely: TimelyArgs,
+    #[command(flatten)]
+    help: HelpFlag,
+}
+
+/// Runs the pipe; exit status 0 after a graceful stop, 1 on failure, 130 on a second signal.
+pub fn run(args: PipeArgs) -> ExitCode {
+    match pipe(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("pipe failed: {err}");
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn pipe(args: PipeArgs) -> Result<(), String> {
+    let mut source = SourceConfig::builder()
+        .brokers(&args.brokers)
+        .group_id(&args.group)
+        .topic(&args.input)
+        .commit_interval(Duration::from_millis(args.commit_interval_ms));
+    let mut sink = SinkConfig::builder()
+        .brokers(&args.brokers)
+        .default_topic(&args.output);
+    for setting in &args.settings {
+        let (key, value) = setting
+            .split_once('=')
+            .ok_or_else(|| format!("--set {setting:?}: expected KEY=VALUE"))?;
+        source = source.set(key, value);
+        sink = sink.set(key, value);
+    }
+    let source = source.build().map_err(|e| e.to_string())?;
+    let sink = sink.build().map_err(|e| e.to_string())?;
+    let timely_config = args.timely.config()?;
+
+    // First signal: graceful stop. Second: exit at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut signals =
+        Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("installing signal handlers: {e}"))?;
+    {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                if stop.swap(true, Ordering::SeqCst) {
+                    tracing::warn!("second signal ({signal}): exiting now");
+                    std::process::exit(130);
+                }
+                tracing::info!("signal {signal}: stopping gracefully (again to exit at once)");
+            }
+        });
+    }
+
+    let idle_exit = args.idle_exit.map(Duration::from_secs);
+    let transform = args.transform;
+    let records_in = Arc::new(AtomicU64::new(0));
+    // The first sink failure of any worker: every local worker must then stop, since a
+    // worker that dropped its dataflow no longer reports progress to the others.
+    let failure: Arc<Mutex<Option<String>>> = Arc::default();
+    let started = Instant::now();
+    let guards = timely::execute(timely_config, move |worker| {
+        let probe = ProbeHandle::new();
+        let counter = Arc::clone(&records_in);
+        let failure = Arc::clone(&failure);
+        let dataflow = worker.next_dataflow_index();
+        let built = worker.dataflow(|scope| -> Result<_, String> {
+            let consumed = scope.kafka_source(&source).map_err(|e| e.to_string())?;
+            let produced = consumed
+                .records
+                .inspect(move |_| {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                })
+                .map(move |record| {
+                    let mut out = SinkRecord::from_record(&record);
+                    if transform == Transform::Uppercase {
+                        if let Some(payload) = out.payload.as_mut() {
+                            payload.make_ascii_uppercase();
+                        }
+                    }
+                    out
+                })
+                .kafka_sink(&sink)
+                .map_err(|e| e.to_string())?;
+            produced.acknowledged.probe_with(&probe);
+            consumed.handle.commit_after(&probe);
+            Ok((consumed.handle.control(), produced.handle))
+        });
+        let (control, sink_handle) = built?;
+        // Idle tracking: the process-wide input count, and when it last changed.
+        let (mut seen, mut changed) = (0, Instant::now());
+        loop {
+            worker.step_or_park(Some(Duration::from_millis(100)));
+            let count = records_in.load(Ordering::Relaxed);
+            if count != seen {
+                (seen, changed) = (count, Instant::now());
+            }
+            if let Some(idle) = idle_exit {
+                if changed.elapsed() >= idle && !control.is_shutting_down() {
+                    tracing::info!("no input for {idle:?}: stopping gracefully");
+                    control.shutdown();
+                }
+            }
+            if stop.load(Ordering::SeqCst) && !control.is_shutting_down() {
+                control.shutdown();
+            }
+            if let Some(error) = sink_handle.error() {
+                failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(error.to_string());
+            }
+            let failed = failure.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if failed.is_some() && !control.is_closed() {
+                // Nothing past the failed record may be committed: stop now, commit what is
+                // done, and leave the sink holding its frontier.
+                control.shutdown_now();
+            }
+            if control.is_closed() {
+                break;
+            }
+        }
+        let failed = failure.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match failed {
+            Some(error) => {
+                // The sink holds the failed record's tick forever; drop the dataflow so the
+                // worker can exit.
+                worker.drop_dataflow(dataflow);
+                Err(error)
+            }
+            None => Ok(()),
+        }
+    })?;
+    let mut first_error = None;
+    for result in guards.join() {
+        if let Err(e) = result
+            .map_err(|e| format!("worker panicked: {e}"))
+            .and_then(|r| r)
+        {
+            first_error.get_or_insert(e);
+        }
+    }
+    eprintln!("pipe: {:.1?} elapsed", started.elapsed());
+    first_error.map_or(Ok(()), Err)
+}
