@@ -46,10 +46,12 @@ impl TickClock {
         self.tick_at(wall_clock_ms())
     }
 
-    /// How long until the tick after the current one begins.
+    /// How long until the tick after the last one returned begins: at least 1 ms and at
+    /// most one tick, even if the wall clock stepped back or jumped.
     pub fn until_next_tick(&self) -> Duration {
-        let now = wall_clock_ms();
-        Duration::from_millis(self.tick_ms - now % self.tick_ms)
+        let next = self.last + self.tick_ms;
+        let wait = next.saturating_sub(wall_clock_ms()).clamp(1, self.tick_ms);
+        Duration::from_millis(wait)
     }
 
     /// The length of a tick in milliseconds.

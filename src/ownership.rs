@@ -6,6 +6,8 @@
 //! assignment, and the rule does not depend on any hash function (a plain hash put 6 of 8
 //! partitions on one of 2 workers in a test here).
 
+use std::collections::BTreeMap;
+
 /// A topic and partition number.
 pub type TopicPartition = (String, i32);
 
@@ -57,6 +59,51 @@ pub fn owned_by(
         .collect()
 }
 
+/// Deals partitions to `workers` local workers, keeping the owner of every partition that
+/// already has one (so no partition moves while it is being read) and giving each new
+/// partition, in `(topic, partition)` order, to the worker with the fewest, the lowest rank on
+/// a tie. With no existing owners this is exactly [`owned_by`]'s balanced deal.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use timely_kafka::ownership::deal;
+///
+/// let t = |p: i32| ("t".to_string(), p);
+/// // Partitions 0 and 1 are already read by workers 1 and 1; 2, 3 and 4 are new.
+/// let current = BTreeMap::from([(t(0), Some(1)), (t(1), Some(1)), (t(2), None), (t(3), None), (t(4), None)]);
+/// let owners = deal(&current, 2);
+/// assert_eq!(owners[&t(0)], 1);
+/// assert_eq!(owners[&t(1)], 1);
+/// assert_eq!((owners[&t(2)], owners[&t(3)], owners[&t(4)]), (0, 0, 0)); // 3 and 2 now
+/// ```
+pub fn deal(
+    current: &BTreeMap<TopicPartition, Option<usize>>,
+    workers: usize,
+) -> BTreeMap<TopicPartition, usize> {
+    let workers = workers.max(1);
+    let mut load = vec![0usize; workers];
+    let mut owners = BTreeMap::new();
+    for (tp, owner) in current {
+        if let Some(w) = owner.filter(|w| *w < workers) {
+            load[w] += 1;
+            owners.insert(tp.clone(), w);
+        }
+    }
+    for tp in current.keys() {
+        if owners.contains_key(tp) {
+            continue;
+        }
+        let (w, _) = load
+            .iter()
+            .enumerate()
+            .min_by_key(|(w, n)| (**n, *w))
+            .expect("at least one worker");
+        load[w] += 1;
+        owners.insert(tp.clone(), w);
+    }
+    owners
+}
+
 fn sorted_unique(assignment: &[TopicPartition]) -> Vec<TopicPartition> {
     let mut sorted = assignment.to_vec();
     sorted.sort();
@@ -85,6 +132,34 @@ mod tests {
                 prop_assert!(share.len() == lo || share.len() == hi);
                 for p in share {
                     prop_assert_eq!(owner(&assignment, p, workers), Some(w));
+                }
+            }
+        }
+
+        #[test]
+        fn dealing_keeps_owners_and_fills_the_least_loaded(
+            partitions in proptest::collection::btree_set(0i32..30, 0..30),
+            kept in proptest::collection::vec(0usize..4, 30),
+            workers in 1usize..5,
+        ) {
+            let tp = |p: i32| ("t".to_string(), p);
+            // A fresh deal is the balanced one.
+            let fresh: BTreeMap<TopicPartition, Option<usize>> = partitions.iter().map(|p| (tp(*p), None)).collect();
+            let owners = deal(&fresh, workers);
+            let assignment: Vec<TopicPartition> = fresh.keys().cloned().collect();
+            for (t, w) in &owners {
+                prop_assert_eq!(owner(&assignment, t, workers), Some(*w));
+            }
+            // Existing owners are kept.
+            let current: BTreeMap<TopicPartition, Option<usize>> = partitions
+                .iter()
+                .map(|p| (tp(*p), if p % 2 == 0 { Some(kept[*p as usize] % workers) } else { None }))
+                .collect();
+            let owners = deal(&current, workers);
+            prop_assert_eq!(owners.len(), current.len());
+            for (t, existing) in &current {
+                if let Some(w) = existing {
+                    prop_assert_eq!(owners[t], *w);
                 }
             }
         }

@@ -35,6 +35,15 @@ pub struct PartitionProgress {
 }
 
 impl PartitionProgress {
+    /// Progress of a partition whose group had committed `committed` when it was assigned:
+    /// nothing at or below it is committed again.
+    pub fn after_commit(committed: Option<i64>) -> Self {
+        PartitionProgress {
+            committed,
+            ..PartitionProgress::default()
+        }
+    }
+
     /// Notes that the record at `offset` was emitted at `tick`. Ticks never decrease.
     #[inline]
     pub fn emitted(&mut self, tick: u64, offset: i64) {

@@ -261,3 +261,26 @@ fn record_fields_round_trip() {
     assert!(got[2].headers.is_empty());
     assert!(matches!(got[2].timestamp, RecordTimestamp::CreateTime(_)));
 }
+
+/// Refused commits (RELIABILITY row 7) are sent again: the committed offsets still reach
+/// the end, and never pass it.
+#[test]
+fn refused_commits_are_retried() {
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let topic = unique_name("refused");
+    let group = unique_name("refused-group");
+    let cluster = loaded_cluster(&topic, 2, 100);
+    cluster.mock().request_errors(
+        RDKafkaApiKey::OffsetCommit,
+        &[
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        ],
+    );
+    let bootstrap = cluster.bootstrap_servers();
+    let seen = consume(config(&bootstrap, &group, &topic).build().unwrap(), 1, 200);
+    assert_eq!(seen.len(), 200);
+    let committed = committed(&bootstrap, &group, &topic, 2);
+    assert!(committed.values().all(|c| *c == Some(100)), "{committed:?}");
+}

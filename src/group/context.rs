@@ -1,6 +1,6 @@
 //! librdkafka callbacks of the group's consumer: rebalances, commit results and logs.
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use rdkafka::client::ClientContext;
@@ -10,8 +10,8 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::TopicPartitionList;
 
-use super::shared::{GroupShared, PartitionQueueSlot};
-use super::start::start_positions;
+use super::shared::{AssignedPartition, GroupShared, PartitionHandle};
+use super::start::{start_positions, StartPositions};
 use super::NativePartitionQueue;
 use crate::config::SourceSettings;
 use crate::ownership::TopicPartition;
@@ -45,64 +45,103 @@ impl GroupContext {
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
         );
-        let positions = start_positions(consumer, &self.settings, &partitions);
-        let assigned = if cooperative {
-            consumer.incremental_assign(&positions)
-        } else {
-            consumer.assign(&positions)
-        };
-        drop(positions);
-        if let Err(err) = assigned {
-            let message = format!(
-                "group `{}`: assigning {} failed: {err}",
-                self.shared.group_id,
-                describe(&partitions)
-            );
-            tracing::error!("{message}");
-            self.shared.record_error(message);
-            return;
-        }
+        let StartPositions { list, committed } =
+            start_positions(consumer, &self.settings, &partitions);
         let Some(arc) = self.consumer.get().and_then(Weak::upgrade) else {
             return; // the consumer is closing
         };
-        let mut state = self.shared.lock();
-        for tp in &partitions {
-            let Some(mut queue) = NativePartitionQueue::split(&arc, &tp.0, tp.1) else {
+        // Split every partition's queue *before* assigning: assigning starts fetching, and a
+        // record fetched before its queue is split would land on the consumer's queue.
+        {
+            let mut state = self.shared.lock();
+            if !cooperative {
+                for (_, stale) in std::mem::take(&mut state.assignment) {
+                    stale.handle.set_epoch(0);
+                }
+            }
+            for tp in &partitions {
+                let handle = match state.handles.get(tp) {
+                    Some(handle) => Arc::clone(handle),
+                    None => match self.split(&arc, tp) {
+                        Some(handle) => {
+                            state.handles.insert(tp.clone(), Arc::clone(&handle));
+                            handle
+                        }
+                        None => {
+                            let message = format!(
+                                "group `{}`: no queue for {}/{}; its records stay unread until the next rebalance",
+                                self.shared.group_id, tp.0, tp.1
+                            );
+                            tracing::error!("{message}");
+                            state.last_error = Some(message);
+                            continue;
+                        }
+                    },
+                };
+                let epoch = GroupShared::next_epoch(&mut state);
+                handle.set_epoch(epoch);
+                handle
+                    .owner
+                    .store(GroupShared::undealt(), Ordering::Release);
+                state.assignment.insert(
+                    tp.clone(),
+                    AssignedPartition {
+                        handle,
+                        epoch,
+                        committed_at_start: committed.get(tp).copied().flatten(),
+                    },
+                );
+            }
+            self.shared.assignment_changed(&mut state);
+        }
+        let assigned = if cooperative {
+            consumer.incremental_assign(&list)
+        } else {
+            consumer.assign(&list)
+        };
+        drop(list);
+        match assigned {
+            Ok(()) => tracing::info!(
+                group = %self.shared.group_id,
+                protocol = if cooperative { "cooperative" } else { "eager" },
+                "assigned {}",
+                describe(&partitions)
+            ),
+            Err(err) => {
                 let message = format!(
-                    "group `{}`: no queue for {}/{}; its records stay unread until the next rebalance",
-                    self.shared.group_id, tp.0, tp.1
+                    "group `{}`: assigning {} failed: {err}",
+                    self.shared.group_id,
+                    describe(&partitions)
                 );
                 tracing::error!("{message}");
-                state.last_error = Some(message);
-                continue;
-            };
-            let owner = Arc::new(AtomicUsize::new(0));
-            let wake_owner = Arc::clone(&owner);
-            let shared = Arc::downgrade(&self.shared);
-            queue.on_nonempty(move || {
-                if let Some(shared) = shared.upgrade() {
-                    shared.wake(wake_owner.load(std::sync::atomic::Ordering::Acquire));
+                let mut state = self.shared.lock();
+                for tp in &partitions {
+                    if let Some(assigned) = state.assignment.remove(tp) {
+                        assigned.handle.set_epoch(0);
+                    }
                 }
-            });
-            state.queues.insert(
-                tp.clone(),
-                PartitionQueueSlot {
-                    queue: Arc::new(queue),
-                    owner,
-                },
-            );
+                state.last_error = Some(message);
+                self.shared.assignment_changed(&mut state);
+            }
         }
-        if !cooperative {
-            state.assignment.clear();
-        }
-        state.assignment.extend(partitions.iter().cloned());
-        tracing::info!(
-            group = %self.shared.group_id,
-            protocol = if cooperative { "cooperative" } else { "eager" },
-            "assigned {}",
-            describe(&partitions)
-        );
-        self.shared.assignment_changed(&mut state);
+    }
+
+    /// A queue handle for a partition, its wake-up pointed at whichever worker owns it.
+    fn split(
+        &self,
+        consumer: &Arc<BaseConsumer<GroupContext>>,
+        tp: &TopicPartition,
+    ) -> Option<Arc<PartitionHandle>> {
+        let mut queue = NativePartitionQueue::split(consumer, &tp.0, tp.1)?;
+        let owner = Arc::new(AtomicUsize::new(GroupShared::undealt()));
+        let wake_owner = Arc::clone(&owner);
+        let shared = Arc::downgrade(&self.shared);
+        queue.on_nonempty(move || {
+            if let Some(shared) = shared.upgrade() {
+                shared.wake(wake_owner.load(Ordering::Acquire));
+            }
+        });
+        Some(Arc::new(PartitionHandle::new(queue, owner)))
     }
 
     fn on_revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
@@ -113,9 +152,11 @@ impl GroupContext {
         );
         {
             let mut state = self.shared.lock();
-            state.assignment.retain(|tp| !partitions.contains(tp));
             for tp in &partitions {
-                state.queues.remove(tp);
+                if let Some(assigned) = state.assignment.remove(tp) {
+                    // Waits for a read in progress; no reader reads it after this.
+                    assigned.handle.set_epoch(0);
+                }
             }
             self.shared.assignment_changed(&mut state);
         }
@@ -181,8 +222,9 @@ impl ConsumerContext for GroupContext {
                 tracing::error!("{message}");
                 self.shared.record_error(message);
                 let mut state = self.shared.lock();
-                state.assignment.clear();
-                state.queues.clear();
+                for (_, assigned) in std::mem::take(&mut state.assignment) {
+                    assigned.handle.set_epoch(0);
+                }
                 self.shared.assignment_changed(&mut state);
                 drop(state);
                 let _ = consumer.unassign();
@@ -191,6 +233,7 @@ impl ConsumerContext for GroupContext {
     }
 
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        tracing::debug!(group = %self.shared.group_id, ?result, "commit result for {} partition(s)", offsets.count());
         let mut state = self.shared.lock();
         for elem in offsets.elements() {
             let Some(offset) = elem.offset().to_raw() else {
@@ -217,6 +260,8 @@ impl ConsumerContext for GroupContext {
                 }
             }
         }
+        drop(state);
+        self.shared.commit_results_arrived();
     }
 }
 

@@ -3,9 +3,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -17,6 +17,8 @@ use crate::ownership::TopicPartition;
 
 /// How long the group thread blocks in one `poll`; it bounds how late it notices a stop.
 const GROUP_POLL: Duration = Duration::from_millis(100);
+/// How long the final commit waits before sending a refused commit again.
+const COMMIT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
 /// One consumer-group membership, shared by the local workers' sources.
 pub(crate) struct Membership {
@@ -29,12 +31,21 @@ pub(crate) struct Membership {
     thread: Option<JoinHandle<()>>,
 }
 
-/// The outcome of a commit request.
-pub(crate) enum CommitOutcome {
-    /// Handed to librdkafka (asynchronous) or acknowledged (synchronous).
-    Sent,
-    /// The assignment changed since the caller last looked; nothing was sent.
-    Stale,
+/// One partition's commit: the offset after its last processed record, and the assignment
+/// epoch the caller read it under.
+pub(crate) struct Commit {
+    pub tp: TopicPartition,
+    pub epoch: u64,
+    pub offset: i64,
+}
+
+/// `topic/partition@offset` items, for logs and errors.
+fn describe_offsets(offsets: &[(TopicPartition, i64)]) -> String {
+    offsets
+        .iter()
+        .map(|((t, p), o)| format!("{t}/{p}@{o}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Membership {
@@ -142,55 +153,121 @@ impl Membership {
         Ok(())
     }
 
-    /// Commits `offsets` (each the offset after the last processed record) if the caller's
-    /// view of the assignment (`version`) is current. Returns the commits the broker refused
-    /// earlier for these partitions, so the caller can send them again.
+    /// Commits `offsets` (each the offset after the last processed record), skipping any
+    /// partition no longer assigned under the caller's epoch, and records `processed` for
+    /// progress reports. The commit is sent asynchronously under the state lock, so no
+    /// revoke can slip in between the ownership check and the send. With `wait` (the final
+    /// commit), the caller then waits without the lock for the broker's answer, sending
+    /// refused commits again, until all are confirmed or the deadline passes. Returns the
+    /// offsets sent.
     pub(crate) fn commit(
         &self,
-        version: u64,
-        offsets: &[(TopicPartition, i64)],
+        offsets: &[Commit],
         processed: &[(TopicPartition, i64)],
-        mode: CommitMode,
-    ) -> Result<CommitOutcome, Error> {
+        wait: Option<Instant>,
+    ) -> Result<Vec<(TopicPartition, i64)>, Error> {
+        let sent = self.send_commit(offsets, processed)?;
+        let Some(deadline) = wait else {
+            return Ok(sent);
+        };
+        let mut pending: Vec<Commit> = offsets
+            .iter()
+            .filter(|c| sent.iter().any(|(tp, _)| *tp == c.tp))
+            .map(|c| Commit {
+                tp: c.tp.clone(),
+                epoch: c.epoch,
+                offset: c.offset,
+            })
+            .collect();
+        while !pending.is_empty() {
+            let answered = self.shared.wait_for_commits(deadline, |state| {
+                pending.iter().all(|c| {
+                    state.committed.get(&c.tp).is_some_and(|o| *o >= c.offset)
+                        || state.failed_commits.contains_key(&c.tp)
+                })
+            });
+            if !answered {
+                let late: Vec<(TopicPartition, i64)> =
+                    pending.iter().map(|c| (c.tp.clone(), c.offset)).collect();
+                tracing::warn!(
+                    group = %self.settings.group_id,
+                    "the broker did not confirm the commit of {} in time",
+                    describe_offsets(&late)
+                );
+                break;
+            }
+            let refused: Vec<Commit> = {
+                let mut state = self.shared.lock();
+                pending
+                    .drain(..)
+                    .filter(|c| state.failed_commits.remove(&c.tp).is_some())
+                    .collect()
+            };
+            if refused.is_empty() {
+                break;
+            }
+            if Instant::now() + COMMIT_RETRY_BACKOFF >= deadline {
+                let offsets: Vec<(TopicPartition, i64)> =
+                    refused.iter().map(|c| (c.tp.clone(), c.offset)).collect();
+                tracing::warn!(group = %self.settings.group_id, "the broker refused the commit of {}", describe_offsets(&offsets));
+                break;
+            }
+            // A retry backoff, not synchronisation: the coordinator refused the commit.
+            std::thread::sleep(COMMIT_RETRY_BACKOFF);
+            self.send_commit(&refused, &[])?;
+            pending = refused;
+        }
+        Ok(sent)
+    }
+
+    /// Sends the commits of partitions still assigned under the caller's epoch.
+    fn send_commit(
+        &self,
+        offsets: &[Commit],
+        processed: &[(TopicPartition, i64)],
+    ) -> Result<Vec<(TopicPartition, i64)>, Error> {
+        let mut sent = Vec::with_capacity(offsets.len());
         let mut state = self.shared.lock();
         for (tp, offset) in processed {
             state.processed.insert(tp.clone(), *offset);
         }
-        if offsets.is_empty() {
-            return Ok(CommitOutcome::Sent);
-        }
-        // Under the lock, so a revoke cannot slip in between the check and the commit.
-        if self.shared.version() != version
-            || offsets.iter().any(|(tp, _)| !state.assignment.contains(tp))
-        {
-            return Ok(CommitOutcome::Stale);
-        }
         let mut tpl = TopicPartitionList::with_capacity(offsets.len());
-        for ((topic, partition), offset) in offsets {
-            tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))
-                .map_err(|e| Error::kafka(format!("committing {topic}/{partition}@{offset}"), e))?;
-            state.failed_commits.remove(&(topic.clone(), *partition));
-        }
-        let result = self.consumer.commit(&tpl, mode);
-        match (result, mode) {
-            (Ok(()), CommitMode::Sync) => {
-                for (tp, offset) in offsets {
-                    let entry = state.committed.entry(tp.clone()).or_insert(*offset);
-                    *entry = (*entry).max(*offset);
-                }
-                Ok(CommitOutcome::Sent)
+        for commit in offsets {
+            let owned = state
+                .assignment
+                .get(&commit.tp)
+                .is_some_and(|a| a.epoch == commit.epoch);
+            if !owned {
+                tracing::warn!(
+                    group = %self.settings.group_id,
+                    "not committing {}/{}@{}: the partition is no longer assigned here",
+                    commit.tp.0,
+                    commit.tp.1,
+                    commit.offset
+                );
+                continue;
             }
-            (Ok(()), CommitMode::Async) => Ok(CommitOutcome::Sent),
-            (Err(source), _) => Err(Error::Commit {
-                group: self.settings.group_id.clone(),
-                offsets: offsets
-                    .iter()
-                    .map(|((t, p), o)| format!("{t}/{p}@{o}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                source: Box::new(source),
-            }),
+            let (topic, partition) = &commit.tp;
+            tpl.add_partition_offset(topic, *partition, Offset::Offset(commit.offset))
+                .map_err(|e| {
+                    Error::kafka(
+                        format!("committing {topic}/{partition}@{}", commit.offset),
+                        e,
+                    )
+                })?;
+            state.failed_commits.remove(&commit.tp);
+            sent.push((commit.tp.clone(), commit.offset));
         }
+        if !sent.is_empty() {
+            super::native_commit::commit_async(&self.consumer, &tpl).map_err(|source| {
+                Error::Commit {
+                    group: self.settings.group_id.clone(),
+                    offsets: describe_offsets(&sent),
+                    source: Box::new(source),
+                }
+            })?;
+        }
+        Ok(sent)
     }
 
     /// Takes the commits the broker refused for `partitions`.
@@ -217,7 +294,11 @@ impl Drop for Membership {
         }
         // Queues hold the consumer; release them so dropping it closes the consumer, which
         // leaves the group.
-        self.shared.lock().queues.clear();
+        {
+            let mut state = self.shared.lock();
+            state.assignment.clear();
+            state.handles.clear();
+        }
         tracing::info!(group = %self.settings.group_id, "leaving the group");
     }
 }
@@ -228,17 +309,20 @@ fn serve_group(consumer: &BaseConsumer<GroupContext>, stop: &AtomicBool) {
         match consumer.poll(GROUP_POLL) {
             None => {}
             Some(Ok(message)) => {
-                // A record fetched before its partition's queue was split. Rewind so it is
-                // fetched again into the partition's own queue; nothing is skipped.
+                // Queues are split before partitions are assigned, so no record should reach
+                // the group queue. If one does, rewind its partition so it is fetched again
+                // rather than lost, and report it.
                 let (topic, partition, offset) = (
                     message.topic().to_owned(),
                     message.partition(),
                     message.offset(),
                 );
                 drop(message);
-                tracing::debug!(
-                    "rewinding {topic}/{partition} to {offset}: read on the group queue"
+                let report = format!(
+                    "{topic}/{partition}@{offset} was read on the group queue; rewinding it"
                 );
+                tracing::error!("{report}");
+                consumer.context().shared.record_error(report);
                 if let Err(err) = consumer.seek(
                     &topic,
                     partition,

@@ -18,14 +18,16 @@
 
 mod context;
 mod membership;
+mod native_commit;
 mod partition_queue;
 mod shared;
 mod slot;
 mod start;
 
 pub(crate) use context::GroupContext;
-pub(crate) use membership::{CommitOutcome, Membership};
+pub(crate) use membership::{Commit, Membership};
 pub(crate) use partition_queue::NativePartitionQueue;
 pub(crate) use shared::GroupShared;
+pub(crate) use shared::PartitionHandle;
 pub use shared::{PartitionStatus, SourceProgress};
 pub(crate) use slot::MembershipSlot;

@@ -3,7 +3,8 @@
 //! rdkafka's `PartitionQueue::poll` returns one message per call, each wrapped in an event
 //! and an `Arc`. On small records that wrapping costs more than the record itself, so the
 //! source reads with `rd_kafka_consume_batch_queue` instead: one lock and one call per batch.
-//! This is the only `unsafe` code in the library; each block says why it is sound.
+//! This and `native_commit.rs` are the only `unsafe` code in the library (besides the
+//! test cluster's fault injection); each block says why it is sound.
 
 use std::ffi::{c_void, CStr, CString};
 use std::ptr;

@@ -2,19 +2,65 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use timely::scheduling::SyncActivator;
 
+use super::partition_queue::FetchError;
 use super::NativePartitionQueue;
-use crate::ownership::{owner, TopicPartition};
+use crate::ownership::{deal, TopicPartition};
 use crate::process::HaltedPartition;
+use crate::record::KafkaRecord;
 
-/// A partition's librdkafka queue, and the local worker that currently reads it.
-pub(crate) struct PartitionQueueSlot {
-    pub queue: Arc<NativePartitionQueue>,
-    /// The local rank of the owning worker; the queue's wake-up callback reads it.
+/// Marks a partition not yet dealt to a worker.
+const UNDEALT: usize = usize::MAX;
+
+/// A partition's queue, kept for the membership's lifetime: one handle per partition, so a
+/// stale handle can never switch off the wake-up callback of a newer one.
+pub(crate) struct PartitionHandle {
+    queue: NativePartitionQueue,
+    /// The local rank of the worker that reads it; the wake-up callback reads this.
     pub owner: Arc<AtomicUsize>,
+    /// The assignment epoch it is read under, 0 while unassigned. A reader holds this lock
+    /// while it reads, and a revoke takes it before releasing the partition: no reader of an
+    /// older assignment reads once the partition is revoked.
+    epoch: Mutex<u64>,
+}
+
+impl PartitionHandle {
+    pub(crate) fn new(queue: NativePartitionQueue, owner: Arc<AtomicUsize>) -> Self {
+        PartitionHandle {
+            queue,
+            owner,
+            epoch: Mutex::new(0),
+        }
+    }
+
+    /// Reads up to `limit` records if the partition is still assigned under `epoch`;
+    /// `None` if the assignment moved on.
+    pub(crate) fn read(
+        &self,
+        epoch: u64,
+        topic: &Arc<str>,
+        limit: usize,
+        out: &mut Vec<KafkaRecord>,
+    ) -> Option<(usize, Option<FetchError>)> {
+        let current = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
+        (*current == epoch).then(|| self.queue.read(topic, limit, out))
+    }
+
+    pub(crate) fn set_epoch(&self, epoch: u64) {
+        *self.epoch.lock().unwrap_or_else(|e| e.into_inner()) = epoch;
+    }
+}
+
+/// A partition assigned to this process.
+pub(crate) struct AssignedPartition {
+    pub handle: Arc<PartitionHandle>,
+    /// Distinguishes this assignment of the partition from earlier ones.
+    pub epoch: u64,
+    /// The group's committed offset when it was assigned, if known: commits never go below.
+    pub committed_at_start: Option<i64>,
 }
 
 /// The commit status of one partition, as last published.
@@ -51,9 +97,11 @@ pub struct SourceProgress {
 #[derive(Default)]
 pub(crate) struct GroupState {
     /// Partitions assigned to this process.
-    pub assignment: Vec<TopicPartition>,
-    /// Queues of assigned partitions.
-    pub queues: HashMap<TopicPartition, PartitionQueueSlot>,
+    pub assignment: BTreeMap<TopicPartition, AssignedPartition>,
+    /// Queue handles of every partition ever assigned.
+    pub handles: HashMap<TopicPartition, Arc<PartitionHandle>>,
+    /// The last assignment epoch handed out.
+    pub last_epoch: u64,
     /// Local worker count and registered workers' activators, by local rank.
     pub local_workers: Option<usize>,
     pub registered: usize,
@@ -73,6 +121,8 @@ pub(crate) struct GroupState {
 pub(crate) struct GroupShared {
     pub group_id: String,
     state: Mutex<GroupState>,
+    /// Signalled whenever a commit result arrives.
+    commit_results: Condvar,
     /// Bumped whenever the assignment changes; sources compare it on every activation.
     version: AtomicU64,
     shutdown: AtomicBool,
@@ -88,6 +138,7 @@ impl GroupShared {
         GroupShared {
             group_id,
             state: Mutex::new(GroupState::default()),
+            commit_results: Condvar::new(),
             version: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             abort: AtomicBool::new(false),
@@ -106,19 +157,68 @@ impl GroupShared {
         self.version.load(Ordering::Acquire)
     }
 
-    /// Called with the state locked after the assignment changed: re-deals partitions over
-    /// the local workers, points every queue's wake-up at its owner, and wakes everyone.
+    /// Called with the state locked after the assignment changed: deals new partitions to
+    /// the local workers (existing owners stay), points every queue's wake-up at its owner,
+    /// and wakes everyone.
     pub(crate) fn assignment_changed(&self, state: &mut GroupState) {
-        state.assignment.sort();
-        state.assignment.dedup();
         let workers = state.local_workers.unwrap_or(1);
-        for (tp, slot) in &state.queues {
-            if let Some(rank) = owner(&state.assignment, tp, workers) {
-                slot.owner.store(rank, Ordering::Release);
+        let current: BTreeMap<TopicPartition, Option<usize>> = state
+            .assignment
+            .iter()
+            .map(|(tp, a)| {
+                (
+                    tp.clone(),
+                    Some(a.handle.owner.load(Ordering::Acquire)).filter(|o| *o != UNDEALT),
+                )
+            })
+            .collect();
+        for (tp, rank) in deal(&current, workers) {
+            if let Some(assigned) = state.assignment.get(&tp) {
+                assigned.handle.owner.store(rank, Ordering::Release);
             }
         }
         self.version.fetch_add(1, Ordering::AcqRel);
         self.wake_all();
+    }
+
+    /// A new assignment epoch.
+    pub(crate) fn next_epoch(state: &mut GroupState) -> u64 {
+        state.last_epoch += 1;
+        state.last_epoch
+    }
+
+    /// Marks a partition undealt, so the next deal gives it to the least-loaded worker.
+    pub(crate) fn undealt() -> usize {
+        UNDEALT
+    }
+
+    /// Wakes threads waiting for commit results.
+    pub(crate) fn commit_results_arrived(&self) {
+        self.commit_results.notify_all();
+    }
+
+    /// Waits (releasing the lock) until `done` holds for the state or `deadline` passes.
+    /// Returns whether `done` held.
+    pub(crate) fn wait_for_commits(
+        &self,
+        deadline: std::time::Instant,
+        mut done: impl FnMut(&GroupState) -> bool,
+    ) -> bool {
+        let mut state = self.lock();
+        loop {
+            if done(&state) {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            state = self
+                .commit_results
+                .wait_timeout(state, deadline - now)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
     }
 
     /// Registers the activator of the source on local worker `rank`.
@@ -196,7 +296,7 @@ impl GroupShared {
         SourceProgress {
             joined: state.subscribed,
             generation: self.version(),
-            assigned: state.assignment.clone(),
+            assigned: state.assignment.keys().cloned().collect(),
             partitions: partitions.into_values().collect(),
             last_error: state.last_error.clone(),
             halted: state.halted.values().cloned().collect(),

@@ -7,6 +7,7 @@
 //! position, which applies the same rule (committed, else `auto.offset.reset`) once the
 //! coordinator answers.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -17,11 +18,33 @@ use super::GroupContext;
 use crate::config::{OffsetReset, SourceSettings, StartPolicy};
 use crate::ownership::TopicPartition;
 
+/// Where newly assigned partitions start.
+pub(crate) struct StartPositions {
+    /// The assignment list, with a start offset for every partition.
+    pub list: TopicPartitionList,
+    /// The group's committed offset of each partition, where one was read.
+    pub committed: BTreeMap<TopicPartition, Option<i64>>,
+}
+
 /// Builds the assignment list with an explicit start offset for every partition.
 pub(crate) fn start_positions(
     consumer: &BaseConsumer<GroupContext>,
     settings: &SourceSettings,
     partitions: &[TopicPartition],
+) -> StartPositions {
+    let mut committed_at_start = BTreeMap::new();
+    let list = resolve(consumer, settings, partitions, &mut committed_at_start);
+    StartPositions {
+        list,
+        committed: committed_at_start,
+    }
+}
+
+fn resolve(
+    consumer: &BaseConsumer<GroupContext>,
+    settings: &SourceSettings,
+    partitions: &[TopicPartition],
+    committed_at_start: &mut BTreeMap<TopicPartition, Option<i64>>,
 ) -> TopicPartitionList {
     let group = &settings.group_id;
     let timeout = settings.connect_timeout;
@@ -37,7 +60,32 @@ pub(crate) fn start_positions(
         }
         StartPolicy::Committed { .. } => {
             match consumer.committed_offsets(positions.clone(), timeout) {
-                Ok(list) => Some(list.to_topic_map()),
+                Ok(list) => {
+                    // A partition whose lookup failed resumes at librdkafka's stored position
+                    // (committed, else the reset policy), never silently at the reset policy.
+                    let mut map = std::collections::HashMap::new();
+                    for elem in list.elements() {
+                        let tp = (elem.topic().to_owned(), elem.partition());
+                        match elem.error() {
+                            Ok(()) => {
+                                if let Offset::Offset(o) = elem.offset() {
+                                    committed_at_start.insert(tp.clone(), Some(o));
+                                }
+                                map.insert(tp, elem.offset());
+                            }
+                            Err(err) => {
+                                tracing::warn!(
+                                    %group,
+                                    "{}/{}: could not read its committed offset ({err}); librdkafka will resume it",
+                                    tp.0,
+                                    tp.1
+                                );
+                                map.insert(tp, Offset::Stored);
+                            }
+                        }
+                    }
+                    Some(map)
+                }
                 Err(err) => {
                     tracing::warn!(
                         %group,
@@ -59,6 +107,7 @@ pub(crate) fn start_positions(
                 tracing::info!(%group, "{}/{}: resuming at committed offset {offset}", tp.0, tp.1);
                 set(&mut positions, tp, Offset::Offset(*offset));
             }
+            Some(Offset::Stored) => set(&mut positions, tp, Offset::Stored),
             _ => needs_reset.push(tp.clone()),
         }
     }

@@ -3,10 +3,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::CommitMode;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
@@ -18,16 +18,21 @@ use super::discovery::{discover_local_rank, LocalRank};
 use super::CommitProbes;
 use crate::clock::TickClock;
 use crate::config::CommitCadence;
-use crate::group::{Membership, NativePartitionQueue};
-use crate::ownership::{owned_by, TopicPartition};
+use crate::group::{Commit, Membership, PartitionHandle};
+use crate::ownership::TopicPartition;
 use crate::progress::PartitionProgress;
 use crate::record::KafkaRecord;
+
+/// How long the final commit waits for the broker's answer.
+const FINAL_COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A partition this worker reads.
 struct OwnedPartition {
     tp: TopicPartition,
     topic: Arc<str>,
-    queue: Arc<NativePartitionQueue>,
+    handle: Arc<PartitionHandle>,
+    /// The assignment this progress belongs to; a new assignment starts fresh progress.
+    epoch: u64,
     progress: PartitionProgress,
 }
 
@@ -95,8 +100,8 @@ struct SourceReader {
     version_seen: Option<u64>,
     owned: Vec<OwnedPartition>,
     clock: TickClock,
-    /// The tick for which a timer wake-up is already scheduled.
-    timer_for: u64,
+    /// When the armed timer wake-up fires.
+    timer_due: Option<Instant>,
     last_commit: Instant,
     warned_no_probe: bool,
     batch: Vec<KafkaRecord>,
@@ -121,7 +126,7 @@ impl SourceReader {
             version_seen: None,
             owned: Vec::new(),
             clock,
-            timer_for: 0,
+            timer_due: None,
             last_commit: Instant::now(),
             warned_no_probe: false,
             batch: Vec::new(),
@@ -174,10 +179,13 @@ impl SourceReader {
         match self.phase {
             Phase::Running => {
                 self.maybe_commit(advanced);
-                self.schedule_tick(tick);
+                self.schedule_tick();
                 true
             }
             Phase::Draining { deadline } => {
+                // Partitions revoked meanwhile are dropped (their records are not ours to
+                // commit any more); the rest keep their progress.
+                self.sync_assignment();
                 // Without a commit frontier nothing will ever be committed: do not wait.
                 let no_frontier = self.commit_probes.borrow().user.is_empty();
                 let drained = no_frontier || self.owned.iter().all(|p| !p.progress.has_in_flight());
@@ -195,7 +203,7 @@ impl SourceReader {
                             self.membership.settings.drain_timeout
                         );
                     }
-                    self.commit(CommitMode::Sync);
+                    self.commit(true);
                     self.phase = Phase::Done;
                     self.owned.clear();
                     self.membership.shared.source_closed();
@@ -211,7 +219,9 @@ impl SourceReader {
         }
     }
 
-    /// Picks up a changed assignment: keeps, adds or drops owned partitions.
+    /// Picks up a changed assignment: keeps, adds or drops owned partitions. A partition
+    /// assigned again (a new epoch) starts with fresh progress, floored at the offset the
+    /// group had committed when it was assigned, so commits never go backwards.
     fn sync_assignment(&mut self) {
         let version = self.membership.shared.version();
         if self.version_seen == Some(version) {
@@ -219,25 +229,30 @@ impl SourceReader {
         }
         let state = self.membership.shared.lock();
         let version = self.membership.shared.version();
-        let mine = owned_by(&state.assignment, self.rank.rank, self.rank.workers);
         let mut previous: Vec<OwnedPartition> = std::mem::take(&mut self.owned);
-        for tp in mine {
-            if let Some(i) = previous.iter().position(|p| p.tp == tp) {
-                self.owned.push(previous.swap_remove(i));
-            } else if let Some(slot) = state.queues.get(&tp) {
-                self.owned.push(OwnedPartition {
+        for (tp, assigned) in &state.assignment {
+            if assigned.handle.owner.load(Ordering::Acquire) != self.rank.rank {
+                continue;
+            }
+            match previous
+                .iter()
+                .position(|p| &p.tp == tp && p.epoch == assigned.epoch)
+            {
+                Some(i) => self.owned.push(previous.swap_remove(i)),
+                None => self.owned.push(OwnedPartition {
                     topic: Arc::from(tp.0.as_str()),
-                    tp,
-                    queue: Arc::clone(&slot.queue),
-                    progress: PartitionProgress::default(),
-                });
+                    tp: tp.clone(),
+                    handle: Arc::clone(&assigned.handle),
+                    epoch: assigned.epoch,
+                    progress: PartitionProgress::after_commit(assigned.committed_at_start),
+                }),
             }
         }
         drop(state);
         for lost in previous {
             if lost.progress.has_in_flight() {
                 tracing::info!(
-                    "{}/{}: no longer owned by this worker; its in-flight records are not committed here",
+                    "{}/{}: no longer read by this worker; its in-flight records are not committed here",
                     lost.tp.0,
                     lost.tp.1
                 );
@@ -260,9 +275,15 @@ impl SourceReader {
         let mut more = false;
         for partition in &mut self.owned {
             let start = self.batch.len();
-            let (read, error) = partition
-                .queue
-                .read(&partition.topic, limit, &mut self.batch);
+            let Some((read, error)) =
+                partition
+                    .handle
+                    .read(partition.epoch, &partition.topic, limit, &mut self.batch)
+            else {
+                // Revoked while we were not looking: the next activation syncs.
+                more = true;
+                continue;
+            };
             for record in &self.batch[start..] {
                 partition.progress.emitted(tick, record.offset);
             }
@@ -311,16 +332,14 @@ impl SourceReader {
             }
         };
         if due {
-            self.commit(CommitMode::Async);
+            self.commit(false);
         }
     }
 
-    /// Commits the processed position of every owned partition that moved.
-    fn commit(&mut self, mode: CommitMode) {
+    /// Commits the processed position of every owned partition that moved. The final
+    /// commit waits (bounded) for the broker's answer.
+    fn commit(&mut self, last: bool) {
         self.last_commit = Instant::now();
-        let Some(version) = self.version_seen else {
-            return;
-        };
         let mine: Vec<TopicPartition> = self.owned.iter().map(|p| p.tp.clone()).collect();
         for (tp, offset) in self.membership.take_failed_commits(&mine) {
             if let Some(p) = self.owned.iter_mut().find(|p| p.tp == tp) {
@@ -329,14 +348,18 @@ impl SourceReader {
         }
         // Read after `release`: a halt at offset o is recorded before the frontier passes o.
         let halts = self.membership.shared.halt_offsets(&mine);
-        let offsets: Vec<(TopicPartition, i64)> = self
+        let offsets: Vec<Commit> = self
             .owned
             .iter()
             .zip(halts)
             .filter_map(|(p, halt)| {
                 p.progress
                     .commit_position_capped(halt)
-                    .map(|o| (p.tp.clone(), o))
+                    .map(|offset| Commit {
+                        tp: p.tp.clone(),
+                        epoch: p.epoch,
+                        offset,
+                    })
             })
             .collect();
         let processed: Vec<(TopicPartition, i64)> = self
@@ -344,25 +367,21 @@ impl SourceReader {
             .iter()
             .filter_map(|p| p.progress.processed().map(|o| (p.tp.clone(), o)))
             .collect();
-        match self.membership.commit(version, &offsets, &processed, mode) {
-            Ok(crate::group::CommitOutcome::Sent) => {
-                for (tp, offset) in &offsets {
+        let wait = last.then(|| Instant::now() + FINAL_COMMIT_TIMEOUT);
+        match self.membership.commit(&offsets, &processed, wait) {
+            Ok(sent) => {
+                for (tp, offset) in &sent {
                     if let Some(p) = self.owned.iter_mut().find(|p| &p.tp == tp) {
                         p.progress.mark_committed(*offset);
                     }
                 }
-                if matches!(mode, CommitMode::Sync) && !offsets.is_empty() {
+                if last && !sent.is_empty() {
                     tracing::info!(
                         group = %self.membership.settings.group_id,
                         "final commit: {}",
-                        offsets.iter().map(|((t, p), o)| format!("{t}/{p}@{o}")).collect::<Vec<_>>().join(", ")
+                        sent.iter().map(|((t, p), o)| format!("{t}/{p}@{o}")).collect::<Vec<_>>().join(", ")
                     );
                 }
-            }
-            Ok(crate::group::CommitOutcome::Stale) => {
-                tracing::debug!(
-                    "commit skipped: the assignment changed; the next round uses the new one"
-                );
             }
             Err(err) => {
                 tracing::warn!("{err}");
@@ -372,11 +391,15 @@ impl SourceReader {
     }
 
     /// Makes sure the operator wakes when the next tick begins, to move its capability (an
-    /// idle source must not hold the frontier back) and to commit.
-    fn schedule_tick(&mut self, tick: u64) {
-        if self.timer_for != tick {
-            self.timer_for = tick;
-            self.activator.activate_after(self.clock.until_next_tick());
+    /// idle source must not hold the frontier back) and to commit. Re-arms whenever the
+    /// armed timer has fired, whatever the wall clock did (a clock stepped back must not
+    /// leave an idle worker asleep).
+    fn schedule_tick(&mut self) {
+        let now = Instant::now();
+        if self.timer_due.is_none_or(|due| due <= now) {
+            let delay = self.clock.until_next_tick();
+            self.timer_due = Some(now + delay);
+            self.activator.activate_after(delay);
         }
     }
 }

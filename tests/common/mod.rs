@@ -66,6 +66,15 @@ pub fn config(bootstrap: &str, group: &str, topic: &str) -> SourceConfigBuilder 
 /// Runs the source on `workers` threads until `expected` records have passed the probe (or
 /// the deadline passes), then shuts down gracefully and returns what was seen.
 pub fn consume(config: SourceConfig, workers: usize, expected: usize) -> Vec<Seen> {
+    consume_with_progress(config, workers, expected).0
+}
+
+/// [`consume`], also returning the source's progress report after shutdown.
+pub fn consume_with_progress(
+    config: SourceConfig,
+    workers: usize,
+    expected: usize,
+) -> (Vec<Seen>, timely_kafka::SourceProgress) {
     init_logging();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let count = Arc::new(AtomicUsize::new(0));
@@ -94,12 +103,18 @@ pub fn consume(config: SourceConfig, workers: usize, expected: usize) -> Vec<See
             worker.step_or_park(Some(Duration::from_millis(50)));
         }
         handle.shutdown();
+        handle.control()
     })
     .expect("start timely");
+    let mut controls = Vec::new();
     for result in guards.join() {
-        result.expect("worker panicked");
+        controls.push(result.expect("worker panicked"));
     }
-    Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+    let progress = controls[0].progress();
+    (
+        Arc::try_unwrap(seen).unwrap().into_inner().unwrap(),
+        progress,
+    )
 }
 
 /// Committed offsets of `group` on `topic`, read by a separate client.

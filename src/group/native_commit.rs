@@ -1,0 +1,43 @@
+//! Asynchronous commits whose results come back as events on the consumer queue.
+//!
+//! rdkafka's `commit(.., CommitMode::Async)` calls `rd_kafka_commit` with no reply queue,
+//! so the result never reaches `ConsumerContext::commit_callback` (rust-rdkafka issue #856).
+//! Commits here go through `rd_kafka_commit_queue` with the consumer queue as the reply
+//! queue: the group thread's `poll` then serves the result as an offset-commit event, and
+//! `commit_callback` sees every success and failure.
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::TopicPartitionList;
+use rdkafka_sys as rdsys;
+
+use super::GroupContext;
+
+/// Sends `offsets` for commit without waiting; the result arrives at `commit_callback`.
+pub(crate) fn commit_async(
+    consumer: &BaseConsumer<GroupContext>,
+    offsets: &TopicPartitionList,
+) -> KafkaResult<()> {
+    let rk = consumer.client().native_ptr();
+    // SAFETY: `rk` is the live client of `consumer`, borrowed for this call. The function
+    // returns a new reference to the consumer queue, or null if there is none.
+    let queue = unsafe { rdsys::rd_kafka_queue_get_consumer(rk) };
+    if queue.is_null() {
+        return Err(KafkaError::ConsumerCommit(
+            rdsys::RDKafkaErrorCode::UnknownGroup,
+        ));
+    }
+    // SAFETY: `rk`, the offsets list and `queue` are valid for the call; librdkafka copies
+    // the list and takes its own reference to the queue for the reply (`RD_KAFKA_REPLYQ`).
+    // A null callback with the event API makes the result an offset-commit event.
+    let err = unsafe {
+        rdsys::rd_kafka_commit_queue(rk, offsets.ptr(), queue, None, std::ptr::null_mut())
+    };
+    // SAFETY: releases the reference taken above, exactly once; librdkafka keeps its own.
+    unsafe { rdsys::rd_kafka_queue_destroy(queue) };
+    if err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+        Ok(())
+    } else {
+        Err(KafkaError::ConsumerCommit(err.into()))
+    }
+}
