@@ -13,7 +13,9 @@
 
 mod idle;
 mod measure;
+mod pipe;
 mod pipeline;
+mod produce;
 mod raw;
 mod report;
 
@@ -21,6 +23,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use timely_kafka::sink::SinkConfig;
 use timely_kafka::testing::{load_into, unique_name, EmbeddedCluster, TestRecord};
 use timely_kafka::SourceConfig;
 
@@ -53,6 +56,9 @@ pub struct BenchArgs {
     /// Skip the raw consumer (for profiling the pipeline alone); ratios are then omitted.
     #[arg(long)]
     skip_raw: bool,
+    /// Skip the Kafka→Kafka pipe and its raw-produce baseline.
+    #[arg(long)]
+    skip_pipe: bool,
     /// Seconds to measure idle CPU for (0 skips it).
     #[arg(long, default_value_t = 5)]
     idle_secs: u64,
@@ -126,6 +132,38 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         }
     }
 
+    let mut produce_runs = Vec::new();
+    let mut pipe_runs = Vec::new();
+    if !args.skip_pipe {
+        for rep in 0..args.reps {
+            // Raw produce into a fresh topic, then the pipe from the loaded topic into another.
+            let produced = fresh_topic(&embedded, "bench-produce", args.partitions)?;
+            let m = produce::produce(
+                &bootstrap,
+                &produced,
+                args.partitions,
+                records(args.messages, args.size, args.partitions).filter_map(|r| r.payload),
+            )?;
+            eprintln!("rep {rep}: raw produce {:.0} msgs/s", m.rate());
+            produce_runs.push(m);
+            let output = fresh_topic(&embedded, "bench-pipe-out", args.partitions)?;
+            let sink = SinkConfig::builder()
+                .brokers(&bootstrap)
+                .default_topic(&output)
+                .build()
+                .map_err(|e| e.to_string())?;
+            let workers = args.workers[0];
+            let m = pipe::pipe(
+                source_config(&bootstrap, &topic, args.tick_ms)?,
+                sink,
+                workers,
+                args.messages,
+            )?;
+            eprintln!("rep {rep}: pipe w={workers} {:.0} msgs/s", m.rate());
+            pipe_runs.push(m);
+        }
+    }
+
     let mut rows = Vec::new();
     let baseline = if raw_runs.is_empty() {
         f64::NAN
@@ -140,6 +178,21 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             workers,
             median(&source_runs[i]),
             baseline,
+        ));
+    }
+    if !produce_runs.is_empty() {
+        let produce = median(&produce_runs);
+        rows.push(Row::new(
+            "raw produce (acks=all, idempotent)",
+            1,
+            produce,
+            produce.rate(),
+        ));
+        rows.push(Row::new(
+            "pipe: source -> sink, vs produce",
+            args.workers[0],
+            median(&pipe_runs),
+            produce.rate(),
         ));
     }
     report::print_table(&rows);
@@ -169,6 +222,21 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A new topic on the embedded cluster (with `--brokers`, it must be auto-created).
+fn fresh_topic(
+    embedded: &Option<EmbeddedCluster>,
+    prefix: &str,
+    partitions: i32,
+) -> Result<String, String> {
+    let topic = unique_name(prefix);
+    if let Some(cluster) = embedded {
+        cluster
+            .create_topic(&topic, partitions)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(topic)
 }
 
 fn source_config(bootstrap: &str, topic: &str, tick_ms: u64) -> Result<SourceConfig, String> {

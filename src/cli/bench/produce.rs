@@ -1,0 +1,87 @@
+//! (c, baseline) Raw produce: an rdkafka producer writing the records, acks=all and
+//! idempotence on, as the sink's defaults.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext};
+
+use super::measure::Measurement;
+
+struct Counter {
+    acked: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+}
+
+impl ClientContext for Counter {}
+
+impl ProducerContext for Counter {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => self.acked.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.failed.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+}
+
+/// Produces `records` payloads to `topic` (partitions round-robin) and waits for every
+/// acknowledgement. Timed from the first send to the last acknowledgement.
+pub fn produce(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    payloads: impl Iterator<Item = Vec<u8>>,
+) -> Result<Measurement, String> {
+    let acked = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let producer: ThreadedProducer<Counter> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create_with_context(Counter {
+            acked: Arc::clone(&acked),
+            failed: Arc::clone(&failed),
+        })
+        .map_err(|e| format!("raw producer: {e}"))?;
+    let started = Instant::now();
+    let (mut sent, mut bytes) = (0u64, 0u64);
+    for (i, payload) in payloads.enumerate() {
+        bytes += payload.len() as u64;
+        let mut record = BaseRecord::<(), Vec<u8>>::to(topic)
+            .payload(&payload)
+            .partition(i as i32 % partitions);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    // Room comes back as deliveries complete on the producer's own thread.
+                    std::thread::yield_now();
+                }
+                Err((e, _)) => return Err(format!("raw producer: {e}")),
+            }
+        }
+        sent += 1;
+    }
+    producer
+        .flush(Duration::from_secs(120))
+        .map_err(|e| format!("raw producer flush: {e}"))?;
+    if failed.load(Ordering::Relaxed) > 0 || acked.load(Ordering::Relaxed) != sent {
+        return Err(format!(
+            "raw producer: {} of {sent} acknowledged, {} failed",
+            acked.load(Ordering::Relaxed),
+            failed.load(Ordering::Relaxed)
+        ));
+    }
+    Ok(Measurement {
+        records: sent,
+        bytes,
+        first: Some(started),
+        last: Some(Instant::now()),
+    })
+}
