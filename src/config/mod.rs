@@ -6,11 +6,13 @@
 //! [`SourceConfigBuilder::set`] and is checked by librdkafka itself during `build()`.
 //! Secrets (passwords, private keys, tokens) print as `[redacted]`.
 
+mod hooks;
 mod passthrough;
 mod source;
 mod start;
 mod validate;
 
+pub use hooks::LifecycleHook;
 pub(crate) use passthrough::{check_client_config, Forced, Managed};
 pub use passthrough::{is_secret_key, Passthrough};
 pub(crate) use source::SourceSettings;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 
+use super::hooks::{LifecycleHook, LifecycleHooks};
 use super::passthrough::{check_client_config, Forced, Managed, Passthrough};
 use super::start::{OffsetReset, StartPolicy};
 use super::validate::{millis, positive, required, validate_topic_name};
@@ -33,6 +34,7 @@ pub struct SourceSettings {
     pub commit: CommitCadence,
     pub connect_timeout: Duration,
     pub drain_timeout: Duration,
+    pub revoke_drain_timeout: Duration,
     pub max_records_per_activation: usize,
     pub fetch_queue_backoff: Duration,
     pub fetch_max_wait: Duration,
@@ -40,6 +42,7 @@ pub struct SourceSettings {
     pub max_partition_fetch_bytes: u32,
     pub queued_max_kbytes: u32,
     pub passthrough: Passthrough,
+    pub hooks: LifecycleHooks,
 }
 
 /// The configuration of one Kafka source: which group to join, which topics to read, how to
@@ -131,6 +134,7 @@ impl fmt::Debug for SourceSettings {
             .field("commit", &self.commit)
             .field("connect_timeout", &self.connect_timeout)
             .field("drain_timeout", &self.drain_timeout)
+            .field("revoke_drain_timeout", &self.revoke_drain_timeout)
             .field("passthrough", &self.passthrough)
             .finish_non_exhaustive()
     }
@@ -203,6 +207,7 @@ pub struct SourceConfigBuilder {
     commit: CommitCadence,
     connect_timeout: Duration,
     drain_timeout: Duration,
+    revoke_drain_timeout: Duration,
     max_records_per_activation: usize,
     fetch_queue_backoff: Duration,
     fetch_max_wait: Duration,
@@ -210,6 +215,7 @@ pub struct SourceConfigBuilder {
     max_partition_fetch_bytes: u32,
     queued_max_kbytes: u32,
     passthrough: Passthrough,
+    hooks: LifecycleHooks,
 }
 
 impl Default for SourceConfigBuilder {
@@ -224,6 +230,7 @@ impl Default for SourceConfigBuilder {
             commit: CommitCadence::Interval(Duration::from_secs(1)),
             connect_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
+            revoke_drain_timeout: Duration::from_secs(10),
             max_records_per_activation: 2048,
             fetch_queue_backoff: Duration::from_millis(10),
             fetch_max_wait: Duration::from_millis(100),
@@ -231,6 +238,7 @@ impl Default for SourceConfigBuilder {
             max_partition_fetch_bytes: 1 << 20,
             queued_max_kbytes: 65_536,
             passthrough: Passthrough::default(),
+            hooks: LifecycleHooks::default(),
         }
     }
 }
@@ -314,6 +322,15 @@ impl SourceConfigBuilder {
         self
     }
 
+    /// On a rebalance, how long a revoked partition's in-flight records may take to finish
+    /// (so their offsets can be committed) before the partition is released anyway. What is
+    /// unfinished then is not committed, is logged, and will be read again by the new owner.
+    /// Must stay below the group's rebalance timeout (`max.poll.interval.ms`). Default: 10 s.
+    pub fn revoke_drain_timeout(mut self, timeout: Duration) -> Self {
+        self.revoke_drain_timeout = timeout;
+        self
+    }
+
     /// At most this many records are read from one partition per operator activation, so a
     /// hot partition cannot starve the others on its worker. Default: 2048.
     pub fn max_records_per_activation(mut self, records: usize) -> Self {
@@ -353,6 +370,28 @@ impl SourceConfigBuilder {
     /// KiB. It bounds the memory between Kafka and the dataflow. Default: 65536 (64 MiB).
     pub fn queued_max_kbytes(mut self, kbytes: u32) -> Self {
         self.queued_max_kbytes = kbytes;
+        self
+    }
+
+    /// Calls `hook(topic, partition, generation)` for every partition assigned to this
+    /// process, before it is read (Elsa's `assignment_received_handler`). An `Err` stops the
+    /// source with that error.
+    pub fn on_assigned(
+        mut self,
+        hook: impl Fn(&str, i32, i32) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.assigned = Some(std::sync::Arc::new(hook) as LifecycleHook);
+        self
+    }
+
+    /// Calls `hook(topic, partition, generation)` for every partition revoked from this
+    /// process, after its in-flight records drained (Elsa's `assignments_revoked_handler`).
+    /// An `Err` stops the source with that error.
+    pub fn on_revoked(
+        mut self,
+        hook: impl Fn(&str, i32, i32) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.revoked = Some(std::sync::Arc::new(hook) as LifecycleHook);
         self
     }
 
@@ -399,6 +438,21 @@ impl SourceConfigBuilder {
             });
         }
         self.passthrough.validate(MANAGED, FORCED)?;
+        let rebalance_timeout = self
+            .passthrough
+            .get("max.poll.interval.ms")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(Duration::from_secs(300), Duration::from_millis);
+        if self.revoke_drain_timeout >= rebalance_timeout {
+            return Err(ConfigError::Invalid {
+                key: "revoke_drain_timeout".into(),
+                value: format!("{:?}", self.revoke_drain_timeout),
+                reason: format!(
+                    "must be below the group's rebalance timeout (max.poll.interval.ms = {rebalance_timeout:?}), or the \
+                     member is evicted while it drains"
+                ),
+            });
+        }
         if let OffsetReset::Timestamp(ms) = self.reset {
             if ms < 0 {
                 return Err(ConfigError::Invalid {
@@ -424,6 +478,7 @@ impl SourceConfigBuilder {
             commit: self.commit,
             connect_timeout: self.connect_timeout,
             drain_timeout: self.drain_timeout,
+            revoke_drain_timeout: self.revoke_drain_timeout,
             max_records_per_activation: self.max_records_per_activation,
             fetch_queue_backoff: self.fetch_queue_backoff,
             fetch_max_wait: self.fetch_max_wait,
@@ -431,6 +486,7 @@ impl SourceConfigBuilder {
             max_partition_fetch_bytes: self.max_partition_fetch_bytes,
             queued_max_kbytes: self.queued_max_kbytes,
             passthrough: self.passthrough,
+            hooks: self.hooks,
         };
         // The full client configuration must be acceptable too (for example a fetch size
         // librdkafka considers out of range).

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+use std::time::Instant;
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -10,7 +11,8 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::TopicPartitionList;
 
-use super::shared::{AssignedPartition, GroupShared, PartitionHandle};
+use super::native_commit::group_generation;
+use super::shared::{AssignedPartition, GroupShared, PartitionHandle, Revoking};
 use super::start::{start_positions, StartPositions};
 use super::NativePartitionQueue;
 use crate::config::SourceSettings;
@@ -45,6 +47,15 @@ impl GroupContext {
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
         );
+        if let Some(hook) = &self.settings.hooks.assigned {
+            let generation = group_generation(consumer).unwrap_or(-1);
+            for (topic, partition) in &partitions {
+                if let Err(error) = hook(topic, *partition, generation) {
+                    self.shared
+                        .hook_failed(format!("assigned hook for {topic}/{partition}: {error}"));
+                }
+            }
+        }
         let StartPositions { list, committed } =
             start_positions(consumer, &self.settings, &partitions);
         let Some(arc) = self.consumer.get().and_then(Weak::upgrade) else {
@@ -144,26 +155,71 @@ impl GroupContext {
         Some(Arc::new(PartitionHandle::new(queue, owner)))
     }
 
+    /// Stops reading the revoked partitions, lets their in-flight records finish and be
+    /// committed by their workers (bounded by the revoke drain timeout), then releases them.
+    /// Runs on the group thread, never on a timely worker, so waiting here cannot block the
+    /// dataflow it waits for.
     fn on_revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         let partitions = to_partitions(tpl);
         let cooperative = matches!(
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
         );
+        let lost = consumer.assignment_lost();
+        // A lost assignment belongs to someone else already; a shutdown drains by itself.
+        let drain = !lost && !self.shared.shutdown_requested();
         {
             let mut state = self.shared.lock();
             for tp in &partitions {
-                if let Some(assigned) = state.assignment.remove(tp) {
-                    // Waits for a read in progress; no reader reads it after this.
-                    assigned.handle.set_epoch(0);
+                let Some(epoch) = state.assignment.get(tp).map(|a| {
+                    // Waits for a read in progress; nothing is read from it after this.
+                    a.handle.set_epoch(0);
+                    a.epoch
+                }) else {
+                    continue;
+                };
+                if drain {
+                    state
+                        .revoking
+                        .insert(tp.clone(), Revoking { epoch, done: false });
                 }
+            }
+            self.shared.state_changed();
+        }
+        if drain {
+            tracing::info!(group = %self.shared.group_id, "revoking {}: draining in-flight records", describe(&partitions));
+            let deadline = Instant::now() + self.settings.revoke_drain_timeout;
+            let undrained = self.shared.wait_revoked(&partitions, deadline);
+            if !undrained.is_empty() && !self.shared.shutdown_requested() {
+                tracing::warn!(
+                    group = %self.shared.group_id,
+                    "revoke drain timeout ({:?}) passed for {}: their unfinished records are not committed and will be read again",
+                    self.settings.revoke_drain_timeout,
+                    describe(&undrained)
+                );
+            }
+        }
+        {
+            let mut state = self.shared.lock();
+            for tp in &partitions {
+                state.assignment.remove(tp);
+                state.revoking.remove(tp);
             }
             self.shared.assignment_changed(&mut state);
         }
-        if consumer.assignment_lost() {
+        if lost {
             tracing::warn!(group = %self.shared.group_id, "assignment lost: {}", describe(&partitions));
         } else {
             tracing::info!(group = %self.shared.group_id, "revoked {}", describe(&partitions));
+        }
+        if let Some(hook) = &self.settings.hooks.revoked {
+            let generation = group_generation(consumer).unwrap_or(-1);
+            for (topic, partition) in &partitions {
+                if let Err(error) = hook(topic, *partition, generation) {
+                    self.shared
+                        .hook_failed(format!("revoked hook for {topic}/{partition}: {error}"));
+                }
+            }
         }
         let released = if cooperative {
             consumer.incremental_unassign(tpl)

@@ -1,4 +1,5 @@
-//! Asynchronous commits whose results come back as events on the consumer queue.
+//! Group calls rdkafka does not wrap (or wraps wrongly): asynchronous commits whose results
+//! come back as events on the consumer queue, and the group generation id.
 //!
 //! rdkafka's `commit(.., CommitMode::Async)` calls `rd_kafka_commit` with no reply queue,
 //! so the result never reaches `ConsumerContext::commit_callback` (rust-rdkafka issue #856).
@@ -40,4 +41,20 @@ pub(crate) fn commit_async(
     } else {
         Err(KafkaError::ConsumerCommit(err.into()))
     }
+}
+
+/// The consumer group's current generation id, if the member has joined.
+pub(crate) fn group_generation(consumer: &BaseConsumer<GroupContext>) -> Option<i32> {
+    let rk = consumer.client().native_ptr();
+    // SAFETY: `rk` is a live consumer client; the function returns a new metadata object
+    // (or null), which we read once and destroy exactly once below.
+    let metadata = unsafe { rdsys::rd_kafka_consumer_group_metadata(rk) };
+    if metadata.is_null() {
+        return None;
+    }
+    // SAFETY: `metadata` is the valid, non-null object returned above.
+    let generation = unsafe { rdsys::rd_kafka_consumer_group_metadata_generation_id(metadata) };
+    // SAFETY: destroys the object returned above, once, after its last use.
+    unsafe { rdsys::rd_kafka_consumer_group_metadata_destroy(metadata) };
+    (generation >= 0).then_some(generation)
 }

@@ -54,6 +54,14 @@ impl PartitionHandle {
     }
 }
 
+/// A revoked partition draining before its release.
+pub(crate) struct Revoking {
+    /// The assignment epoch being revoked.
+    pub epoch: u64,
+    /// Set by the owning worker once its in-flight records are done and committed.
+    pub done: bool,
+}
+
 /// A partition assigned to this process.
 pub(crate) struct AssignedPartition {
     pub handle: Arc<PartitionHandle>,
@@ -98,6 +106,8 @@ pub struct SourceProgress {
 pub(crate) struct GroupState {
     /// Partitions assigned to this process.
     pub assignment: BTreeMap<TopicPartition, AssignedPartition>,
+    /// Revoked partitions whose in-flight records are draining before release.
+    pub revoking: BTreeMap<TopicPartition, Revoking>,
     /// Queue handles of every partition ever assigned.
     pub handles: HashMap<TopicPartition, Arc<PartitionHandle>>,
     /// The last assignment epoch handed out.
@@ -112,6 +122,8 @@ pub(crate) struct GroupState {
     /// Commits the broker refused, to be sent again by their owner.
     pub failed_commits: HashMap<TopicPartition, i64>,
     pub last_error: Option<String>,
+    /// The error that stopped the source (a lifecycle hook's), if any.
+    pub fatal: Option<String>,
     /// First failed offset of partitions whose commits are halted.
     pub halted: BTreeMap<TopicPartition, HaltedPartition>,
 }
@@ -123,6 +135,8 @@ pub(crate) struct GroupShared {
     state: Mutex<GroupState>,
     /// Signalled whenever a commit result arrives.
     commit_results: Condvar,
+    /// Signalled whenever a revoked partition finishes draining.
+    revocations: Condvar,
     /// Bumped whenever the assignment changes; sources compare it on every activation.
     version: AtomicU64,
     shutdown: AtomicBool,
@@ -139,6 +153,7 @@ impl GroupShared {
             group_id,
             state: Mutex::new(GroupState::default()),
             commit_results: Condvar::new(),
+            revocations: Condvar::new(),
             version: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             abort: AtomicBool::new(false),
@@ -190,6 +205,48 @@ impl GroupShared {
     /// Marks a partition undealt, so the next deal gives it to the least-loaded worker.
     pub(crate) fn undealt() -> usize {
         UNDEALT
+    }
+
+    /// Marks a revoked partition drained (and its final offset sent for commit).
+    pub(crate) fn revoke_drained(&self, tp: &TopicPartition, epoch: u64) {
+        let mut state = self.lock();
+        if let Some(r) = state.revoking.get_mut(tp).filter(|r| r.epoch == epoch) {
+            r.done = true;
+        }
+        drop(state);
+        self.revocations.notify_all();
+    }
+
+    /// Waits until every partition in `partitions` that is draining has drained, or
+    /// `deadline`. Returns the partitions that did not drain in time.
+    pub(crate) fn wait_revoked(
+        &self,
+        partitions: &[TopicPartition],
+        deadline: std::time::Instant,
+    ) -> Vec<TopicPartition> {
+        let mut state = self.lock();
+        loop {
+            let pending: Vec<TopicPartition> = partitions
+                .iter()
+                .filter(|tp| state.revoking.get(*tp).is_some_and(|r| !r.done))
+                .cloned()
+                .collect();
+            let now = std::time::Instant::now();
+            if pending.is_empty() || now >= deadline || self.shutdown_requested() {
+                return pending;
+            }
+            state = self
+                .revocations
+                .wait_timeout(state, deadline - now)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
+    /// Bumps the version without re-dealing, so workers look at the state again.
+    pub(crate) fn state_changed(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+        self.wake_all();
     }
 
     /// Wakes threads waiting for commit results.
@@ -251,6 +308,8 @@ impl GroupShared {
     pub(crate) fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::Release);
         self.wake_all();
+        // A revoke waiting for drains gives up: shutdown drains on its own.
+        self.revocations.notify_all();
     }
 
     pub(crate) fn shutdown_requested(&self) -> bool {
@@ -277,6 +336,22 @@ impl GroupShared {
     pub(crate) fn all_closed(&self) -> bool {
         let workers = self.lock().local_workers;
         workers.is_some_and(|n| self.closed.load(Ordering::Acquire) >= n)
+    }
+
+    /// A lifecycle hook failed: stop the sources with its error.
+    pub(crate) fn hook_failed(&self, message: String) {
+        tracing::error!(group = %self.group_id, "{message}; stopping the source");
+        {
+            let mut state = self.lock();
+            state.last_error = Some(message.clone());
+            state.fatal.get_or_insert(message);
+        }
+        self.request_abort();
+    }
+
+    /// The error that stopped the source, if any.
+    pub(crate) fn fatal(&self) -> Option<String> {
+        self.lock().fatal.clone()
     }
 
     /// Records an error for [`SourceProgress::last_error`].

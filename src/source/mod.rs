@@ -146,6 +146,11 @@ impl SourceControl {
         self.shared.request_abort();
     }
 
+    /// The error that stopped the sources (a lifecycle hook returned it), if any.
+    pub fn error(&self) -> Option<String> {
+        self.shared.fatal()
+    }
+
     /// Whether shutdown was requested.
     pub fn is_shutting_down(&self) -> bool {
         self.shared.shutdown_requested()

@@ -33,6 +33,8 @@ struct OwnedPartition {
     handle: Arc<PartitionHandle>,
     /// The assignment this progress belongs to; a new assignment starts fresh progress.
     epoch: u64,
+    /// Revoked: no more reading; commit once in-flight records are done, then let go.
+    revoking: bool,
     progress: PartitionProgress,
 }
 
@@ -176,6 +178,7 @@ impl SourceReader {
             }
         }
         let advanced = self.release();
+        self.finish_revoked();
         match self.phase {
             Phase::Running => {
                 self.maybe_commit(advanced);
@@ -234,16 +237,25 @@ impl SourceReader {
             if assigned.handle.owner.load(Ordering::Acquire) != self.rank.rank {
                 continue;
             }
+            let revoking = state
+                .revoking
+                .get(tp)
+                .is_some_and(|r| r.epoch == assigned.epoch);
             match previous
                 .iter()
                 .position(|p| &p.tp == tp && p.epoch == assigned.epoch)
             {
-                Some(i) => self.owned.push(previous.swap_remove(i)),
+                Some(i) => {
+                    let mut kept = previous.swap_remove(i);
+                    kept.revoking = revoking;
+                    self.owned.push(kept);
+                }
                 None => self.owned.push(OwnedPartition {
                     topic: Arc::from(tp.0.as_str()),
                     tp: tp.clone(),
                     handle: Arc::clone(&assigned.handle),
                     epoch: assigned.epoch,
+                    revoking,
                     progress: PartitionProgress::after_commit(assigned.committed_at_start),
                 }),
             }
@@ -273,15 +285,14 @@ impl SourceReader {
         let limit = self.membership.settings.max_records_per_activation;
         let tick = *cap.time();
         let mut more = false;
-        for partition in &mut self.owned {
+        for partition in self.owned.iter_mut().filter(|p| !p.revoking) {
             let start = self.batch.len();
             let Some((read, error)) =
                 partition
                     .handle
                     .read(partition.epoch, &partition.topic, limit, &mut self.batch)
             else {
-                // Revoked while we were not looking: the next activation syncs.
-                more = true;
+                // Being revoked: the version bump that comes with it wakes us to sync.
                 continue;
             };
             for record in &self.batch[start..] {
@@ -302,6 +313,44 @@ impl SourceReader {
             self.batch.clear();
         }
         more
+    }
+
+    /// Commits and lets go of revoked partitions whose in-flight records are done (or all of
+    /// them, if there is no commit frontier to wait for).
+    fn finish_revoked(&mut self) {
+        if !self.owned.iter().any(|p| p.revoking) {
+            return;
+        }
+        let no_frontier = self.commit_probes.borrow().user.is_empty();
+        let (done, keep): (Vec<OwnedPartition>, Vec<OwnedPartition>) =
+            std::mem::take(&mut self.owned)
+                .into_iter()
+                .partition(|p| p.revoking && (no_frontier || !p.progress.has_in_flight()));
+        self.owned = keep;
+        let halts = self
+            .membership
+            .shared
+            .halt_offsets(&done.iter().map(|p| p.tp.clone()).collect::<Vec<_>>());
+        let commits: Vec<Commit> = done
+            .iter()
+            .zip(halts)
+            .filter_map(|(p, halt)| {
+                p.progress
+                    .commit_position_capped(halt)
+                    .map(|offset| Commit {
+                        tp: p.tp.clone(),
+                        epoch: p.epoch,
+                        offset,
+                    })
+            })
+            .collect();
+        if let Err(err) = self.membership.commit(&commits, &[], None) {
+            tracing::warn!("{err}");
+            self.membership.shared.record_error(err.to_string());
+        }
+        for p in &done {
+            self.membership.shared.revoke_drained(&p.tp, p.epoch);
+        }
     }
 
     /// Releases the ticks the commit frontier has passed. Returns whether any partition's
