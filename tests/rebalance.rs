@@ -24,13 +24,16 @@ use timely_kafka::{KafkaSourceExt, SourceConfig};
 
 const PARTITIONS: i32 = 6;
 
+/// `(member, partition, offset)` of every record processed, in order.
+type Seen = Arc<Mutex<Vec<(&'static str, i32, i64)>>>;
+
 /// One member: a timely execution with `workers` workers on its own thread, recording
 /// `(member, partition, offset)` for every record processed, until `stop` is set.
 fn member(
     name: &'static str,
     config: SourceConfig,
     workers: usize,
-    seen: Arc<Mutex<Vec<(&'static str, i32, i64)>>>,
+    seen: Seen,
     stop: Arc<AtomicBool>,
 ) -> thread::JoinHandle<()> {
     thread::spawn(move || {
@@ -82,7 +85,7 @@ fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
             .build()
             .unwrap()
     };
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
 
     // A steady producer: records keep arriving during every rebalance.
     let producing = Arc::new(AtomicBool::new(true));
