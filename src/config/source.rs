@@ -41,6 +41,8 @@ pub struct SourceSettings {
     pub fetch_min_bytes: u32,
     pub max_partition_fetch_bytes: u32,
     pub queued_max_kbytes: u32,
+    pub max_in_flight_records: u64,
+    pub max_in_flight_bytes: u64,
     pub passthrough: Passthrough,
     pub hooks: LifecycleHooks,
 }
@@ -214,6 +216,8 @@ pub struct SourceConfigBuilder {
     fetch_min_bytes: u32,
     max_partition_fetch_bytes: u32,
     queued_max_kbytes: u32,
+    max_in_flight_records: u64,
+    max_in_flight_bytes: u64,
     passthrough: Passthrough,
     hooks: LifecycleHooks,
 }
@@ -236,7 +240,9 @@ impl Default for SourceConfigBuilder {
             fetch_max_wait: Duration::from_millis(100),
             fetch_min_bytes: 1,
             max_partition_fetch_bytes: 1 << 20,
-            queued_max_kbytes: 65_536,
+            queued_max_kbytes: 16_384,
+            max_in_flight_records: 1_000_000,
+            max_in_flight_bytes: 32 << 20,
             passthrough: Passthrough::default(),
             hooks: LifecycleHooks::default(),
         }
@@ -366,8 +372,8 @@ impl SourceConfigBuilder {
         self
     }
 
-    /// `queued.max.messages.kbytes`: the prefetch buffer librdkafka keeps, per partition, in
-    /// KiB. It bounds the memory between Kafka and the dataflow. Default: 65536 (64 MiB).
+    /// `queued.max.messages.kbytes`: the prefetch buffer librdkafka keeps per partition (each
+    /// partition has its own queue), in KiB. Default: 16384 (16 MiB).
     pub fn queued_max_kbytes(mut self, kbytes: u32) -> Self {
         self.queued_max_kbytes = kbytes;
         self
@@ -392,6 +398,23 @@ impl SourceConfigBuilder {
         hook: impl Fn(&str, i32, i32) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
         self.hooks.revoked = Some(std::sync::Arc::new(hook) as LifecycleHook);
+        self
+    }
+
+    /// Per worker, the most records read but not yet past the commit frontier. At the bound
+    /// the worker pauses its partitions (the member keeps polling, so it is not evicted) and
+    /// resumes below half of it. Default: 1,000,000.
+    pub fn max_in_flight_records(mut self, records: u64) -> Self {
+        self.max_in_flight_records = records;
+        self
+    }
+
+    /// Per worker, the most key and payload bytes read but not yet past the commit frontier;
+    /// see [`max_in_flight_records`](Self::max_in_flight_records). Default: 32 MiB. A process's
+    /// memory is roughly `partitions × queued_max_kbytes + workers × max_in_flight_bytes`:
+    /// 16 MiB × 8 + 2 × 32 MiB = 192 MiB for 8 partitions on 2 workers.
+    pub fn max_in_flight_bytes(mut self, bytes: u64) -> Self {
+        self.max_in_flight_bytes = bytes;
         self
     }
 
@@ -485,6 +508,8 @@ impl SourceConfigBuilder {
             fetch_min_bytes: self.fetch_min_bytes,
             max_partition_fetch_bytes: self.max_partition_fetch_bytes,
             queued_max_kbytes: self.queued_max_kbytes,
+            max_in_flight_records: self.max_in_flight_records,
+            max_in_flight_bytes: self.max_in_flight_bytes,
             passthrough: self.passthrough,
             hooks: self.hooks,
         };

@@ -270,6 +270,30 @@ impl Membership {
         Ok(sent)
     }
 
+    /// Pauses (or resumes) fetching `partitions` that are still assigned here.
+    pub(crate) fn pause(&self, partitions: &[TopicPartition], pause: bool) {
+        let state = self.shared.lock();
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition) in partitions
+            .iter()
+            .filter(|tp| state.assignment.contains_key(*tp))
+        {
+            tpl.add_partition(topic, *partition);
+        }
+        drop(state);
+        if tpl.count() == 0 {
+            return;
+        }
+        let result = if pause {
+            self.consumer.pause(&tpl)
+        } else {
+            self.consumer.resume(&tpl)
+        };
+        if let Err(err) = result {
+            tracing::warn!(group = %self.settings.group_id, "{} failed: {err}", if pause { "pausing" } else { "resuming" });
+        }
+    }
+
     /// Takes the commits the broker refused for `partitions`.
     pub(crate) fn take_failed_commits(
         &self,

@@ -36,6 +36,7 @@
 //! never lose data: a refused commit is sent again, and nothing past an unprocessed record is
 //! ever committed.
 
+mod budget;
 mod discovery;
 mod operator;
 

@@ -14,6 +14,7 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::{Scope, StreamVec};
 use timely::scheduling::Activator;
 
+use super::budget::InFlight;
 use super::discovery::{discover_local_rank, LocalRank};
 use super::CommitProbes;
 use crate::clock::TickClock;
@@ -107,6 +108,10 @@ struct SourceReader {
     last_commit: Instant,
     warned_no_probe: bool,
     batch: Vec<KafkaRecord>,
+    /// Records read and not yet past the commit frontier.
+    in_flight: InFlight,
+    /// Partitions paused because the in-flight bound was reached.
+    paused: Vec<TopicPartition>,
 }
 
 impl SourceReader {
@@ -132,6 +137,8 @@ impl SourceReader {
             last_commit: Instant::now(),
             warned_no_probe: false,
             batch: Vec::new(),
+            in_flight: InFlight::default(),
+            paused: Vec::new(),
         }
     }
 
@@ -171,7 +178,7 @@ impl SourceReader {
                     cap.downgrade(&tick);
                 }
                 self.sync_assignment();
-                let more = self.read(cap, &mut emit);
+                let more = !self.apply_backpressure() && self.read(cap, &mut emit);
                 if more {
                     self.activator.activate();
                 }
@@ -295,9 +302,13 @@ impl SourceReader {
                 // Being revoked: the version bump that comes with it wakes us to sync.
                 continue;
             };
+            let mut bytes = 0u64;
             for record in &self.batch[start..] {
                 partition.progress.emitted(tick, record.offset);
+                bytes += (record.payload.as_ref().map_or(0, Vec::len)
+                    + record.key.as_ref().map_or(0, Vec::len)) as u64;
             }
+            self.in_flight.emitted(tick, read as u64, bytes);
             if let Some(error) = error {
                 let message = format!(
                     "{}/{} at offset {}: fetch error: {}",
@@ -313,6 +324,41 @@ impl SourceReader {
             self.batch.clear();
         }
         more
+    }
+
+    /// Pauses this worker's partitions while too much is in flight, resumes them below half
+    /// the bound. Returns whether reading is paused.
+    fn apply_backpressure(&mut self) -> bool {
+        let settings = &self.membership.settings;
+        let (max_records, max_bytes) =
+            (settings.max_in_flight_records, settings.max_in_flight_bytes);
+        let pausing = if self.paused.is_empty() {
+            self.in_flight.full(max_records, max_bytes)
+        } else {
+            !self.in_flight.has_room(max_records, max_bytes)
+        };
+        let mine: Vec<TopicPartition> = self
+            .owned
+            .iter()
+            .filter(|p| !p.revoking)
+            .map(|p| p.tp.clone())
+            .collect();
+        if pausing {
+            let newly: Vec<TopicPartition> = mine
+                .into_iter()
+                .filter(|tp| !self.paused.contains(tp))
+                .collect();
+            if !newly.is_empty() {
+                tracing::debug!(group = %settings.group_id, "in-flight bound reached: pausing {} partition(s)", newly.len());
+                self.membership.pause(&newly, true);
+                self.paused.extend(newly);
+            }
+        } else if !self.paused.is_empty() {
+            let paused = std::mem::take(&mut self.paused);
+            tracing::debug!(group = %settings.group_id, "in-flight records below half the bound: resuming {} partition(s)", paused.len());
+            self.membership.pause(&paused, false);
+        }
+        pausing
     }
 
     /// Commits and lets go of revoked partitions whose in-flight records are done (or all of
@@ -370,6 +416,7 @@ impl SourceReader {
         for partition in &mut self.owned {
             advanced |= partition.progress.release(frontier);
         }
+        self.in_flight.release(frontier);
         advanced
     }
 
