@@ -32,6 +32,8 @@ pub struct PartitionProgress {
     processed: Option<i64>,
     /// The last offset handed to a commit.
     committed: Option<i64>,
+    /// The group's committed offset when this ownership began.
+    floor: Option<i64>,
 }
 
 impl PartitionProgress {
@@ -40,6 +42,7 @@ impl PartitionProgress {
     pub fn after_commit(committed: Option<i64>) -> Self {
         PartitionProgress {
             committed,
+            floor: committed,
             ..PartitionProgress::default()
         }
     }
@@ -79,6 +82,9 @@ impl PartitionProgress {
     /// Like [`commit_position`](Self::commit_position), but never past `cap` (the first
     /// failed offset of a partition whose commits are halted).
     pub fn commit_position_capped(&self, cap: Option<i64>) -> Option<i64> {
+        // A cap at or below where this ownership began is an older ownership's halt,
+        // already resolved (someone committed past it).
+        let cap = cap.filter(|c| self.floor.is_none_or(|f| *c > f));
         let position = match (self.processed, cap) {
             (Some(p), Some(c)) => Some(p.min(c)),
             (p, _) => p,

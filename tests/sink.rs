@@ -50,6 +50,8 @@ fn invalid_sink_configs_name_their_key() {
         "delivery.report.only.error",
     );
     rejected(b().set("no.such.key", "1"), "no.such.key");
+    // A producer queue smaller than one maximum-size record would never fit it.
+    rejected(b().queue_max_kbytes(100), "queue_max_kbytes");
     // Without idempotence, weaker acks are allowed.
     b().idempotence(false)
         .acks(Acks::Leader)

@@ -180,7 +180,10 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
                 // done, and leave the sink holding its frontier.
                 control.shutdown_now();
             }
-            if control.is_closed() {
+            // Done once the sources have made their final commit and every output record
+            // is acknowledged everywhere (the sink's frontier is empty): until then a
+            // delivery can still fail.
+            if control.is_closed() && (failed.is_some() || probe.done()) {
                 break;
             }
         }

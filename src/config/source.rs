@@ -45,6 +45,7 @@ pub struct SourceSettings {
     pub max_in_flight_bytes: u64,
     pub passthrough: Passthrough,
     pub hooks: LifecycleHooks,
+    pub static_member: Option<String>,
 }
 
 /// The configuration of one Kafka source: which group to join, which topics to read, how to
@@ -157,6 +158,10 @@ const MANAGED: &[Managed] = &[
         setter: "group_id",
     },
     Managed {
+        key: "group.instance.id",
+        setter: "static_membership",
+    },
+    Managed {
         key: "auto.offset.reset",
         setter: "offset_reset",
     },
@@ -220,6 +225,7 @@ pub struct SourceConfigBuilder {
     max_in_flight_bytes: u64,
     passthrough: Passthrough,
     hooks: LifecycleHooks,
+    static_member: Option<(String, usize)>,
 }
 
 impl Default for SourceConfigBuilder {
@@ -245,6 +251,7 @@ impl Default for SourceConfigBuilder {
             max_in_flight_bytes: 32 << 20,
             passthrough: Passthrough::default(),
             hooks: LifecycleHooks::default(),
+            static_member: None,
         }
     }
 }
@@ -379,6 +386,15 @@ impl SourceConfigBuilder {
         self
     }
 
+    /// Static group membership (`group.instance.id` = `{prefix}-{process_index}`): pass the
+    /// timely process index (`-p`) so each process of a timely cluster is its own static
+    /// member. A process restarted within `session.timeout.ms` takes its partitions back
+    /// without a rebalance. Default: dynamic membership.
+    pub fn static_membership(mut self, prefix: impl Into<String>, process_index: usize) -> Self {
+        self.static_member = Some((prefix.into(), process_index));
+        self
+    }
+
     /// Calls `hook(topic, partition, generation)` for every partition assigned to this
     /// process, before it is read (Elsa's `assignment_received_handler`). An `Err` stops the
     /// source with that error.
@@ -487,6 +503,19 @@ impl SourceConfigBuilder {
                 });
             }
         }
+        let static_member = match self.static_member {
+            Some((prefix, index)) => {
+                if prefix.trim().is_empty() || prefix.chars().any(char::is_whitespace) {
+                    return Err(ConfigError::Invalid {
+                        key: "static_membership".into(),
+                        value: prefix,
+                        reason: "the prefix must be non-empty and contain no whitespace".into(),
+                    });
+                }
+                Some(format!("{prefix}-{index}"))
+            }
+            None => None,
+        };
         let start = if self.ignore_committed {
             StartPolicy::Reset(self.reset)
         } else {
@@ -512,6 +541,7 @@ impl SourceConfigBuilder {
             max_in_flight_bytes: self.max_in_flight_bytes,
             passthrough: self.passthrough,
             hooks: self.hooks,
+            static_member,
         };
         // The full client configuration must be acceptable too (for example a fetch size
         // librdkafka considers out of range).
@@ -546,6 +576,9 @@ impl SourceSettings {
                 "queued.max.messages.kbytes",
                 self.queued_max_kbytes.to_string(),
             );
+        if let Some(instance) = &self.static_member {
+            config.set("group.instance.id", instance);
+        }
         config
     }
 }

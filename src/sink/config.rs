@@ -470,6 +470,18 @@ impl SinkConfigBuilder {
             }
         }
         config.passthrough.validate(MANAGED, FORCED)?;
+        let max_message = config
+            .passthrough
+            .get("message.max.bytes")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(1_000_000);
+        if u64::from(config.queue_max_kbytes) * 1024 < max_message {
+            return Err(invalid(
+                "queue_max_kbytes",
+                config.queue_max_kbytes.to_string(),
+                "must hold at least one record of message.max.bytes, or such a record never fits",
+            ));
+        }
         check_client_config(&config.client_config())?;
         Ok(config)
     }

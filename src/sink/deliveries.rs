@@ -140,7 +140,7 @@ impl ProducerContext for SinkContext {
                 d.delivered.fetch_add(1, Ordering::Relaxed);
                 let tick_done = {
                     let mut ledger = d.lock();
-                    match ledger.outstanding.get_mut(&tag.tick) {
+                    let done = match ledger.outstanding.get_mut(&tag.tick) {
                         Some(n) if *n > 1 => {
                             *n -= 1;
                             false
@@ -150,7 +150,12 @@ impl ProducerContext for SinkContext {
                             true
                         }
                         None => false,
+                    };
+                    // Under the lock the waiter sets its flag with: no wake-up is lost.
+                    if d.waiting_for_room.load(Ordering::Acquire) {
+                        d.room.notify_one();
                     }
+                    done
                 };
                 if tick_done {
                     d.wake();
@@ -167,9 +172,6 @@ impl ProducerContext for SinkContext {
                     source: Box::new(error.clone()),
                 });
             }
-        }
-        if d.waiting_for_room.load(Ordering::Acquire) {
-            d.room.notify_one();
         }
     }
 }

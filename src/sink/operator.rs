@@ -63,7 +63,9 @@ pub(crate) fn build_sink<'scope>(
         move |frontiers| {
             let _ = &output;
             input.for_each(|cap, data| {
+                // A message with an empty stamp holds no time: send it, hold nothing for it.
                 let Some(tick) = cap.least().copied() else {
+                    writer.send_all(u64::MAX, data);
                     return;
                 };
                 if let std::collections::btree_map::Entry::Vacant(slot) = writer.held.entry(tick) {
@@ -166,6 +168,17 @@ impl Writer {
             match self.producer.send(base) {
                 Ok(()) => return,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    if self.producer.in_flight_count() == 0 {
+                        // Nothing in flight will free room: the record alone is too big.
+                        self.deliveries.fail(SinkError::Enqueue {
+                            topic: topic.clone(),
+                            origin,
+                            source: Box::new(KafkaError::MessageProduction(
+                                RDKafkaErrorCode::QueueFull,
+                            )),
+                        });
+                        return;
+                    }
                     base = back;
                     self.deliveries.wait_for_room(ROOM_WAIT);
                     if self.deliveries.failure().is_some() {
@@ -213,14 +226,26 @@ impl Writer {
                 return Ok(*count);
             }
         }
-        let metadata = self
+        let metadata = match self
             .producer
             .client()
             .fetch_metadata(Some(topic), self.metadata_timeout)
-            .map_err(|e| SinkError::Metadata {
-                topic: topic.to_owned(),
-                reason: e.to_string(),
-            })?;
+        {
+            Ok(metadata) => metadata,
+            Err(e) => {
+                // A failed refresh keeps the last known count; only a topic never seen fails.
+                if let Some((count, _)) = self.partition_counts.get(topic) {
+                    tracing::warn!(
+                        "refreshing the partition count of `{topic}` failed ({e}); keeping {count}"
+                    );
+                    return Ok(*count);
+                }
+                return Err(SinkError::Metadata {
+                    topic: topic.to_owned(),
+                    reason: e.to_string(),
+                });
+            }
+        };
         let count = metadata
             .topics()
             .iter()

@@ -129,6 +129,11 @@ where
             let now = Instant::now();
             input.for_each(|cap, data| {
                 let Some(cap) = cap.retain_least(output.output_index()) else {
+                    // A message with an empty stamp has no time to batch at; say so.
+                    tracing::error!(
+                        "batcher: {} records arrived with an empty stamp and cannot be batched",
+                        data.len()
+                    );
                     return;
                 };
                 for record in data.drain(..) {
