@@ -20,7 +20,8 @@ use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
 use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
 use timely_kafka::timely_args::TimelyArgs;
-use timely_kafka::{KafkaSourceExt, SourceConfig};
+use timely_kafka::{KafkaRecord, KafkaSourceExt, SourceConfig};
+use timely_kafka_operators::ExchangeByKey;
 
 use super::HelpFlag;
 
@@ -52,6 +53,11 @@ pub struct PipeArgs {
     /// Transformation applied to each payload.
     #[arg(long, value_enum, default_value_t = Transform::Identity)]
     transform: Transform,
+    /// Route records between workers (and processes) by input (topic, partition) before
+    /// producing. Per-partition order holds through the exchange; this shows it across a
+    /// multi-process timely cluster.
+    #[arg(long)]
+    exchange: bool,
     /// Exit gracefully once no new input has arrived for this many seconds.
     #[arg(long, value_name = "SECONDS")]
     idle_exit: Option<u64>,
@@ -118,6 +124,7 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
 
     let idle_exit = args.idle_exit.map(Duration::from_secs);
     let transform = args.transform;
+    let exchange = args.exchange;
     let records_in = Arc::new(AtomicU64::new(0));
     // The first sink failure of any worker: every local worker must then stop, since a
     // worker that dropped its dataflow no longer reports progress to the others.
@@ -130,8 +137,14 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
         let dataflow = worker.next_dataflow_index();
         let built = worker.dataflow(|scope| -> Result<_, String> {
             let consumed = scope.kafka_source(&source).map_err(|e| e.to_string())?;
-            let produced = consumed
-                .records
+            let records = if exchange {
+                consumed
+                    .records
+                    .exchange_by_key(|r: &KafkaRecord| (r.topic.clone(), r.partition))
+            } else {
+                consumed.records
+            };
+            let produced = records
                 .inspect(move |_| {
                     counter.fetch_add(1, Ordering::Relaxed);
                 })
