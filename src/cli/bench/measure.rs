@@ -1,6 +1,9 @@
 //! What one run measured.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+use super::latency::Histogram;
 
 /// Records and bytes seen, timed from the first record to the last.
 #[derive(Debug, Clone, Default)]
@@ -12,12 +15,6 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    /// Notes one record of `bytes` bytes (key plus payload).
-    #[inline]
-    pub fn record(&mut self, bytes: u64) {
-        self.add(1, bytes);
-    }
-
     /// Notes `records` records of `bytes` bytes in total.
     #[inline]
     pub fn add(&mut self, records: u64, bytes: u64) {
@@ -58,5 +55,52 @@ impl Measurement {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+    }
+}
+
+/// What a run's consumer side reports: throughput, latency, and the commits it had made
+/// when the last record was processed.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutput {
+    pub throughput: Measurement,
+    pub latency: Histogram,
+    /// Committed offset per partition when the last record was processed (for runs that
+    /// commit): what a crash at that moment would restart from.
+    pub committed_at_last: Option<BTreeMap<i32, i64>>,
+}
+
+impl RunOutput {
+    /// Combines the outputs of several workers.
+    pub fn merge(&mut self, other: &RunOutput) {
+        self.throughput.merge(&other.throughput);
+        self.latency.merge(&other.latency);
+        if other.committed_at_last.is_some() {
+            self.committed_at_last = other.committed_at_last.clone();
+        }
+    }
+}
+
+/// One repetition of one run, with its cost.
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    pub output: RunOutput,
+    /// End offsets minus committed offsets, summed, when the last record was processed.
+    pub lag_at_last: Option<u64>,
+    /// The same after the run shut down (its final commit done): 0 unless commits failed.
+    pub lag_final: Option<u64>,
+    /// Process CPU time over the run.
+    pub cpu: Option<Duration>,
+    /// Peak RSS of this process during the run.
+    pub peak_rss: Option<u64>,
+    /// RSS of this process when the run started (after returning freed memory).
+    pub rss_at_start: Option<u64>,
+    /// CPU time of the child broker process over the run (`--broker child`).
+    pub broker_cpu: Option<Duration>,
+}
+
+impl RunStats {
+    /// Records per second.
+    pub fn rate(&self) -> f64 {
+        self.output.throughput.rate()
     }
 }

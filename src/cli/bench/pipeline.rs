@@ -1,68 +1,136 @@
-//! (b) The pipeline: Kafka source → probe, commits on, on `workers` timely workers.
+//! (b) The pipeline: Kafka source → ordered map (`process`, upper-casing each payload) →
+//! `batch(by_partition().max_size(100))` → probe, commits on, on `workers` timely workers.
+//!
+//! A record counts as processed when its batch comes out of the batcher: that is where
+//! throughput and latency (processed-at minus the record's timestamp) are taken.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
-use timely_kafka::{KafkaSourceExt, SourceConfig};
+use timely_kafka::batching::{by_partition, BatchOp};
+use timely_kafka::process::ProcessExt;
+use timely_kafka::{KafkaRecord, KafkaSourceExt, SourceConfig, SourceHandle};
 
-use super::measure::Measurement;
+use super::latency::now_micros;
+use super::measure::RunOutput;
+use super::signals::RunSignals;
 
-/// Runs the source on `workers` threads until `expected` records have passed the end of the
-/// dataflow, then shuts down (final commit included) and returns the merged measurement.
-pub fn consume(config: SourceConfig, workers: usize, expected: u64) -> Result<Measurement, String> {
+/// What the map makes of a record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Event {
+    timestamp_ms: i64,
+    bytes: u32,
+    payload: Vec<u8>,
+}
+
+/// The ordered map: a cheap payload transform that touches every byte.
+fn transform(record: KafkaRecord) -> Result<Event, Infallible> {
+    let key = record.key.as_ref().map_or(0, Vec::len);
+    let mut payload = record.payload.unwrap_or_default();
+    payload.make_ascii_uppercase();
+    Ok(Event {
+        timestamp_ms: record.timestamp.millis().unwrap_or(0),
+        bytes: (key + payload.len()) as u32,
+        payload,
+    })
+}
+
+/// Runs the pipeline on `workers` threads until `expected` records have been processed,
+/// then shuts down (final commit included) and returns the merged measurement.
+pub fn consume(
+    config: SourceConfig,
+    workers: usize,
+    expected: u64,
+    batch_timeout: Duration,
+    signals: &RunSignals,
+    limit: Duration,
+) -> Result<RunOutput, String> {
     let total = Arc::new(AtomicU64::new(0));
     let timely_config = if workers > 1 {
         timely::Config::process(workers)
     } else {
         timely::Config::thread()
     };
+    let signals = signals.clone();
+    let topic = config.topics().first().cloned().unwrap_or_default();
     let guards = timely::execute(timely_config, move |worker| {
         let probe = ProbeHandle::new();
-        let seen = Rc::new(RefCell::new(Measurement::default()));
+        let seen = Rc::new(RefCell::new(RunOutput::default()));
         let handle = worker.dataflow(|scope| {
             let source = scope.kafka_source(&config).map_err(|e| e.to_string())?;
             let (seen, total) = (Rc::clone(&seen), Arc::clone(&total));
-            source
-                .records
+            let processed = source.records.process(transform);
+            processed.failed.probe_with(&probe);
+            processed
+                .ok
+                .batch(by_partition().max_size(100).timeout(batch_timeout))
                 .inspect_core(move |event| {
-                    if let Ok((_, records)) = event {
-                        let bytes: usize = records
-                            .iter()
-                            .map(|r| {
-                                r.payload.as_ref().map_or(0, Vec::len)
-                                    + r.key.as_ref().map_or(0, Vec::len)
-                            })
-                            .sum();
-                        seen.borrow_mut().add(records.len() as u64, bytes as u64);
-                        total.fetch_add(records.len() as u64, Ordering::Relaxed);
+                    if let Ok((_, batches)) = event {
+                        let now = now_micros();
+                        let mut seen = seen.borrow_mut();
+                        let (mut records, mut bytes) = (0u64, 0u64);
+                        for batch in batches.iter() {
+                            for message in &batch.records {
+                                seen.latency.record_since(message.data.timestamp_ms, now);
+                                bytes += u64::from(message.data.bytes);
+                            }
+                            records += batch.records.len() as u64;
+                        }
+                        seen.throughput.add(records, bytes);
+                        total.fetch_add(records, Ordering::Relaxed);
                     }
                 })
                 .probe_with(&probe);
             source.handle.commit_after(&probe);
             Ok::<_, String>(source.handle)
         })?;
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while total.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        let deadline = Instant::now() + limit;
+        let mut ready = worker.index() != 0;
+        while total.load(Ordering::Relaxed) < expected
+            && !signals.failed()
+            && Instant::now() < deadline
+        {
+            if !ready && !handle.progress().assigned.is_empty() {
+                signals.set_ready();
+                ready = true;
+            }
             worker.step_or_park(Some(Duration::from_millis(100)));
         }
+        let committed = (worker.index() == 0).then(|| committed_now(&handle, &topic));
         handle.shutdown();
-        let measurement = seen.borrow().clone();
-        Ok::<_, String>(measurement)
+        let mut output = seen.borrow().clone();
+        output.committed_at_last = committed;
+        Ok::<_, String>(output)
     })?;
-    let mut merged = Measurement::default();
+    let mut merged = RunOutput::default();
     for result in guards.join() {
         merged.merge(&result.map_err(|e| format!("worker failed: {e}"))??);
     }
-    if merged.records < expected {
+    if merged.throughput.records < expected {
         return Err(format!(
-            "the pipeline read {} of {expected} records in 300 s",
-            merged.records
+            "the pipeline processed {} of {expected} records (time limit {limit:?})",
+            merged.throughput.records,
         ));
     }
     Ok(merged)
+}
+
+/// The offsets the broker has acknowledged as committed by this process, per partition of
+/// `topic`.
+pub fn committed_now(handle: &SourceHandle, topic: &str) -> BTreeMap<i32, i64> {
+    handle
+        .progress()
+        .partitions
+        .into_iter()
+        .filter(|p| p.topic == topic)
+        .filter_map(|p| p.committed.map(|c| (p.partition, c)))
+        .collect()
 }

@@ -9,7 +9,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext};
 
-use super::measure::Measurement;
+use super::measure::{Measurement, RunOutput};
 
 struct Counter {
     acked: Arc<AtomicU64>,
@@ -29,13 +29,16 @@ impl ProducerContext for Counter {
 }
 
 /// Produces `records` payloads to `topic` (partitions round-robin) and waits for every
-/// acknowledgement. Timed from the first send to the last acknowledgement.
+/// acknowledgement. Timed from the first send to the last acknowledgement, after a warm-up
+/// record per partition has been acknowledged: connecting and the idempotent producer's
+/// id request are left out, as they are for the pipe's sink, created before its source
+/// reads anything.
 pub fn produce(
     bootstrap: &str,
     topic: &str,
     partitions: i32,
     payloads: impl Iterator<Item = Vec<u8>>,
-) -> Result<Measurement, String> {
+) -> Result<RunOutput, String> {
     let acked = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let producer: ThreadedProducer<Counter> = ClientConfig::new()
@@ -48,24 +51,31 @@ pub fn produce(
             failed: Arc::clone(&failed),
         })
         .map_err(|e| format!("raw producer: {e}"))?;
+    for partition in 0..partitions {
+        send(
+            &producer,
+            BaseRecord::to(topic).payload(&[][..]).partition(partition),
+        )?;
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .map_err(|e| format!("raw producer warm-up flush: {e}"))?;
+    if acked.swap(0, Ordering::Relaxed) != partitions as u64 {
+        return Err(format!(
+            "raw producer: warm-up records were not acknowledged ({} failed)",
+            failed.load(Ordering::Relaxed)
+        ));
+    }
     let started = Instant::now();
     let (mut sent, mut bytes) = (0u64, 0u64);
     for (i, payload) in payloads.enumerate() {
         bytes += payload.len() as u64;
-        let mut record = BaseRecord::<(), Vec<u8>>::to(topic)
-            .payload(&payload)
-            .partition(i as i32 % partitions);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    // Room comes back as deliveries complete on the producer's own thread.
-                    std::thread::yield_now();
-                }
-                Err((e, _)) => return Err(format!("raw producer: {e}")),
-            }
-        }
+        send(
+            &producer,
+            BaseRecord::to(topic)
+                .payload(payload.as_slice())
+                .partition(i as i32 % partitions),
+        )?;
         sent += 1;
     }
     producer
@@ -78,10 +88,31 @@ pub fn produce(
             failed.load(Ordering::Relaxed)
         ));
     }
-    Ok(Measurement {
-        records: sent,
-        bytes,
-        first: Some(started),
-        last: Some(Instant::now()),
+    Ok(RunOutput {
+        throughput: Measurement {
+            records: sent,
+            bytes,
+            first: Some(started),
+            last: Some(Instant::now()),
+        },
+        ..RunOutput::default()
     })
+}
+
+/// Sends one record, waiting for room while the producer's queue is full.
+fn send(
+    producer: &ThreadedProducer<Counter>,
+    mut record: BaseRecord<'_, (), [u8]>,
+) -> Result<(), String> {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                // Room comes back as deliveries complete on the producer's own thread.
+                std::thread::yield_now();
+            }
+            Err((e, _)) => return Err(format!("raw producer: {e}")),
+        }
+    }
 }

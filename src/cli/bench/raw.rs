@@ -6,27 +6,38 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use super::measure::Measurement;
+use super::latency::now_micros;
+use super::measure::RunOutput;
+use super::signals::RunSignals;
 
 /// Reads `expected` records from partitions `0..partitions` of `topic` from the beginning,
 /// with the same fetch settings as the source, touching each payload. Timed from the first
-/// record to the last.
+/// record to the last. The latency of every `latency_every`-th record is noted (the clock
+/// read costs ~3 % of this loop, so preloaded runs sample).
+#[allow(clippy::too_many_arguments)]
 pub fn consume(
     bootstrap: &str,
+    settings: &[(String, String)],
     topic: &str,
     partitions: i32,
     expected: u64,
-) -> Result<Measurement, String> {
-    let consumer: BaseConsumer = ClientConfig::new()
+    latency_every: u64,
+    signals: &RunSignals,
+    limit: Duration,
+) -> Result<RunOutput, String> {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "timely-kafka-bench-raw")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .set("fetch.queue.backoff.ms", "10")
         .set("fetch.wait.max.ms", "100")
-        .set("queued.max.messages.kbytes", "65536")
-        .create()
-        .map_err(|e| format!("raw consumer: {e}"))?;
+        .set("queued.max.messages.kbytes", "65536");
+    for (key, value) in settings {
+        config.set(key, value);
+    }
+    let consumer: BaseConsumer = config.create().map_err(|e| format!("raw consumer: {e}"))?;
     let mut assignment = TopicPartitionList::new();
     for p in 0..partitions {
         assignment
@@ -36,25 +47,41 @@ pub fn consume(
     consumer
         .assign(&assignment)
         .map_err(|e| format!("raw consumer: assign: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut measurement = Measurement::default();
-    while measurement.records < expected {
+    drop(assignment);
+    signals.set_ready();
+    let deadline = Instant::now() + limit;
+    let every = latency_every.max(1);
+    let mut out = RunOutput::default();
+    let (mut records, mut bytes) = (0u64, 0u64);
+    while records < expected {
+        if signals.failed() {
+            return Err("raw consumer: stopped, the producer failed".into());
+        }
         if Instant::now() > deadline {
             return Err(format!(
-                "raw consumer read {} of {expected} records in 300 s",
-                measurement.records
+                "raw consumer read {records} of {expected} records in {limit:?}"
             ));
         }
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
             Some(Ok(message)) => {
-                let bytes =
-                    message.payload().map_or(0, <[u8]>::len) + message.key().map_or(0, <[u8]>::len);
-                measurement.record(bytes as u64);
+                if records == 0 {
+                    out.throughput.first = Some(Instant::now());
+                }
+                if records.is_multiple_of(every) {
+                    if let Some(ts) = message.timestamp().to_millis() {
+                        out.latency.record_since(ts, now_micros());
+                    }
+                }
+                records += 1;
+                bytes += (message.payload().map_or(0, <[u8]>::len)
+                    + message.key().map_or(0, <[u8]>::len)) as u64;
             }
             Some(Err(e)) => return Err(format!("raw consumer: {e}")),
         }
     }
-    drop(assignment);
-    Ok(measurement)
+    out.throughput.last = Some(Instant::now());
+    out.throughput.records = records;
+    out.throughput.bytes = bytes;
+    Ok(out)
 }

@@ -1,0 +1,175 @@
+//! The broker a benchmark runs against: the embedded cluster in a child process (default),
+//! in this process, or an external Kafka (`--brokers`).
+//!
+//! The child process is this binary's `mock-cluster` command, librdkafka's mock cluster
+//! like the in-process one. It keeps the broker's CPU time and its in-memory topics out of
+//! the benchmark process, so the CPU and peak-RSS columns describe the pipeline alone, and
+//! the broker's own CPU is read from `/proc/<pid>`. The mock cluster cannot create topics
+//! on request from another process, so every topic of the run is named up front and
+//! created when the child starts.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use clap::ValueEnum;
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::ClientConfig;
+use timely_kafka::testing::EmbeddedCluster;
+
+/// Where the embedded cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BrokerMode {
+    /// A child process (`timely-kafka mock-cluster`): CPU and RSS columns exclude it.
+    Child,
+    /// Inside the benchmark process: CPU and RSS columns include it.
+    InProcess,
+}
+
+/// A running broker.
+pub enum Broker {
+    Child(ChildBroker),
+    InProcess(EmbeddedCluster),
+    External(String),
+}
+
+impl Broker {
+    /// Starts (or connects to) the broker and makes sure every topic of `topics` exists.
+    pub fn start(
+        mode: BrokerMode,
+        external: Option<&str>,
+        topics: &[(String, i32)],
+    ) -> Result<Self, String> {
+        match (external, mode) {
+            (Some(bootstrap), _) => {
+                for (topic, _) in topics {
+                    ensure_exists(bootstrap, topic)?;
+                }
+                Ok(Broker::External(bootstrap.to_owned()))
+            }
+            (None, BrokerMode::Child) => ChildBroker::spawn(topics).map(Broker::Child),
+            (None, BrokerMode::InProcess) => {
+                let cluster = EmbeddedCluster::new(1).map_err(|e| e.to_string())?;
+                for (topic, partitions) in topics {
+                    cluster
+                        .create_topic(topic, *partitions)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(Broker::InProcess(cluster))
+            }
+        }
+    }
+
+    /// The bootstrap servers.
+    pub fn bootstrap(&self) -> String {
+        match self {
+            Broker::Child(child) => child.bootstrap.clone(),
+            Broker::InProcess(cluster) => cluster.bootstrap_servers(),
+            Broker::External(bootstrap) => bootstrap.clone(),
+        }
+    }
+
+    /// The broker's process id when it runs as a child.
+    pub fn child_pid(&self) -> Option<u32> {
+        match self {
+            Broker::Child(child) => Some(child.child.id()),
+            _ => None,
+        }
+    }
+
+    /// How the table describes the broker.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Broker::Child(_) => "embedded cluster in a child process (not in the CPU/RSS columns)",
+            Broker::InProcess(_) => "embedded cluster in this process (in the CPU/RSS columns)",
+            Broker::External(_) => "external broker (--brokers)",
+        }
+    }
+}
+
+/// `timely-kafka mock-cluster` as a child process, killed when dropped.
+pub struct ChildBroker {
+    child: Child,
+    bootstrap: String,
+}
+
+impl ChildBroker {
+    fn spawn(topics: &[(String, i32)]) -> Result<Self, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("locating this program: {e}"))?;
+        let mut command = Command::new(exe);
+        command.arg("mock-cluster");
+        for (topic, partitions) in topics {
+            command.arg("--topic").arg(format!("{topic}:{partitions}"));
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if std::env::var_os("RUST_LOG").is_none() {
+            command.env("RUST_LOG", "warn");
+        }
+        // SAFETY: prctl is async-signal-safe and touches only the child's own state. It
+        // makes the child exit with the benchmark even if the benchmark is killed.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("starting the mock-cluster child process: {e}"))?;
+        let mut line = String::new();
+        let read = match child.stdout.take() {
+            Some(stdout) => BufReader::new(stdout).read_line(&mut line),
+            None => Ok(0),
+        };
+        let bootstrap = line.trim().to_owned();
+        if read.is_err() || bootstrap.is_empty() {
+            let _ = child.kill();
+            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            return Err(format!(
+                "the mock-cluster child process printed no bootstrap servers ({status})"
+            ));
+        }
+        tracing::info!(pid = child.id(), %bootstrap, "mock cluster child process started");
+        Ok(ChildBroker { child, bootstrap })
+    }
+}
+
+impl Drop for ChildBroker {
+    fn drop(&mut self) {
+        // An in-memory mock: nothing to shut down gracefully.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Checks that `topic` exists on an external broker, asking for it with auto-creation
+/// allowed (brokers with `auto.create.topics.enable` create it on that request).
+fn ensure_exists(bootstrap: &str, topic: &str) -> Result<(), String> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("allow.auto.create.topics", "true")
+        .create()
+        .map_err(|e| format!("metadata client for {bootstrap}: {e}"))?;
+    // Auto-creation is asynchronous on the broker: ask a few times, backing off.
+    for attempt in 0..10 {
+        let metadata = producer
+            .client()
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .map_err(|e| format!("metadata of {topic} on {bootstrap}: {e}"))?;
+        if metadata
+            .topics()
+            .iter()
+            .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100 << attempt.min(4)));
+    }
+    Err(format!(
+        "topic {topic} does not exist on {bootstrap} and was not auto-created: create it (with --partitions partitions) or allow auto-creation"
+    ))
+}

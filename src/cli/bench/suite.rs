@@ -1,0 +1,292 @@
+//! The whole benchmark: broker and topics, the load, alternated repetitions of every run,
+//! idle CPU, then the table (and JSON and SVG when asked).
+
+use std::time::Duration;
+
+use timely_kafka::sink::SinkConfig;
+use timely_kafka::SourceConfig;
+
+use super::broker::Broker;
+use super::data::payload;
+use super::idle;
+use super::json::{self, Settings};
+use super::measure::RunStats;
+use super::rate::FeedSpec;
+use super::report::{self, Context};
+use super::runner::{self, LagTarget};
+use super::summary::{add_ratios, Row, RunKind};
+use super::topics::{PlanSpec, TopicPlan};
+use super::{load, pipe, pipeline, plot, produce, raw, workers, BenchArgs};
+use crate::cli::cpu::Proc;
+
+/// Batch size of the pipeline's batcher.
+const BATCH_SIZE: usize = 100;
+
+/// Runs everything `args` asks for and prints the results.
+pub fn bench(args: &BenchArgs) -> Result<(), String> {
+    let worker_counts = workers::worker_counts(&args.timely, &args.workers, std::env::args_os())?;
+    if args.reps == 0 || args.messages == 0 || args.partitions < 1 {
+        return Err("--reps, --messages and --partitions must be at least 1".into());
+    }
+    let settings = parse_settings(&args.settings)?;
+    let plan = TopicPlan::new(&PlanSpec {
+        partitions: args.partitions,
+        reps: args.reps,
+        worker_counts: worker_counts.len(),
+        rate_mode: args.rate.is_some(),
+        raw: !args.skip_raw,
+        pipe: !args.skip_pipe,
+        idle: args.idle_secs > 0,
+        input: args.topic.as_deref(),
+    });
+    let broker = Broker::start(args.broker, args.brokers.as_deref(), &plan.all())?;
+    let bootstrap = broker.bootstrap();
+    if let Some(input) = &plan.input {
+        load::preload(&bootstrap, input, args.messages, args.size, args.partitions)?;
+    }
+    let runs = Runs {
+        args,
+        settings: &settings,
+        bootstrap: &bootstrap,
+        pid: broker.child_pid(),
+        limit: match args.rate {
+            None => Duration::from_secs(300),
+            Some(rate) => Duration::from_secs(300.max(2 * args.messages / rate + 60)),
+        },
+        // Reading the clock per record would cost the raw loop ~3 %: preloaded runs (whose
+        // latency is only time since the load) sample; rate runs note every record.
+        latency_every: if args.rate.is_some() { 1 } else { 64 },
+    };
+
+    let mut raw_runs = Vec::new();
+    let mut pipeline_runs: Vec<Vec<RunStats>> = vec![Vec::new(); worker_counts.len()];
+    let mut produce_runs = Vec::new();
+    let mut pipe_runs = Vec::new();
+    for rep in 0..args.reps {
+        if !args.skip_raw {
+            raw_runs.push(runs.raw(rep, &plan.raw[rep])?);
+        }
+        for (i, &workers) in worker_counts.iter().enumerate() {
+            pipeline_runs[i].push(runs.pipeline(rep, &plan.pipeline[i][rep], workers)?);
+        }
+        if !args.skip_pipe {
+            if let Some(output) = plan.produce.get(rep) {
+                produce_runs.push(runs.produce(rep, output)?);
+            }
+            pipe_runs.push(runs.pipe(
+                rep,
+                &plan.pipe_in[rep],
+                &plan.pipe_out[rep],
+                worker_counts[0],
+            )?);
+        }
+    }
+
+    let mut rows = Vec::new();
+    if !raw_runs.is_empty() {
+        rows.push(Row::new(RunKind::RawConsumer, 1, &raw_runs));
+    }
+    for (i, &workers) in worker_counts.iter().enumerate() {
+        rows.push(Row::new(RunKind::Pipeline, workers, &pipeline_runs[i]));
+    }
+    if !produce_runs.is_empty() {
+        rows.push(Row::new(RunKind::RawProduce, 1, &produce_runs));
+    }
+    if !pipe_runs.is_empty() {
+        rows.push(Row::new(RunKind::Pipe, worker_counts[0], &pipe_runs));
+    }
+    add_ratios(&mut rows);
+
+    let mut idle = Vec::new();
+    if let Some(topic) = &plan.idle {
+        for &workers in &worker_counts {
+            let config = runs.source_config(topic)?;
+            let window = Duration::from_secs(args.idle_secs);
+            idle.push(idle::measure(config, workers, window, runs.pid)?);
+        }
+    }
+    let broker_peak_rss_mib = runs
+        .pid
+        .and_then(|pid| Proc::Pid(pid).peak_rss_bytes())
+        .map(|b| b as f64 / (1 << 20) as f64);
+    report::print(
+        &rows,
+        &idle,
+        &Context {
+            broker: broker.describe(),
+            rate: args.rate,
+            tick_ms: args.tick_ms,
+            commit_interval_ms: args.commit_interval_ms,
+            broker_peak_rss_mib,
+        },
+    );
+    if let Some(path) = &args.json {
+        let settings = Settings {
+            messages: args.messages,
+            size: args.size,
+            partitions: args.partitions,
+            reps: args.reps,
+            workers: worker_counts.clone(),
+            tick_ms: args.tick_ms,
+            commit_interval_ms: args.commit_interval_ms,
+            batch_size: BATCH_SIZE,
+            batch_timeout_ms: args.batch_timeout_ms,
+            rate: args.rate,
+            broker: broker.describe().to_owned(),
+        };
+        json::write(path, &settings, &rows, &idle, broker_peak_rss_mib)?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.plot {
+        let title = format!(
+            "timely-kafka bench: {} records of {} B, {} partitions, {} reps",
+            args.messages, args.size, args.partitions, args.reps
+        );
+        let latency_title = match args.rate {
+            Some(rate) => format!("Latency CDF at {rate} msgs/s"),
+            None => "Time since load (preloaded: not a latency)".to_owned(),
+        };
+        plot::write(path, &rows, &title, &latency_title)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// What every run needs.
+struct Runs<'a> {
+    args: &'a BenchArgs,
+    /// `--set` librdkafka settings for the consumers.
+    settings: &'a [(String, String)],
+    bootstrap: &'a str,
+    pid: Option<u32>,
+    limit: Duration,
+    latency_every: u64,
+}
+
+impl Runs<'_> {
+    fn raw(&self, rep: usize, topic: &str) -> Result<RunStats, String> {
+        let a = self.args;
+        let stats = runner::measure(self.pid, self.feed(topic), None, |signals| {
+            raw::consume(
+                self.bootstrap,
+                self.settings,
+                topic,
+                a.partitions,
+                a.messages,
+                self.latency_every,
+                signals,
+                self.limit,
+            )
+        })?;
+        eprintln!("rep {rep}: raw consumer {:.0} msgs/s", stats.rate());
+        Ok(stats)
+    }
+
+    fn pipeline(&self, rep: usize, topic: &str, workers: usize) -> Result<RunStats, String> {
+        let a = self.args;
+        let config = self.source_config(topic)?;
+        let group = config.group_id().to_owned();
+        let target = self.lag_target(&group, topic);
+        let batch_timeout = Duration::from_millis(a.batch_timeout_ms);
+        let stats = runner::measure(self.pid, self.feed(topic), Some(target), |signals| {
+            pipeline::consume(
+                config,
+                workers,
+                a.messages,
+                batch_timeout,
+                signals,
+                self.limit,
+            )
+        })?;
+        eprintln!("rep {rep}: pipeline w={workers} {:.0} msgs/s", stats.rate());
+        Ok(stats)
+    }
+
+    fn produce(&self, rep: usize, topic: &str) -> Result<RunStats, String> {
+        let a = self.args;
+        let payloads = (0..a.messages).map(|seq| payload(seq, a.size));
+        let stats = runner::measure(self.pid, None, None, |_| {
+            produce::produce(self.bootstrap, topic, a.partitions, payloads)
+        })?;
+        eprintln!("rep {rep}: raw produce {:.0} msgs/s", stats.rate());
+        Ok(stats)
+    }
+
+    fn pipe(
+        &self,
+        rep: usize,
+        input: &str,
+        output: &str,
+        workers: usize,
+    ) -> Result<RunStats, String> {
+        let a = self.args;
+        let source = self.source_config(input)?;
+        let group = source.group_id().to_owned();
+        let sink = SinkConfig::builder()
+            .brokers(self.bootstrap)
+            .default_topic(output)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let target = self.lag_target(&group, input);
+        let stats = runner::measure(self.pid, self.feed(input), Some(target), |signals| {
+            pipe::pipe(
+                source,
+                sink,
+                workers,
+                a.messages,
+                self.latency_every,
+                signals,
+                self.limit,
+            )
+        })?;
+        eprintln!("rep {rep}: pipe w={workers} {:.0} msgs/s", stats.rate());
+        Ok(stats)
+    }
+
+    /// The rate producer for a run's topic, with `--rate`.
+    fn feed(&self, topic: &str) -> Option<FeedSpec> {
+        let a = self.args;
+        a.rate.map(|rate| FeedSpec {
+            bootstrap: self.bootstrap.to_owned(),
+            topic: topic.to_owned(),
+            partitions: a.partitions,
+            messages: a.messages,
+            size: a.size,
+            rate,
+        })
+    }
+
+    fn lag_target<'b>(&'b self, group: &'b str, topic: &'b str) -> LagTarget<'b> {
+        LagTarget {
+            bootstrap: self.bootstrap,
+            group,
+            topic,
+            partitions: self.args.partitions,
+        }
+    }
+
+    fn source_config(&self, topic: &str) -> Result<SourceConfig, String> {
+        let mut builder = SourceConfig::builder()
+            .brokers(self.bootstrap)
+            .group_id(timely_kafka::testing::unique_name("bench-group"))
+            .topic(topic)
+            .tick(Duration::from_millis(self.args.tick_ms))
+            .commit_interval(Duration::from_millis(self.args.commit_interval_ms));
+        for (key, value) in self.settings {
+            builder = builder.set(key, value);
+        }
+        builder.build().map_err(|e| e.to_string())
+    }
+}
+
+/// `--set key=value` pairs.
+fn parse_settings(settings: &[String]) -> Result<Vec<(String, String)>, String> {
+    settings
+        .iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| format!("--set {s:?}: expected KEY=VALUE"))
+        })
+        .collect()
+}
