@@ -71,13 +71,7 @@ fn pipe(bootstrap: &str, group: &str, input: &str, output: &str, extra: &[&str])
             "--output",
             output,
         ])
-        .args([
-            "--exchange",
-            "--idle-exit",
-            "4",
-            "--commit-interval-ms",
-            "50",
-        ])
+        .args(["--exchange", "--commit-interval-ms", "50"])
         .args([
             "--set",
             "session.timeout.ms=2000",
@@ -118,14 +112,14 @@ fn two_process_cluster_then_join_and_kill() {
         &group,
         &input,
         &output,
-        &["-n", "2", "-p", "0", "-h", &hosts_path],
+        &["--idle-exit", "4", "-n", "2", "-p", "0", "-h", &hosts_path],
     );
     let mut p1 = pipe(
         &bootstrap,
         &group,
         &input,
         &output,
-        &["-n", "2", "-p", "1", "-h", &hosts_path],
+        &["--idle-exit", "4", "-n", "2", "-p", "1", "-h", &hosts_path],
     );
 
     let written =
@@ -137,7 +131,14 @@ fn two_process_cluster_then_join_and_kill() {
     });
 
     // A third member joins; more input arrives; one process of the cluster is killed.
-    let mut p2 = pipe(&bootstrap, &group, &input, &output, &["-w", "2"]);
+    // Its idle exit must outlast the rebalance that waits out the killed member's session.
+    let mut p2 = pipe(
+        &bootstrap,
+        &group,
+        &input,
+        &output,
+        &["--idle-exit", "12", "-w", "2"],
+    );
     load_phase(&cluster, &input, 300..600);
     p1.kill().unwrap();
     let _ = p1.wait();
