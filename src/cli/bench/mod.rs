@@ -82,6 +82,11 @@ pub struct BenchArgs {
     /// preloading), so the latency columns measure end-to-end latency.
     #[arg(long, value_name = "MSGS_PER_SEC", value_parser = clap::value_parser!(u64).range(1..))]
     rate: Option<u64>,
+    /// `fetch.wait.max.ms` of the source and the raw consumer: how long a broker may hold a
+    /// fetch that has no data yet (the mock cluster holds it that long even when data
+    /// arrives meanwhile, which sets the latency floor of `--rate` runs on it).
+    #[arg(long, default_value_t = 100)]
+    fetch_wait_ms: u64,
     /// A librdkafka setting for both the source and the raw consumer, `key=value`;
     /// repeat as needed (for example `--set queued.min.messages=20000`).
     #[arg(long = "set", value_name = "KEY=VALUE")]

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
-use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
-use timely_kafka::{KafkaSourceExt, SourceConfig};
+use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord, SourcePosition};
+use timely_kafka::{KafkaRecord, KafkaSourceExt, SourceConfig};
 
 use super::latency::{now_micros, Histogram};
 use super::measure::RunOutput;
@@ -82,7 +82,7 @@ pub fn pipe(
                         b.fetch_add(n as u64, Ordering::Relaxed);
                     }
                 })
-                .map(|r| SinkRecord::from_record(&r))
+                .map(into_sink_record)
                 .kafka_sink(&sink)
                 .map_err(|e| e.to_string())?;
             produced.acknowledged.probe_with(&probe);
@@ -138,6 +138,24 @@ pub fn pipe(
     output.throughput.bytes = bytes.load(Ordering::Relaxed);
     output.throughput.first = *first.lock().unwrap_or_else(|e| e.into_inner());
     Ok(output)
+}
+
+/// What `SinkRecord::from_record` makes, by moving key, payload and headers instead of
+/// copying them (the record is not used again).
+fn into_sink_record(record: KafkaRecord) -> SinkRecord {
+    SinkRecord {
+        topic: None,
+        partition: None,
+        timestamp_ms: record.timestamp.millis(),
+        origin: Some(SourcePosition {
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+        }),
+        key: record.key,
+        payload: record.payload,
+        headers: record.headers,
+    }
 }
 
 /// Notes the latency of every pending record whose tick the frontier has passed (all of

@@ -9,6 +9,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext};
 
+use super::data::{partition, Payloads};
 use super::measure::{Measurement, RunOutput};
 
 struct Counter {
@@ -28,7 +29,7 @@ impl ProducerContext for Counter {
     }
 }
 
-/// Produces `records` payloads to `topic` (partitions round-robin) and waits for every
+/// Produces `messages` payloads of `size` bytes to `topic` (partitions round-robin) and waits for every
 /// acknowledgement. Timed from the first send to the last acknowledgement, after a warm-up
 /// record per partition has been acknowledged: connecting and the idempotent producer's
 /// id request are left out, as they are for the pipe's sink, created before its source
@@ -37,7 +38,8 @@ pub fn produce(
     bootstrap: &str,
     topic: &str,
     partitions: i32,
-    payloads: impl Iterator<Item = Vec<u8>>,
+    messages: u64,
+    size: usize,
 ) -> Result<RunOutput, String> {
     let acked = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -68,13 +70,15 @@ pub fn produce(
     }
     let started = Instant::now();
     let (mut sent, mut bytes) = (0u64, 0u64);
-    for (i, payload) in payloads.enumerate() {
+    let mut payloads = Payloads::new(size);
+    for seq in 0..messages {
+        let payload = payloads.get(seq);
         bytes += payload.len() as u64;
         send(
             &producer,
             BaseRecord::to(topic)
-                .payload(payload.as_slice())
-                .partition(i as i32 % partitions),
+                .payload(payload)
+                .partition(partition(seq, partitions)),
         )?;
         sent += 1;
     }

@@ -17,7 +17,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext};
 
-use super::data::{partition, payload};
+use super::data::{partition, Payloads};
 use super::signals::RunSignals;
 
 /// What to produce.
@@ -36,6 +36,7 @@ pub struct FeedSpec {
 #[derive(Debug, Clone, Copy)]
 pub struct FeedReport {
     pub sent: u64,
+    /// From the first send to the last (before the final flush).
     pub elapsed: Duration,
 }
 
@@ -97,13 +98,14 @@ fn feed(spec: &FeedSpec, signals: &RunSignals) -> Result<FeedReport, String> {
     let rate = spec.rate.max(1) as f64;
     let started = Instant::now();
     let mut sent = 0u64;
+    let mut payloads = Payloads::new(spec.size);
     while sent < spec.messages {
         if signals.failed() {
             return Err("rate producer: stopped, the consumer failed".into());
         }
         let due = ((started.elapsed().as_secs_f64() * rate) as u64 + 1).min(spec.messages);
         while sent < due {
-            send(&producer, spec, sent)?;
+            send(&producer, spec, payloads.get(sent), sent)?;
             sent += 1;
         }
         if sent < spec.messages {
@@ -111,10 +113,10 @@ fn feed(spec: &FeedSpec, signals: &RunSignals) -> Result<FeedReport, String> {
             std::thread::sleep(next.saturating_duration_since(Instant::now()));
         }
     }
+    let elapsed = started.elapsed();
     producer
         .flush(Duration::from_secs(60))
         .map_err(|e| format!("rate producer flush: {e}"))?;
-    let elapsed = started.elapsed();
     match failed.load(Ordering::Relaxed) {
         0 => Ok(FeedReport { sent, elapsed }),
         n => Err(format!(
@@ -123,10 +125,14 @@ fn feed(spec: &FeedSpec, signals: &RunSignals) -> Result<FeedReport, String> {
     }
 }
 
-fn send(producer: &ThreadedProducer<Acks>, spec: &FeedSpec, seq: u64) -> Result<(), String> {
-    let payload = payload(seq, spec.size);
-    let mut record = BaseRecord::<(), Vec<u8>>::to(&spec.topic)
-        .payload(&payload)
+fn send(
+    producer: &ThreadedProducer<Acks>,
+    spec: &FeedSpec,
+    payload: &[u8],
+    seq: u64,
+) -> Result<(), String> {
+    let mut record = BaseRecord::<(), [u8]>::to(&spec.topic)
+        .payload(payload)
         .partition(partition(seq, spec.partitions));
     loop {
         match producer.send(record) {

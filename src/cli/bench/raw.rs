@@ -32,12 +32,16 @@ pub fn consume(
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .set("fetch.queue.backoff.ms", "10")
-        .set("fetch.wait.max.ms", "100")
         .set("queued.max.messages.kbytes", "65536");
     for (key, value) in settings {
         config.set(key, value);
     }
     let consumer: BaseConsumer = config.create().map_err(|e| format!("raw consumer: {e}"))?;
+    // Connect and learn the leaders first, as the source has by the time it is assigned:
+    // with --rate, records produced from the ready signal on are read live.
+    consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .map_err(|e| format!("raw consumer: metadata of {topic}: {e}"))?;
     let mut assignment = TopicPartitionList::new();
     for p in 0..partitions {
         assignment

@@ -7,7 +7,6 @@ use timely_kafka::sink::SinkConfig;
 use timely_kafka::SourceConfig;
 
 use super::broker::Broker;
-use super::data::payload;
 use super::idle;
 use super::json::{self, Settings};
 use super::measure::RunStats;
@@ -41,9 +40,6 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     });
     let broker = Broker::start(args.broker, args.brokers.as_deref(), &plan.all())?;
     let bootstrap = broker.bootstrap();
-    if let Some(input) = &plan.input {
-        load::preload(&bootstrap, input, args.messages, args.size, args.partitions)?;
-    }
     let runs = Runs {
         args,
         settings: &settings,
@@ -57,6 +53,11 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         // latency is only time since the load) sample; rate runs note every record.
         latency_every: if args.rate.is_some() { 1 } else { 64 },
     };
+    // Check the settings before spending time on the load.
+    runs.source_config("settings-check")?;
+    if let Some(input) = &plan.input {
+        load::preload(&bootstrap, input, args.messages, args.size, args.partitions)?;
+    }
 
     let mut raw_runs = Vec::new();
     let mut pipeline_runs: Vec<Vec<RunStats>> = vec![Vec::new(); worker_counts.len()];
@@ -169,7 +170,7 @@ impl Runs<'_> {
         let stats = runner::measure(self.pid, self.feed(topic), None, |signals| {
             raw::consume(
                 self.bootstrap,
-                self.settings,
+                &self.raw_settings(),
                 topic,
                 a.partitions,
                 a.messages,
@@ -204,9 +205,8 @@ impl Runs<'_> {
 
     fn produce(&self, rep: usize, topic: &str) -> Result<RunStats, String> {
         let a = self.args;
-        let payloads = (0..a.messages).map(|seq| payload(seq, a.size));
         let stats = runner::measure(self.pid, None, None, |_| {
-            produce::produce(self.bootstrap, topic, a.partitions, payloads)
+            produce::produce(self.bootstrap, topic, a.partitions, a.messages, a.size)
         })?;
         eprintln!("rep {rep}: raw produce {:.0} msgs/s", stats.rate());
         Ok(stats)
@@ -243,6 +243,17 @@ impl Runs<'_> {
         Ok(stats)
     }
 
+    /// The raw consumer's settings: the source's fetch wait, then `--set`.
+    fn raw_settings(&self) -> Vec<(String, String)> {
+        let wait = (
+            "fetch.wait.max.ms".to_owned(),
+            self.args.fetch_wait_ms.to_string(),
+        );
+        std::iter::once(wait)
+            .chain(self.settings.iter().cloned())
+            .collect()
+    }
+
     /// The rate producer for a run's topic, with `--rate`.
     fn feed(&self, topic: &str) -> Option<FeedSpec> {
         let a = self.args;
@@ -271,6 +282,7 @@ impl Runs<'_> {
             .group_id(timely_kafka::testing::unique_name("bench-group"))
             .topic(topic)
             .tick(Duration::from_millis(self.args.tick_ms))
+            .fetch_max_wait(Duration::from_millis(self.args.fetch_wait_ms))
             .commit_interval(Duration::from_millis(self.args.commit_interval_ms));
         for (key, value) in self.settings {
             builder = builder.set(key, value);
