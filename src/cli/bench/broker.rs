@@ -18,6 +18,8 @@ use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::ClientConfig;
 use timely_kafka::testing::EmbeddedCluster;
 
+use super::topics::TopicPlan;
+
 /// Where the embedded cluster runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BrokerMode {
@@ -35,25 +37,35 @@ pub enum Broker {
 }
 
 impl Broker {
-    /// Starts (or connects to) the broker and makes sure every topic of `topics` exists.
+    /// Starts (or connects to) the broker and makes sure every topic of `plan` exists; the
+    /// topics consumers read must have the plan's partition count.
     pub fn start(
         mode: BrokerMode,
         external: Option<&str>,
-        topics: &[(String, i32)],
+        plan: &TopicPlan,
     ) -> Result<Self, String> {
         match (external, mode) {
             (Some(bootstrap), _) => {
-                for (topic, _) in topics {
-                    ensure_exists(bootstrap, topic)?;
+                for topic in plan.read() {
+                    let found = ensure_exists(bootstrap, &topic)?;
+                    if found != plan.partitions {
+                        return Err(format!(
+                            "topic {topic} on {bootstrap} has {found} partitions, not --partitions {}: pass --partitions {found} or create the topics with {} partitions",
+                            plan.partitions, plan.partitions
+                        ));
+                    }
+                }
+                for topic in plan.any_partitions() {
+                    ensure_exists(bootstrap, &topic)?;
                 }
                 Ok(Broker::External(bootstrap.to_owned()))
             }
-            (None, BrokerMode::Child) => ChildBroker::spawn(topics).map(Broker::Child),
+            (None, BrokerMode::Child) => ChildBroker::spawn(&plan.all()).map(Broker::Child),
             (None, BrokerMode::InProcess) => {
                 let cluster = EmbeddedCluster::new(1).map_err(|e| e.to_string())?;
-                for (topic, partitions) in topics {
+                for (topic, partitions) in plan.all() {
                     cluster
-                        .create_topic(topic, *partitions)
+                        .create_topic(&topic, partitions)
                         .map_err(|e| e.to_string())?;
                 }
                 Ok(Broker::InProcess(cluster))
@@ -147,8 +159,9 @@ impl Drop for ChildBroker {
 }
 
 /// Checks that `topic` exists on an external broker, asking for it with auto-creation
-/// allowed (brokers with `auto.create.topics.enable` create it on that request).
-fn ensure_exists(bootstrap: &str, topic: &str) -> Result<(), String> {
+/// allowed (brokers with `auto.create.topics.enable` create it on that request), and
+/// returns its partition count.
+fn ensure_exists(bootstrap: &str, topic: &str) -> Result<i32, String> {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("allow.auto.create.topics", "true")
@@ -160,12 +173,12 @@ fn ensure_exists(bootstrap: &str, topic: &str) -> Result<(), String> {
             .client()
             .fetch_metadata(Some(topic), Duration::from_secs(10))
             .map_err(|e| format!("metadata of {topic} on {bootstrap}: {e}"))?;
-        if metadata
+        if let Some(found) = metadata
             .topics()
             .iter()
-            .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+            .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
         {
-            return Ok(());
+            return Ok(found.partitions().len() as i32);
         }
         std::thread::sleep(Duration::from_millis(100 << attempt.min(4)));
     }

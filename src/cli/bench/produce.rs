@@ -29,7 +29,7 @@ impl ProducerContext for Counter {
     }
 }
 
-/// Produces `messages` payloads of `size` bytes to `topic` (partitions round-robin) and waits for every
+/// Produces `messages` payloads of `size` bytes to `topic` (round-robin over its partitions) and waits for every
 /// acknowledgement. Timed from the first send to the last acknowledgement, after a warm-up
 /// record per partition has been acknowledged: connecting and the idempotent producer's
 /// id request are left out, as they are for the pipe's sink, created before its source
@@ -37,7 +37,6 @@ impl ProducerContext for Counter {
 pub fn produce(
     bootstrap: &str,
     topic: &str,
-    partitions: i32,
     messages: u64,
     size: usize,
 ) -> Result<RunOutput, String> {
@@ -53,6 +52,7 @@ pub fn produce(
             failed: Arc::clone(&failed),
         })
         .map_err(|e| format!("raw producer: {e}"))?;
+    let partitions = partition_count(&producer, topic)?;
     for partition in 0..partitions {
         send(
             &producer,
@@ -119,4 +119,19 @@ fn send(
             Err((e, _)) => return Err(format!("raw producer: {e}")),
         }
     }
+}
+
+/// How many partitions `topic` has (an auto-created output topic has the broker's default).
+fn partition_count(producer: &ThreadedProducer<Counter>, topic: &str) -> Result<i32, String> {
+    let metadata = producer
+        .client()
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .map_err(|e| format!("raw producer: metadata of {topic}: {e}"))?;
+    metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map(|t| t.partitions().len() as i32)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("raw producer: topic {topic} not found"))
 }

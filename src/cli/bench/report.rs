@@ -112,7 +112,7 @@ fn notes(rows: &[Row], idle: &[Idle], context: &Context<'_>) {
                 b * 100.0
             ),
             None => println!(
-                "idle CPU, {} worker(s), tick {} ms: {:.2} % of a core (whole process)",
+                "idle CPU, {} worker(s), tick {} ms: {:.2} % of a core (this process)",
                 i.workers,
                 context.tick_ms,
                 i.process * 100.0

@@ -38,7 +38,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         idle: args.idle_secs > 0,
         input: args.topic.as_deref(),
     });
-    let broker = Broker::start(args.broker, args.brokers.as_deref(), &plan.all())?;
+    let broker = Broker::start(args.broker, args.brokers.as_deref(), &plan)?;
     let bootstrap = broker.bootstrap();
     let runs = Runs {
         args,
@@ -139,8 +139,12 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         eprintln!("wrote {}", path.display());
     }
     if let Some(path) = &args.plot {
+        let feed = match args.rate {
+            Some(rate) => format!(", produced at {rate} msgs/s during each run"),
+            None => ", preloaded".to_owned(),
+        };
         let title = format!(
-            "timely-kafka bench: {} records of {} B, {} partitions, {} reps",
+            "timely-kafka bench: {} records of {} B, {} partitions{feed}, median of {} rep(s)",
             args.messages, args.size, args.partitions, args.reps
         );
         let latency_title = match args.rate {
@@ -206,7 +210,7 @@ impl Runs<'_> {
     fn produce(&self, rep: usize, topic: &str) -> Result<RunStats, String> {
         let a = self.args;
         let stats = runner::measure(self.pid, None, None, |_| {
-            produce::produce(self.bootstrap, topic, a.partitions, a.messages, a.size)
+            produce::produce(self.bootstrap, topic, a.messages, a.size)
         })?;
         eprintln!("rep {rep}: raw produce {:.0} msgs/s", stats.rate());
         Ok(stats)

@@ -87,20 +87,41 @@ impl TopicPlan {
 
     /// Every distinct topic with its partition count, in a stable order.
     pub fn all(&self) -> Vec<(String, i32)> {
+        let mut all = self.read();
+        all.extend(self.any_partitions());
+        all.into_iter().map(|n| (n, self.partitions)).collect()
+    }
+
+    /// The distinct topics whose records consumers read: they must have exactly
+    /// `partitions` partitions.
+    pub fn read(&self) -> Vec<String> {
         let mut names: Vec<&String> = self.input.iter().collect();
         names.extend(&self.raw);
         names.extend(self.pipeline.iter().flatten());
         names.extend(&self.pipe_in);
-        names.extend(&self.pipe_out);
-        names.extend(&self.produce);
-        names.extend(&self.idle);
-        let mut seen = std::collections::BTreeSet::new();
-        names
-            .into_iter()
-            .filter(|n| seen.insert(n.as_str()))
-            .map(|n| (n.clone(), self.partitions))
-            .collect()
+        distinct(names)
     }
+
+    /// The distinct topics whose partition count does not matter: outputs, and the idle
+    /// measurement's empty topic.
+    pub fn any_partitions(&self) -> Vec<String> {
+        distinct(
+            self.pipe_out
+                .iter()
+                .chain(&self.produce)
+                .chain(&self.idle)
+                .collect(),
+        )
+    }
+}
+
+fn distinct(names: Vec<&String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    names
+        .into_iter()
+        .filter(|n| seen.insert(n.as_str()))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
