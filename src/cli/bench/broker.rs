@@ -1,5 +1,6 @@
-//! The broker a benchmark runs against: the embedded cluster in a child process (default),
-//! in this process, or an external Kafka (`--brokers`).
+//! The broker a benchmark runs against: the embedded cluster in a child process (default,
+//! `--embedded child`), in this process (`--embedded in-process`), or an external Kafka
+//! (`--brokers`).
 //!
 //! The child process is this binary's `mock-cluster` command, librdkafka's mock cluster
 //! like the in-process one. It keeps the broker's CPU time and its in-memory topics out of

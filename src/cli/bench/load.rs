@@ -21,7 +21,7 @@ pub fn preload(
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(messages);
         if let Ok(style) = ProgressStyle::with_template(
-            "loading {wide_bar} {human_pos}/{human_len} records ({per_sec}, {eta} left)",
+            "loading {wide_bar} {human_pos}/{human_len} records, {eta} left",
         ) {
             bar.set_style(style);
         }

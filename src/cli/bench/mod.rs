@@ -102,9 +102,9 @@ pub struct BenchArgs {
     idle_secs: u64,
     /// Where the embedded cluster runs: a child process keeps its CPU and memory out of
     /// the CPU and RSS columns; in-process puts them in.
-    #[arg(long, value_enum, default_value_t = BrokerMode::Child)]
-    broker: BrokerMode,
-    /// Use this broker instead of the embedded cluster (topics must exist or be
+    #[arg(long = "embedded", value_enum, default_value_t = BrokerMode::Child)]
+    embedded: BrokerMode,
+    /// Use this Kafka instead of the embedded cluster (topics must exist or be
     /// auto-created with `--partitions` partitions).
     #[arg(long)]
     brokers: Option<String>,

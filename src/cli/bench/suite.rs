@@ -38,7 +38,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         idle: args.idle_secs > 0,
         input: args.topic.as_deref(),
     });
-    let broker = Broker::start(args.broker, args.brokers.as_deref(), &plan)?;
+    let broker = Broker::start(args.embedded, args.brokers.as_deref(), &plan)?;
     let bootstrap = broker.bootstrap();
     let runs = Runs {
         args,
