@@ -1,8 +1,12 @@
 //! Every invalid source configuration is rejected by `build()` with an error naming its key.
 
+mod common;
+
 use std::time::Duration;
 
-use timely_kafka::{ConfigError, OffsetReset, SourceConfig, SourceConfigBuilder};
+use common::config_error_key;
+
+use timely_kafka::{OffsetReset, SourceConfig, SourceConfigBuilder};
 
 fn valid() -> SourceConfigBuilder {
     SourceConfig::builder()
@@ -11,21 +15,9 @@ fn valid() -> SourceConfigBuilder {
         .topic("t")
 }
 
-/// The key an error names, whatever its kind.
-fn key_of(err: &ConfigError) -> &str {
-    match err {
-        ConfigError::Missing { key, .. }
-        | ConfigError::Invalid { key, .. }
-        | ConfigError::Forced { key, .. }
-        | ConfigError::Managed { key, .. }
-        | ConfigError::Rejected { key, .. } => key,
-        other => panic!("unexpected error kind: {other:?}"),
-    }
-}
-
 fn assert_rejected(builder: SourceConfigBuilder, key: &str) {
     let err = builder.build().expect_err("the config must be rejected");
-    assert_eq!(key_of(&err), key, "{err}");
+    assert_eq!(config_error_key(&err), key, "{err}");
     assert!(
         err.to_string().contains(key),
         "message names `{key}`: {err}"

@@ -13,22 +13,11 @@ use timely_kafka::sink::{
     Acks, Compression, KafkaSinkExt, Partitioner, SinkConfig, SinkConfigBuilder, SinkRecord,
 };
 use timely_kafka::testing::{unique_name, EmbeddedCluster};
-use timely_kafka::{ConfigError, SinkError};
-
-fn key_of(err: &ConfigError) -> &str {
-    match err {
-        ConfigError::Missing { key, .. }
-        | ConfigError::Invalid { key, .. }
-        | ConfigError::Forced { key, .. }
-        | ConfigError::Managed { key, .. }
-        | ConfigError::Rejected { key, .. } => key,
-        other => panic!("unexpected error kind: {other:?}"),
-    }
-}
+use timely_kafka::SinkError;
 
 fn rejected(builder: SinkConfigBuilder, key: &str) {
     let err = builder.build().expect_err("must be rejected");
-    assert_eq!(key_of(&err), key, "{err}");
+    assert_eq!(config_error_key(&err), key, "{err}");
     assert!(err.to_string().contains(key), "{err}");
 }
 

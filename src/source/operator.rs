@@ -373,23 +373,7 @@ impl SourceReader {
                 .into_iter()
                 .partition(|p| p.revoking && (no_frontier || !p.progress.has_in_flight()));
         self.owned = keep;
-        let halts = self
-            .membership
-            .shared
-            .halt_offsets(&done.iter().map(|p| p.tp.clone()).collect::<Vec<_>>());
-        let commits: Vec<Commit> = done
-            .iter()
-            .zip(halts)
-            .filter_map(|(p, halt)| {
-                p.progress
-                    .commit_position_capped(halt)
-                    .map(|offset| Commit {
-                        tp: p.tp.clone(),
-                        epoch: p.epoch,
-                        offset,
-                    })
-            })
-            .collect();
+        let commits = commit_positions(&self.membership, &done);
         if let Err(err) = self.membership.commit(&commits, &[], None) {
             tracing::warn!("{err}");
             self.membership.shared.record_error(err.to_string());
@@ -442,22 +426,7 @@ impl SourceReader {
                 p.progress.forget_commit(offset);
             }
         }
-        // Read after `release`: a halt at offset o is recorded before the frontier passes o.
-        let halts = self.membership.shared.halt_offsets(&mine);
-        let offsets: Vec<Commit> = self
-            .owned
-            .iter()
-            .zip(halts)
-            .filter_map(|(p, halt)| {
-                p.progress
-                    .commit_position_capped(halt)
-                    .map(|offset| Commit {
-                        tp: p.tp.clone(),
-                        epoch: p.epoch,
-                        offset,
-                    })
-            })
-            .collect();
+        let offsets = commit_positions(&self.membership, &self.owned);
         let processed: Vec<(TopicPartition, i64)> = self
             .owned
             .iter()
@@ -498,4 +467,24 @@ impl SourceReader {
             self.activator.activate_after(delay);
         }
     }
+}
+
+/// The commit each partition is due: its processed position, capped at a `Stop` halt. Read
+/// after `release`: a halt at offset o is recorded before the frontier passes o.
+fn commit_positions(membership: &Membership, partitions: &[OwnedPartition]) -> Vec<Commit> {
+    let tps: Vec<TopicPartition> = partitions.iter().map(|p| p.tp.clone()).collect();
+    let halts = membership.shared.halt_offsets(&tps);
+    partitions
+        .iter()
+        .zip(halts)
+        .filter_map(|(p, halt)| {
+            p.progress
+                .commit_position_capped(halt)
+                .map(|offset| Commit {
+                    tp: p.tp.clone(),
+                    epoch: p.epoch,
+                    offset,
+                })
+        })
+        .collect()
 }

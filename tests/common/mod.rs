@@ -210,3 +210,16 @@ pub fn read_topic(cluster: &EmbeddedCluster, topic: &str) -> Vec<Written> {
     drop(tpl);
     out
 }
+
+/// The key a configuration error names, whatever its kind.
+pub fn config_error_key(err: &timely_kafka::ConfigError) -> &str {
+    use timely_kafka::ConfigError;
+    match err {
+        ConfigError::Missing { key, .. }
+        | ConfigError::Invalid { key, .. }
+        | ConfigError::Forced { key, .. }
+        | ConfigError::Managed { key, .. }
+        | ConfigError::Rejected { key, .. } => key,
+        other => panic!("unexpected error kind: {other:?}"),
+    }
+}
