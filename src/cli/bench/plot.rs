@@ -17,19 +17,22 @@ const COLORS: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
 ];
 
+/// Titles, and whether a feed rate capped the runs (then there is no scaling to draw).
+pub struct Labels<'a> {
+    pub title: &'a str,
+    pub throughput: &'a str,
+    pub latency: &'a str,
+    pub capped: bool,
+}
+
 /// Writes the plot to `path`.
-pub fn write(
-    path: &std::path::Path,
-    rows: &[Row],
-    title: &str,
-    latency_title: &str,
-) -> Result<(), String> {
-    std::fs::write(path, svg(rows, title, latency_title))
-        .map_err(|e| format!("writing {}: {e}", path.display()))
+pub fn write(path: &std::path::Path, rows: &[Row], labels: &Labels<'_>) -> Result<(), String> {
+    std::fs::write(path, svg(rows, labels)).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 /// The SVG document.
-pub fn svg(rows: &[Row], title: &str, latency_title: &str) -> String {
+pub fn svg(rows: &[Row], labels: &Labels<'_>) -> String {
+    let title = labels.title;
     // Room under the panels for the legends: two columns on the left, one on the right.
     let legend_lines = (rows.len() + 1).div_ceil(2).max(rows.len());
     let height = TOP + PANEL_H + 60.0 + 14.0 * legend_lines as f64;
@@ -45,13 +48,13 @@ pub fn svg(rows: &[Row], title: &str, latency_title: &str) -> String {
         WIDTH / 2.0,
         escape(title)
     );
-    throughput_panel(&mut s, rows);
-    latency_panel(&mut s, rows, latency_title);
+    throughput_panel(&mut s, rows, labels.throughput, labels.capped);
+    latency_panel(&mut s, rows, labels.latency);
     s.push_str("</svg>\n");
     s
 }
 
-fn throughput_panel(s: &mut String, rows: &[Row]) {
+fn throughput_panel(s: &mut String, rows: &[Row], title: &str, capped: bool) {
     let left = LEFT[0];
     let pipelines: Vec<&Row> = rows.iter().filter(|r| r.run == RunKind::Pipeline).collect();
     let max_workers = rows.iter().map(|r| r.workers).max().unwrap_or(1).max(2);
@@ -68,13 +71,7 @@ fn throughput_panel(s: &mut String, rows: &[Row]) {
     let (step, y_max) = nice_axis(top_rate);
     let x = |w: f64| left + (w - 0.5) / (max_workers as f64) * PANEL_W;
     let y = |r: f64| TOP + PANEL_H - r / y_max * PANEL_H;
-    frame(
-        s,
-        left,
-        "workers",
-        "msgs/s (millions)",
-        "Throughput against workers",
-    );
+    frame(s, left, "workers", "msgs/s (millions)", title);
     let mut tick = 0.0;
     while tick <= y_max + step / 2.0 {
         grid_y(s, left, y(tick), &format!("{:.2}", tick / 1e6));
@@ -89,7 +86,8 @@ fn throughput_panel(s: &mut String, rows: &[Row]) {
         );
     }
     let mut legend = Vec::new();
-    if let Some(one) = one {
+    // Linear scaling only means something when no feed rate capped the runs.
+    if let (Some(one), false) = (one, capped) {
         let _ = writeln!(
             s,
             r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#999" stroke-dasharray="2,3"/>"##,

@@ -119,7 +119,7 @@ fn notes(rows: &[Row], idle: &[Idle], context: &Context<'_>) {
             ),
         }
     }
-    if rows.iter().any(|r| r.run == RunKind::Pipeline) && rows.len() > 1 {
+    if context.rate.is_none() && rows.iter().any(|r| r.run == RunKind::Pipeline) {
         let pipelines: Vec<&Row> = rows.iter().filter(|r| r.run == RunKind::Pipeline).collect();
         if let (Some(one), Some(max)) = (
             pipelines.iter().find(|r| r.workers == 1),

@@ -140,18 +140,28 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     }
     if let Some(path) = &args.plot {
         let feed = match args.rate {
-            Some(rate) => format!(", produced at {rate} msgs/s during each run"),
-            None => ", preloaded".to_owned(),
+            Some(rate) => format!("fed at {rate} msgs/s"),
+            None => "preloaded".to_owned(),
         };
         let title = format!(
-            "timely-kafka bench: {} records of {} B, {} partitions{feed}, median of {} rep(s)",
+            "timely-kafka bench: {} x {} B, {} partitions, {feed}, median of {} rep(s)",
             args.messages, args.size, args.partitions, args.reps
         );
         let latency_title = match args.rate {
             Some(rate) => format!("Latency CDF at {rate} msgs/s"),
             None => "Time since load (preloaded: not a latency)".to_owned(),
         };
-        plot::write(path, &rows, &title, &latency_title)?;
+        let throughput_title = match args.rate {
+            Some(_) => "Throughput (capped by the feed rate)",
+            None => "Throughput against workers",
+        };
+        let labels = plot::Labels {
+            title: &title,
+            throughput: throughput_title,
+            latency: &latency_title,
+            capped: args.rate.is_some(),
+        };
+        plot::write(path, &rows, &labels)?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
