@@ -332,6 +332,68 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
 
+    use crate::cli::bench::measure::{Measurement, RunOutput, RunStats};
+    use std::time::{Duration, Instant};
+
+    fn row(run: RunKind, workers: usize, rate: f64, latency_us: &[u64]) -> Row {
+        let start = Instant::now();
+        let mut output = RunOutput {
+            throughput: Measurement {
+                records: rate as u64,
+                bytes: rate as u64 * 100,
+                first: Some(start),
+                last: Some(start + Duration::from_secs(1)),
+            },
+            ..RunOutput::default()
+        };
+        for us in latency_us {
+            output.latency.record(*us);
+        }
+        let stats = RunStats {
+            output,
+            ..RunStats::default()
+        };
+        Row::new(run, workers, &[stats])
+    }
+
+    #[test]
+    fn draws_both_panels() {
+        let rows = [
+            row(RunKind::RawConsumer, 1, 1.5e6, &[900, 20_000]),
+            row(RunKind::Pipeline, 1, 1.4e6, &[1_000, 30_000, 120_000]),
+            row(RunKind::Pipeline, 2, 1.6e6, &[800, 25_000]),
+            row(RunKind::Pipe, 1, 0.8e6, &[]),
+        ];
+        let labels = Labels {
+            title: "t <&>",
+            throughput: "Throughput",
+            latency: "Latency",
+            capped: false,
+        };
+        let svg = svg(&rows, &labels);
+        assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>\n"));
+        assert!(svg.contains("t &lt;&amp;&gt;"));
+        // Pipeline line, linear scaling, and a CDF per run with latency samples.
+        assert_eq!(svg.matches("<polyline").count(), 1 + 3);
+        assert!(svg.contains("linear scaling"));
+        assert!(svg.contains("pipeline w=1 (p50"));
+        assert!(!svg.contains("pipe w=1 (p50"));
+        let capped = svg_capped(&rows);
+        assert!(!capped.contains("linear scaling"));
+    }
+
+    fn svg_capped(rows: &[Row]) -> String {
+        svg(
+            rows,
+            &Labels {
+                title: "",
+                throughput: "",
+                latency: "",
+                capped: true,
+            },
+        )
+    }
+
     #[test]
     fn axes_are_round() {
         assert_eq!(nice_axis(1_730_000.0), (500_000.0, 2_000_000.0));
