@@ -35,6 +35,7 @@ mod rate;
 mod raw;
 mod report;
 mod runner;
+mod runs;
 mod signals;
 mod suite;
 mod summary;

@@ -25,6 +25,9 @@ use super::latency::now_micros;
 use super::measure::RunOutput;
 use super::signals::RunSignals;
 
+/// Records per batch.
+pub const BATCH_SIZE: usize = 100;
+
 /// What the map makes of a record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Event {
@@ -73,7 +76,7 @@ pub fn consume(
             processed.failed.probe_with(&probe);
             processed
                 .ok
-                .batch(by_partition().max_size(100).timeout(batch_timeout))
+                .batch(by_partition().max_size(BATCH_SIZE).timeout(batch_timeout))
                 .inspect_core(move |event| {
                     if let Ok((_, batches)) = event {
                         let now = now_micros();

@@ -1,0 +1,150 @@
+//! One repetition of each measurement, set up from the command line: which topic, which
+//! configs, which feed, and the line it logs.
+
+use std::time::Duration;
+
+use timely_kafka::sink::SinkConfig;
+use timely_kafka::SourceConfig;
+
+use super::measure::RunStats;
+use super::rate::FeedSpec;
+use super::runner::{self, LagTarget};
+use super::{pipe, pipeline, produce, raw, BenchArgs};
+
+/// What every run needs.
+pub struct Runs<'a> {
+    pub args: &'a BenchArgs,
+    /// `--set` librdkafka settings for the consumers.
+    pub settings: &'a [(String, String)],
+    pub bootstrap: &'a str,
+    pub pid: Option<u32>,
+    pub limit: Duration,
+    pub latency_every: u64,
+}
+
+impl Runs<'_> {
+    pub fn raw(&self, rep: usize, topic: &str) -> Result<RunStats, String> {
+        let a = self.args;
+        let stats = runner::measure(self.pid, self.feed(topic), None, |signals| {
+            raw::consume(
+                self.bootstrap,
+                &self.raw_settings(),
+                topic,
+                a.partitions,
+                a.messages,
+                self.latency_every,
+                signals,
+                self.limit,
+            )
+        })?;
+        eprintln!("rep {rep}: raw consumer {:.0} msgs/s", stats.rate());
+        Ok(stats)
+    }
+
+    pub fn pipeline(&self, rep: usize, topic: &str, workers: usize) -> Result<RunStats, String> {
+        let a = self.args;
+        let config = self.source_config(topic)?;
+        let group = config.group_id().to_owned();
+        let target = self.lag_target(&group, topic);
+        let batch_timeout = Duration::from_millis(a.batch_timeout_ms);
+        let stats = runner::measure(self.pid, self.feed(topic), Some(target), |signals| {
+            pipeline::consume(
+                config,
+                workers,
+                a.messages,
+                batch_timeout,
+                signals,
+                self.limit,
+            )
+        })?;
+        eprintln!("rep {rep}: pipeline w={workers} {:.0} msgs/s", stats.rate());
+        Ok(stats)
+    }
+
+    pub fn produce(&self, rep: usize, topic: &str) -> Result<RunStats, String> {
+        let a = self.args;
+        let stats = runner::measure(self.pid, None, None, |_| {
+            produce::produce(self.bootstrap, topic, a.messages, a.size)
+        })?;
+        eprintln!("rep {rep}: raw produce {:.0} msgs/s", stats.rate());
+        Ok(stats)
+    }
+
+    pub fn pipe(
+        &self,
+        rep: usize,
+        input: &str,
+        output: &str,
+        workers: usize,
+    ) -> Result<RunStats, String> {
+        let a = self.args;
+        let source = self.source_config(input)?;
+        let group = source.group_id().to_owned();
+        let sink = SinkConfig::builder()
+            .brokers(self.bootstrap)
+            .default_topic(output)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let target = self.lag_target(&group, input);
+        let stats = runner::measure(self.pid, self.feed(input), Some(target), |signals| {
+            pipe::pipe(
+                source,
+                sink,
+                workers,
+                a.messages,
+                self.latency_every,
+                signals,
+                self.limit,
+            )
+        })?;
+        eprintln!("rep {rep}: pipe w={workers} {:.0} msgs/s", stats.rate());
+        Ok(stats)
+    }
+
+    /// The raw consumer's settings: the source's fetch wait, then `--set`.
+    fn raw_settings(&self) -> Vec<(String, String)> {
+        let wait = (
+            "fetch.wait.max.ms".to_owned(),
+            self.args.fetch_wait_ms.to_string(),
+        );
+        std::iter::once(wait)
+            .chain(self.settings.iter().cloned())
+            .collect()
+    }
+
+    /// The rate producer for a run's topic, with `--rate`.
+    fn feed(&self, topic: &str) -> Option<FeedSpec> {
+        let a = self.args;
+        a.rate.map(|rate| FeedSpec {
+            bootstrap: self.bootstrap.to_owned(),
+            topic: topic.to_owned(),
+            partitions: a.partitions,
+            messages: a.messages,
+            size: a.size,
+            rate,
+        })
+    }
+
+    fn lag_target<'b>(&'b self, group: &'b str, topic: &'b str) -> LagTarget<'b> {
+        LagTarget {
+            bootstrap: self.bootstrap,
+            group,
+            topic,
+            partitions: self.args.partitions,
+        }
+    }
+
+    pub fn source_config(&self, topic: &str) -> Result<SourceConfig, String> {
+        let mut builder = SourceConfig::builder()
+            .brokers(self.bootstrap)
+            .group_id(timely_kafka::testing::unique_name("bench-group"))
+            .topic(topic)
+            .tick(Duration::from_millis(self.args.tick_ms))
+            .fetch_max_wait(Duration::from_millis(self.args.fetch_wait_ms))
+            .commit_interval(Duration::from_millis(self.args.commit_interval_ms));
+        for (key, value) in self.settings {
+            builder = builder.set(key, value);
+        }
+        builder.build().map_err(|e| e.to_string())
+    }
+}
