@@ -89,7 +89,8 @@ pub struct PartitionStatus {
 pub struct SourceProgress {
     /// Whether every local worker has registered and the process has subscribed.
     pub joined: bool,
-    /// How many assignments this process has received.
+    /// Bumped on every change to this process's assignment (assign, revoke, drain); not the
+    /// Kafka group generation, which lifecycle hooks receive.
     pub generation: u64,
     /// The partitions currently assigned to this process, in `(topic, partition)` order.
     pub assigned: Vec<(String, i32)>,

@@ -54,9 +54,10 @@ pub fn produce(
         .map_err(|e| format!("raw producer: {e}"))?;
     let partitions = partition_count(&producer, topic)?;
     for partition in 0..partitions {
-        send(
+        send_waiting(
             &producer,
             BaseRecord::to(topic).payload(&[][..]).partition(partition),
+            "raw producer",
         )?;
     }
     producer
@@ -74,11 +75,12 @@ pub fn produce(
     for seq in 0..messages {
         let payload = payloads.get(seq);
         bytes += payload.len() as u64;
-        send(
+        send_waiting(
             &producer,
             BaseRecord::to(topic)
                 .payload(payload)
                 .partition(partition(seq, partitions)),
+            "raw producer",
         )?;
         sent += 1;
     }
@@ -103,11 +105,16 @@ pub fn produce(
     })
 }
 
-/// Sends one record, waiting for room while the producer's queue is full.
-fn send(
-    producer: &ThreadedProducer<Counter>,
+/// Sends one record, waiting for room while the producer's queue is full. `who` names the
+/// producer in errors.
+pub(super) fn send_waiting<C>(
+    producer: &ThreadedProducer<C>,
     mut record: BaseRecord<'_, (), [u8]>,
-) -> Result<(), String> {
+    who: &str,
+) -> Result<(), String>
+where
+    C: ProducerContext<DeliveryOpaque = ()> + 'static,
+{
     loop {
         match producer.send(record) {
             Ok(()) => return Ok(()),
@@ -116,7 +123,7 @@ fn send(
                 // Room comes back as deliveries complete on the producer's own thread.
                 std::thread::yield_now();
             }
-            Err((e, _)) => return Err(format!("raw producer: {e}")),
+            Err((e, _)) => return Err(format!("{who}: {e}")),
         }
     }
 }

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext};
 
 use super::data::{partition, Payloads};
+use super::produce::send_waiting;
 use super::signals::RunSignals;
 
 /// What to produce.
@@ -105,7 +105,10 @@ fn feed(spec: &FeedSpec, signals: &RunSignals) -> Result<FeedReport, String> {
         }
         let due = ((started.elapsed().as_secs_f64() * rate) as u64 + 1).min(spec.messages);
         while sent < due {
-            send(&producer, spec, payloads.get(sent), sent)?;
+            let record = BaseRecord::<(), [u8]>::to(&spec.topic)
+                .payload(payloads.get(sent))
+                .partition(partition(sent, spec.partitions));
+            send_waiting(&producer, record, "rate producer")?;
             sent += 1;
         }
         if sent < spec.messages {
@@ -122,27 +125,5 @@ fn feed(spec: &FeedSpec, signals: &RunSignals) -> Result<FeedReport, String> {
         n => Err(format!(
             "rate producer: {n} of {sent} records were not delivered"
         )),
-    }
-}
-
-fn send(
-    producer: &ThreadedProducer<Acks>,
-    spec: &FeedSpec,
-    payload: &[u8],
-    seq: u64,
-) -> Result<(), String> {
-    let mut record = BaseRecord::<(), [u8]>::to(&spec.topic)
-        .payload(payload)
-        .partition(partition(seq, spec.partitions));
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                // The producer's own thread frees room as acknowledgements arrive.
-                record = back;
-                std::thread::yield_now();
-            }
-            Err((e, _)) => return Err(format!("rate producer: {e}")),
-        }
     }
 }
