@@ -73,13 +73,18 @@ fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
     let revoked = Arc::new(AtomicUsize::new(0));
     // Revocations per (member, partition): each one may restart that member's sequence.
     let revoked_from: Arc<Mutex<BTreeMap<(&'static str, i32), usize>>> = Arc::default();
+    // Assignment hook calls per member: the rounds wait on these, not on the clock.
+    let assigned_to: Arc<Mutex<BTreeMap<&'static str, usize>>> = Arc::default();
+    let assignments_of = |name: &str| assigned_to.lock().unwrap().get(name).copied().unwrap_or(0);
     let make_config =
         |name: &'static str, assigned: Arc<AtomicUsize>, revoked: Arc<AtomicUsize>| {
             let revoked_from = Arc::clone(&revoked_from);
+            let assigned_to = Arc::clone(&assigned_to);
             config(&bootstrap, &group, &topic)
                 .on_assigned(move |_, _, generation| {
                     assert!(generation >= 0, "a generation is known on assignment");
                     assigned.fetch_add(1, Ordering::SeqCst);
+                    *assigned_to.lock().unwrap().entry(name).or_default() += 1;
                     Ok(())
                 })
                 .on_revoked(move |_, partition, _| {
@@ -122,9 +127,15 @@ fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
             Arc::clone(&seen),
             Arc::clone(&stop_b),
         );
-        // Produce while b joins, runs, and leaves.
+        // Produce while b joins and runs: at least 1.5 s, and until the join's rebalance has
+        // given partitions to both members, however slow the machine.
+        let a_before = assignments_of("a");
+        let name = ["b0", "b1", "b2"][round];
         let until = Instant::now() + Duration::from_millis(1500);
-        while Instant::now() < until {
+        let started = Instant::now();
+        while Instant::now() < until || assignments_of(name) == 0 || assignments_of("a") == a_before
+        {
+            assert!(started.elapsed() < DEADLINE, "{name} never got partitions");
             let batch: Vec<TestRecord> = (0..PARTITIONS)
                 .map(|p| TestRecord::new(format!("{round}:{seq}")).partition(p))
                 .collect();
@@ -132,8 +143,19 @@ fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
             produced.fetch_add(PARTITIONS as usize, Ordering::SeqCst);
             seq += 1;
         }
+        // b leaves; wait until a has taken its partitions back, so the next join is a
+        // rebalance of its own rather than merged with this leave.
+        let a_before = assignments_of("a");
         stop_b.store(true, Ordering::SeqCst);
         b.join().unwrap();
+        let started = Instant::now();
+        while assignments_of("a") == a_before {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "a never took back {name}'s partitions"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
     }
     producing.store(false, Ordering::SeqCst);
 
