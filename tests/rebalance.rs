@@ -17,49 +17,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use timely::dataflow::operators::{Inspect, Probe};
+use timely::dataflow::operators::Probe;
 use timely::dataflow::ProbeHandle;
 use timely_kafka::testing::{unique_name, EmbeddedCluster, TestRecord};
-use timely_kafka::{KafkaSourceExt, SourceConfig};
+use timely_kafka::KafkaSourceExt;
 
 const PARTITIONS: i32 = 6;
-
-/// `(member, partition, offset)` of every record processed, in order.
-type Seen = Arc<Mutex<Vec<(&'static str, i32, i64)>>>;
-
-/// One member: a timely execution with `workers` workers on its own thread, recording
-/// `(member, partition, offset)` for every record processed, until `stop` is set.
-fn member(
-    name: &'static str,
-    config: SourceConfig,
-    workers: usize,
-    seen: Seen,
-    stop: Arc<AtomicBool>,
-) -> thread::JoinHandle<()> {
-    thread::spawn(move || {
-        timely::execute(timely::Config::process(workers), move |worker| {
-            let probe = ProbeHandle::new();
-            let seen = Arc::clone(&seen);
-            let handle = worker.dataflow(|scope| {
-                let source = scope.kafka_source(&config).unwrap();
-                source
-                    .records
-                    .inspect(move |r| seen.lock().unwrap().push((name, r.partition, r.offset)))
-                    .probe_with(&probe);
-                source.handle.commit_after(&probe);
-                source.handle
-            });
-            while !stop.load(Ordering::SeqCst) {
-                worker.step_or_park(Some(Duration::from_millis(20)));
-            }
-            handle.shutdown();
-        })
-        .unwrap()
-        .join()
-        .into_iter()
-        .for_each(|r| r.unwrap());
-    })
-}
 
 #[test]
 fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
@@ -99,14 +62,14 @@ fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
                 .build()
                 .unwrap()
         };
-    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: Processed = Arc::new(Mutex::new(Vec::new()));
 
     // A steady producer: records keep arriving during every rebalance.
     let producing = Arc::new(AtomicBool::new(true));
     let produced = Arc::new(AtomicUsize::new(0));
     let mut seq = 0usize;
     let stop_a = Arc::new(AtomicBool::new(false));
-    let a = member(
+    let a = spawn_member(
         "a",
         make_config("a", Arc::clone(&assigned), Arc::clone(&revoked)),
         2,
@@ -116,7 +79,7 @@ fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
 
     for round in 0..3 {
         let stop_b = Arc::new(AtomicBool::new(false));
-        let b = member(
+        let b = spawn_member(
             ["b0", "b1", "b2"][round],
             make_config(
                 ["b0", "b1", "b2"][round],

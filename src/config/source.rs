@@ -396,7 +396,12 @@ impl SourceConfigBuilder {
     /// Static group membership (`group.instance.id` = `{prefix}-{process_index}`): pass the
     /// timely process index (`-p`) so each process of a timely cluster is its own static
     /// member. A process restarted within `session.timeout.ms` takes its partitions back
-    /// without a rebalance. Default: dynamic membership.
+    /// without a rebalance: on shutdown a static member does not leave the group, so the
+    /// other members keep reading and see no revocation. Default: dynamic membership.
+    ///
+    /// Tested on the embedded cluster with the KIP-848 protocol (`group.protocol=consumer`
+    /// via [`set`](Self::set)); librdkafka's mock rebalances every classic-protocol join, so
+    /// the classic protocol's behaviour is the broker's (Kafka 2.3+ implements it).
     pub fn static_membership(mut self, prefix: impl Into<String>, process_index: usize) -> Self {
         self.static_member = Some((prefix.into(), process_index));
         self

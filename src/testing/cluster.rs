@@ -190,6 +190,26 @@ impl EmbeddedCluster {
         }
     }
 
+    /// Sets the session timeout and heartbeat interval the cluster hands to members of
+    /// groups using the KIP-848 `consumer` protocol (`group.protocol=consumer`), where these
+    /// are the broker's to choose. The mock's defaults are 30 s and 3 s. Applies to groups
+    /// created after the call. Each saturates at `i32::MAX` ms.
+    pub fn set_consumer_group_timeouts(&self, session: Duration, heartbeat: Duration) {
+        let ms = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: as in `set_group_initial_rebalance_delay`: the pointer is valid while
+        // `self` lives, and both functions only store a value under the cluster's mutex.
+        unsafe {
+            rdkafka_sys::rd_kafka_mock_set_group_consumer_session_timeout_ms(
+                self.mock_ptr(),
+                ms(session),
+            );
+            rdkafka_sys::rd_kafka_mock_set_group_consumer_heartbeat_interval_ms(
+                self.mock_ptr(),
+                ms(heartbeat),
+            );
+        }
+    }
+
     /// Makes broker `broker_id` answer its next requests of kind `api` with `errors`, in
     /// order, one error per request (`NO_ERROR` lets a request through). Unlike
     /// [`MockCluster::request_errors`], which applies to whichever broker gets the request,

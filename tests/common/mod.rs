@@ -3,8 +3,9 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -222,4 +223,41 @@ pub fn config_error_key(err: &timely_kafka::ConfigError) -> &str {
         | ConfigError::Rejected { key, .. } => key,
         other => panic!("unexpected error kind: {other:?}"),
     }
+}
+
+/// `(member, partition, offset)` of every record processed, in order.
+pub type Processed = Arc<Mutex<Vec<(&'static str, i32, i64)>>>;
+
+/// One member: a timely execution with `workers` workers on its own thread, recording
+/// `(member, partition, offset)` for every record processed, until `stop` is set.
+pub fn spawn_member(
+    name: &'static str,
+    config: SourceConfig,
+    workers: usize,
+    seen: Processed,
+    stop: Arc<AtomicBool>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        timely::execute(timely::Config::process(workers), move |worker| {
+            let probe = ProbeHandle::new();
+            let seen = Arc::clone(&seen);
+            let handle = worker.dataflow(|scope| {
+                let source = scope.kafka_source(&config).unwrap();
+                source
+                    .records
+                    .inspect(move |r| seen.lock().unwrap().push((name, r.partition, r.offset)))
+                    .probe_with(&probe);
+                source.handle.commit_after(&probe);
+                source.handle
+            });
+            while !stop.load(Ordering::SeqCst) {
+                worker.step_or_park(Some(Duration::from_millis(20)));
+            }
+            handle.shutdown();
+        })
+        .unwrap()
+        .join()
+        .into_iter()
+        .for_each(|r| r.unwrap());
+    })
 }
