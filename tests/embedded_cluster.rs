@@ -391,6 +391,7 @@ fn wait_with_deadline(child: &mut Child, timeout: Duration) -> ExitStatus {
 fn mock_cluster_command_serves_other_clients_and_stops_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
         .args(["mock-cluster", "--topic", "t:4", "--topic", "other:1"])
+        .args(["--load", "t:1000", "--initial-rebalance-delay-ms", "0"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -398,13 +399,16 @@ fn mock_cluster_command_serves_other_clients_and_stops_on_sigterm() {
         .expect("spawn mock-cluster");
 
     let stdout = child.stdout.take().expect("stdout");
-    let (lines, first_line) = mpsc::channel();
+    let (line_tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = lines.send(line);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
     });
-    let bootstrap = match first_line.recv_timeout(DEADLINE) {
+    let bootstrap = match lines.recv_timeout(DEADLINE) {
         Ok(line) => line.trim().to_owned(),
         Err(_) => {
             let _ = child.kill();
@@ -432,6 +436,18 @@ fn mock_cluster_command_serves_other_clients_and_stops_on_sigterm() {
             .expect("topic t");
         assert_eq!(topic.error(), None);
         assert_eq!(topic.partitions().len(), 4);
+        let loaded: i64 = (0..4)
+            .map(|p| {
+                let (low, high) = client
+                    .fetch_watermarks("t", p, Duration::from_secs(10))
+                    .expect("watermarks");
+                high - low
+            })
+            .sum();
+        assert_eq!(
+            loaded, 1000,
+            "--load t:1000 is in t before the bootstrap line"
+        );
     }
 
     let kill = Command::new("kill")
@@ -445,6 +461,28 @@ fn mock_cluster_command_serves_other_clients_and_stops_on_sigterm() {
         Some(0),
         "exit status after SIGTERM: {status}"
     );
+    let report: Vec<String> = lines.try_iter().collect();
+    assert_eq!(
+        report,
+        ["t records=1000", "other records=0"],
+        "shutdown report"
+    );
+}
+
+#[test]
+fn mock_cluster_command_rejects_a_load_into_an_uncreated_topic() {
+    let output = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
+        .args(["mock-cluster", "--topic", "t:1", "--load", "elsewhere:10"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mock-cluster");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--load elsewhere"),
+        "the error names the option: {stderr}"
+    );
+    assert!(output.stdout.is_empty(), "no bootstrap line on failure");
 }
 
 #[test]

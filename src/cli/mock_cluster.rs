@@ -2,16 +2,18 @@
 //!
 //! Creates the requested topics, then prints the bootstrap servers as the first line of
 //! stdout (so a script or test can read it and connect), and serves until SIGINT or
-//! SIGTERM, then exits 0. Topics exist before the line is printed.
+//! SIGTERM, then prints each created topic's record count (`TOPIC records=N`) and exits 0.
+//! Topics exist, and `--load` records are in them, before the bootstrap line is printed.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::Args;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use timely_kafka::testing::{ClusterError, EmbeddedCluster};
+use timely_kafka::testing::{ClusterError, EmbeddedCluster, TestRecord};
 use tracing::{error, info};
 
 use super::HelpFlag;
@@ -26,6 +28,15 @@ pub struct MockClusterArgs {
     /// Create a topic with this many partitions; repeat for more topics.
     #[arg(long = "topic", value_name = "NAME:PARTITIONS")]
     topics: Vec<TopicSpec>,
+    /// How long a new group's first rebalance waits for more members, in milliseconds, so
+    /// members started together share the first assignment. Kafka's
+    /// `group.initial.rebalance.delay.ms` default is the default here too.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    initial_rebalance_delay_ms: u64,
+    /// Load this many records (key `key-{i}`, payload `record-{i}`) into a topic created
+    /// with `--topic`, before the bootstrap line is printed; repeat for more topics.
+    #[arg(long = "load", value_name = "NAME:COUNT")]
+    loads: Vec<LoadSpec>,
     #[command(flatten)]
     help: HelpFlag,
 }
@@ -70,6 +81,30 @@ impl FromStr for TopicSpec {
     }
 }
 
+/// A `--load NAME:COUNT` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadSpec {
+    topic: String,
+    count: u64,
+}
+
+impl FromStr for LoadSpec {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let Some((topic, count)) = value.rsplit_once(':') else {
+            return Err("expected NAME:COUNT, for example orders:100000 (missing ':')".into());
+        };
+        let count = count
+            .parse::<u64>()
+            .map_err(|_| format!("the record count {count:?} after ':' must be a whole number"))?;
+        Ok(LoadSpec {
+            topic: topic.to_owned(),
+            count,
+        })
+    }
+}
+
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
 enum ServeError {
@@ -77,8 +112,10 @@ enum ServeError {
     Signals(#[source] io::Error),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
-    #[error("could not write the bootstrap servers to stdout: {0}")]
+    #[error("could not write to stdout: {0}")]
     Stdout(#[source] io::Error),
+    #[error("--load {0}: the topic is not created by a --topic option")]
+    LoadUnknownTopic(String),
 }
 
 /// Runs the command; exit code 0 after a clean shutdown on SIGINT or SIGTERM.
@@ -97,8 +134,19 @@ fn serve(args: &MockClusterArgs) -> Result<(), ServeError> {
     // line is read still shuts down cleanly.
     let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(ServeError::Signals)?;
     let cluster = EmbeddedCluster::new(args.brokers)?;
+    cluster
+        .set_group_initial_rebalance_delay(Duration::from_millis(args.initial_rebalance_delay_ms));
     for topic in &args.topics {
         cluster.create_topic(&topic.name, topic.partitions)?;
+    }
+    for load in &args.loads {
+        if !args.topics.iter().any(|t| t.name == load.topic) {
+            return Err(ServeError::LoadUnknownTopic(load.topic.clone()));
+        }
+        let records =
+            (0..load.count).map(|i| TestRecord::new(format!("record-{i}")).key(format!("key-{i}")));
+        cluster.load(&load.topic, records)?;
+        info!(topic = %load.topic, records = load.count, "loaded");
     }
     let bootstrap_servers = cluster.bootstrap_servers();
     {
@@ -115,8 +163,20 @@ fn serve(args: &MockClusterArgs) -> Result<(), ServeError> {
     // Blocks until a signal arrives.
     let signal = signals.forever().next();
     info!(?signal, "signal received, shutting down");
+    report(&cluster, &args.topics)?;
     drop(cluster);
     Ok(())
+}
+
+/// Prints one line per created topic on shutdown: `TOPIC records=N`, the sum of its
+/// partitions' end offsets, so a script can check what a pipeline wrote.
+fn report(cluster: &EmbeddedCluster, topics: &[TopicSpec]) -> Result<(), ServeError> {
+    let mut stdout = io::stdout().lock();
+    for topic in topics {
+        let records: i64 = cluster.end_offsets(&topic.name)?.values().sum();
+        writeln!(stdout, "{} records={records}", topic.name).map_err(ServeError::Stdout)?;
+    }
+    stdout.flush().map_err(ServeError::Stdout)
 }
 
 #[cfg(test)]
