@@ -1,4 +1,5 @@
-//! Members joining and leaving while records are in flight (RELIABILITY row 3): revoked
+//! Members joining and leaving while records are in flight (RELIABILITY row 3), with the eager
+//! and the cooperative-sticky protocols: revoked
 //! partitions drain before release, handoffs lose nothing, each ownership reads its partition
 //! in order, and lifecycle hooks see every assignment and revocation.
 //!
@@ -25,7 +26,19 @@ use timely_kafka::KafkaSourceExt;
 const PARTITIONS: i32 = 6;
 
 #[test]
-fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
+fn members_join_and_leave_repeatedly_eager() {
+    churn(None);
+}
+
+#[test]
+fn members_join_and_leave_repeatedly_cooperative_sticky() {
+    churn(Some("cooperative-sticky"));
+}
+
+/// Member `a` (2 workers) runs throughout; three times, a member `b` joins, runs while
+/// records keep arriving, and leaves. `strategy` sets `partition.assignment.strategy`
+/// (librdkafka's default, eager, when `None`).
+fn churn(strategy: Option<&str>) {
     init_logging();
     let topic = unique_name("churn");
     let group = unique_name("churn-group");
@@ -36,18 +49,24 @@ fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
     let revoked = Arc::new(AtomicUsize::new(0));
     // Revocations per (member, partition): each one may restart that member's sequence.
     let revoked_from: Arc<Mutex<BTreeMap<(&'static str, i32), usize>>> = Arc::default();
-    // Assignment hook calls per member: the rounds wait on these, not on the clock.
-    let assigned_to: Arc<Mutex<BTreeMap<&'static str, usize>>> = Arc::default();
-    let assignments_of = |name: &str| assigned_to.lock().unwrap().get(name).copied().unwrap_or(0);
+    // The partitions each member holds, from its hooks: the rounds wait on these, not on
+    // the clock.
+    let held: Arc<Mutex<BTreeMap<&'static str, BTreeSet<i32>>>> = Arc::default();
+    let holds = |name: &str| held.lock().unwrap().get(name).map_or(0, BTreeSet::len);
     let make_config =
         |name: &'static str, assigned: Arc<AtomicUsize>, revoked: Arc<AtomicUsize>| {
             let revoked_from = Arc::clone(&revoked_from);
-            let assigned_to = Arc::clone(&assigned_to);
-            config(&bootstrap, &group, &topic)
-                .on_assigned(move |_, _, generation| {
+            let (held_on_assign, held_on_revoke) = (Arc::clone(&held), Arc::clone(&held));
+            let mut builder = config(&bootstrap, &group, &topic)
+                .on_assigned(move |_, partition, generation| {
                     assert!(generation >= 0, "a generation is known on assignment");
                     assigned.fetch_add(1, Ordering::SeqCst);
-                    *assigned_to.lock().unwrap().entry(name).or_default() += 1;
+                    held_on_assign
+                        .lock()
+                        .unwrap()
+                        .entry(name)
+                        .or_default()
+                        .insert(partition);
                     Ok(())
                 })
                 .on_revoked(move |_, partition, _| {
@@ -57,10 +76,18 @@ fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
                         .unwrap()
                         .entry((name, partition))
                         .or_default() += 1;
+                    held_on_revoke
+                        .lock()
+                        .unwrap()
+                        .entry(name)
+                        .or_default()
+                        .remove(&partition);
                     Ok(())
-                })
-                .build()
-                .unwrap()
+                });
+            if let Some(strategy) = strategy {
+                builder = builder.set("partition.assignment.strategy", strategy);
+            }
+            builder.build().unwrap()
         };
     let seen: Processed = Arc::new(Mutex::new(Vec::new()));
 
@@ -92,11 +119,12 @@ fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
         );
         // Produce while b joins and runs: at least 1.5 s, and until the join's rebalance has
         // given partitions to both members, however slow the machine.
-        let a_before = assignments_of("a");
         let name = ["b0", "b1", "b2"][round];
         let until = Instant::now() + Duration::from_millis(1500);
         let started = Instant::now();
-        while Instant::now() < until || assignments_of(name) == 0 || assignments_of("a") == a_before
+        while Instant::now() < until
+            || holds(name) == 0
+            || holds("a") + holds(name) != PARTITIONS as usize
         {
             assert!(started.elapsed() < DEADLINE, "{name} never got partitions");
             let batch: Vec<TestRecord> = (0..PARTITIONS)
@@ -108,11 +136,10 @@ fn members_join_and_leave_repeatedly_without_loss_or_duplicates() {
         }
         // b leaves; wait until a has taken its partitions back, so the next join is a
         // rebalance of its own rather than merged with this leave.
-        let a_before = assignments_of("a");
         stop_b.store(true, Ordering::SeqCst);
         b.join().unwrap();
         let started = Instant::now();
-        while assignments_of("a") == a_before {
+        while holds("a") != PARTITIONS as usize {
             assert!(
                 started.elapsed() < DEADLINE,
                 "a never took back {name}'s partitions"
