@@ -1,7 +1,7 @@
 //! Members joining and leaving while records are in flight (RELIABILITY row 3), with the eager
-//! and the cooperative-sticky protocols: revoked
-//! partitions drain before release, handoffs lose nothing, each ownership reads its partition
-//! in order, and lifecycle hooks see every assignment and revocation.
+//! and the cooperative-sticky protocols: revoked partitions drain before release, handoffs
+//! lose nothing, each ownership reads its partition in order, and lifecycle hooks see every
+//! assignment and revocation.
 //!
 //! Duplicates: a revoked partition's final commit is sent while the group rebalances. Kafka
 //! accepts it then (PreparingRebalance); librdkafka's mock refuses it (its JOINING state
