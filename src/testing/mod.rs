@@ -17,11 +17,14 @@
 //! loader be tuned without affecting the host. Offsets are read with fresh metadata,
 //! watermark and committed-offset requests, never from a client's cache.
 //!
-//! Use [`unique_name`] for topic and group names when tests share a cluster.
+//! Use [`unique_name`] for topic and group names when tests share a cluster, and
+//! [`Checker`] with [`Trace`] payloads to tell loss, duplication and reordering apart in
+//! end-to-end tests.
 //!
 //! The `timely-kafka mock-cluster` command serves an `EmbeddedCluster` to other
 //! processes.
 
+mod checker;
 mod cluster;
 mod error;
 mod load;
@@ -29,6 +32,7 @@ mod names;
 mod offsets;
 mod record;
 
+pub use checker::{Checker, PartitionReport, Reorder, Report, Trace, TraceParseError};
 pub use cluster::EmbeddedCluster;
 pub use error::ClusterError;
 pub use load::load_into;

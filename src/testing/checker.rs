@@ -1,0 +1,557 @@
+//! A delivery checker for end-to-end tests: per partition, which input records were lost,
+//! duplicated or reordered, and whether a commit ran ahead of processing.
+//!
+//! Input records carry a [`Trace`] payload, `(run, partition, seq)`, so a record read back
+//! from an output topic names the input record it came from. A test tells the [`Checker`]
+//! what was written ([`input`](Checker::input)), what the pipeline processed, in order and
+//! by *segment* (one uninterrupted run of one owner: a process between restarts)
+//! ([`observe`](Checker::observe), [`observe_payload`](Checker::observe_payload)), where each
+//! segment started ([`restart`](Checker::restart)) and what was committed
+//! ([`committed`](Checker::committed)). [`Checker::report`] then checks the invariants of
+//! `RELIABILITY.md`:
+//!
+//! - **I1 no loss**: every input record was observed.
+//! - **I2 commit safety**: no input record below the last commit went unobserved.
+//! - **I3 monotone commits**: the commits of a partition never go backwards.
+//! - **I4 bounded duplicates**: a record is observed again only by a segment that started at
+//!   or below it, that is, re-read from the uncommitted window.
+//! - **I6 order**: within a segment, a partition's records are observed in offset order.
+//!
+//! ```
+//! use timely_kafka::testing::{Checker, Trace};
+//!
+//! let mut checker = Checker::new();
+//! for seq in 0..3 {
+//!     checker.input(0, seq as i64, Trace { run: 0, partition: 0, seq });
+//! }
+//! // Segment 0 processes offsets 0 and 1, commits 1, and crashes.
+//! checker.observe(0, 0, 0);
+//! checker.observe(0, 0, 1);
+//! checker.committed(0, 1);
+//! // Segment 1 restarts from the commit: it re-reads offset 1, then reads 2.
+//! checker.restart(1, [(0, Some(1))]);
+//! checker.observe(1, 0, 1);
+//! checker.observe(1, 0, 2);
+//! checker.committed(0, 3);
+//! let report = checker.report();
+//! assert!(report.is_clean(), "{report}");
+//! assert_eq!(report.duplicates(), 1);
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+
+use super::TestRecord;
+
+/// Where a traced record was written: the load `run`, its `partition`, and its sequence
+/// number `seq` within that run and partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Trace {
+    /// Which load wrote it (a test that loads several times numbers its loads).
+    pub run: u32,
+    /// The partition it was written to.
+    pub partition: i32,
+    /// Its position among the run's records of that partition, from 0.
+    pub seq: u64,
+}
+
+/// A payload that is not a [`Trace`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a trace payload (expected `trace:RUN:PARTITION:SEQ`): {payload:?}")]
+pub struct TraceParseError {
+    /// The payload, lossily decoded.
+    pub payload: String,
+}
+
+impl Trace {
+    /// The payload bytes: `trace:{run}:{partition}:{seq}`.
+    pub fn payload(&self) -> String {
+        format!("trace:{}:{}:{}", self.run, self.partition, self.seq)
+    }
+
+    /// Parses a payload written by [`payload`](Self::payload).
+    pub fn parse(payload: &[u8]) -> Result<Trace, TraceParseError> {
+        let error = || TraceParseError {
+            payload: String::from_utf8_lossy(payload).into_owned(),
+        };
+        let text = std::str::from_utf8(payload).map_err(|_| error())?;
+        let mut fields = text.strip_prefix("trace:").ok_or_else(error)?.split(':');
+        let mut next = || fields.next().ok_or_else(error);
+        let trace = Trace {
+            run: next()?.parse().map_err(|_| error())?,
+            partition: next()?.parse().map_err(|_| error())?,
+            seq: next()?.parse().map_err(|_| error())?,
+        };
+        if fields.next().is_some() {
+            return Err(error());
+        }
+        Ok(trace)
+    }
+
+    /// Records for `seqs` of `run` in each of `partitions` partitions, keyed `key-{seq}`,
+    /// interleaved across partitions: ready for
+    /// [`EmbeddedCluster::load`](super::EmbeddedCluster::load).
+    pub fn records(
+        run: u32,
+        partitions: i32,
+        seqs: Range<u64>,
+    ) -> impl Iterator<Item = TestRecord> {
+        seqs.flat_map(move |seq| {
+            (0..partitions).map(move |partition| {
+                TestRecord::new(
+                    Trace {
+                        run,
+                        partition,
+                        seq,
+                    }
+                    .payload(),
+                )
+                .partition(partition)
+                .key(format!("key-{seq}"))
+            })
+        })
+    }
+}
+
+/// Collects what was written, processed and committed; see the [module docs](self).
+#[derive(Debug, Default, Clone)]
+pub struct Checker {
+    /// Input offsets per partition, and the trace each carries.
+    input: BTreeMap<i32, BTreeMap<i64, Trace>>,
+    by_trace: HashMap<Trace, (i32, i64)>,
+    /// `(segment, partition, offset)` in the order processed.
+    observed: Vec<(u64, i32, i64)>,
+    /// Where each segment started, per partition (its committed offset then).
+    starts: BTreeMap<u64, BTreeMap<i32, Option<i64>>>,
+    /// Commits per partition, in the order they were seen.
+    commits: BTreeMap<i32, Vec<i64>>,
+    /// Observed payloads that are not input records.
+    unknown: Vec<String>,
+}
+
+impl Checker {
+    /// An empty checker.
+    pub fn new() -> Self {
+        Checker::default()
+    }
+
+    /// Input record at `offset` of `partition` carries `trace`.
+    pub fn input(&mut self, partition: i32, offset: i64, trace: Trace) {
+        self.input
+            .entry(partition)
+            .or_default()
+            .insert(offset, trace);
+        self.by_trace.insert(trace, (partition, offset));
+    }
+
+    /// Input read back from a topic: `(partition, offset, payload)`. A payload that is not a
+    /// trace is an error naming its partition and offset.
+    pub fn input_payload(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        let trace = Trace::parse(payload)
+            .map_err(|e| format!("input partition {partition} offset {offset}: {e}"))?;
+        self.input(partition, offset, trace);
+        Ok(())
+    }
+
+    /// Segment `segment` processed input `offset` of `partition` (call in processing order).
+    pub fn observe(&mut self, segment: u64, partition: i32, offset: i64) {
+        self.observed.push((segment, partition, offset));
+    }
+
+    /// Segment `segment` produced an output record with this payload: the input record its
+    /// trace names was processed. A payload naming no input record is reported as unknown.
+    pub fn observe_payload(&mut self, segment: u64, payload: &[u8]) {
+        match Trace::parse(payload)
+            .ok()
+            .and_then(|t| self.by_trace.get(&t).copied())
+        {
+            Some((partition, offset)) => self.observe(segment, partition, offset),
+            None => self
+                .unknown
+                .push(String::from_utf8_lossy(payload).into_owned()),
+        }
+    }
+
+    /// Segment `segment` started from these committed offsets (`None`: nothing committed).
+    /// Without a call, a segment may re-read nothing.
+    pub fn restart(
+        &mut self,
+        segment: u64,
+        committed: impl IntoIterator<Item = (i32, Option<i64>)>,
+    ) {
+        self.starts.entry(segment).or_default().extend(committed);
+    }
+
+    /// The group's committed offset for `partition` was `offset` (call in the order seen).
+    pub fn committed(&mut self, partition: i32, offset: i64) {
+        self.commits.entry(partition).or_default().push(offset);
+    }
+
+    /// Checks everything collected.
+    pub fn report(&self) -> Report {
+        let mut partitions = BTreeMap::new();
+        let mut seen: HashMap<(i32, i64), usize> = HashMap::new();
+        let mut last: HashMap<(u64, i32), i64> = HashMap::new();
+        let mut reordered: BTreeMap<i32, Vec<Reorder>> = BTreeMap::new();
+        let mut rereads_below_start: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+        let mut first_segment: HashMap<(i32, i64), u64> = HashMap::new();
+        for &(segment, partition, offset) in &self.observed {
+            let count = seen.entry((partition, offset)).or_default();
+            *count += 1;
+            let first = *first_segment.entry((partition, offset)).or_insert(segment);
+            if *count > 1 && first != segment {
+                // Re-read by a later segment: only allowed at or above where it started.
+                let start = self
+                    .starts
+                    .get(&segment)
+                    .and_then(|s| s.get(&partition).copied());
+                let allowed = match start {
+                    Some(Some(start)) => offset >= start,
+                    Some(None) => true,
+                    None => false,
+                };
+                if !allowed {
+                    rereads_below_start
+                        .entry(partition)
+                        .or_default()
+                        .push(offset);
+                }
+            }
+            if let Some(previous) = last.insert((segment, partition), offset) {
+                if offset <= previous {
+                    reordered.entry(partition).or_default().push(Reorder {
+                        segment,
+                        previous,
+                        offset,
+                    });
+                }
+            }
+        }
+        let mut all: Vec<i32> = self.input.keys().copied().collect();
+        all.extend(self.observed.iter().map(|o| o.1));
+        all.extend(self.commits.keys().copied());
+        all.sort_unstable();
+        all.dedup();
+        for partition in all {
+            let input = self.input.get(&partition);
+            let commits = self
+                .commits
+                .get(&partition)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let last_commit = commits.iter().copied().max();
+            let lost: Vec<i64> = input
+                .into_iter()
+                .flat_map(|i| i.keys())
+                .filter(|o| !seen.contains_key(&(partition, **o)))
+                .copied()
+                .collect();
+            let committed_unprocessed = lost
+                .iter()
+                .copied()
+                .filter(|o| last_commit.is_some_and(|c| *o < c))
+                .collect();
+            let commit_regressions = commits
+                .windows(2)
+                .filter(|w| w[1] < w[0])
+                .map(|w| (w[0], w[1]))
+                .collect();
+            let unknown_offsets = seen
+                .keys()
+                .filter(|(p, o)| *p == partition && !input.is_some_and(|i| i.contains_key(o)))
+                .map(|(_, o)| *o)
+                .collect();
+            let duplicates = seen
+                .iter()
+                .filter(|((p, _), _)| *p == partition)
+                .map(|(_, n)| n - 1)
+                .sum();
+            partitions.insert(
+                partition,
+                PartitionReport {
+                    input: input.map_or(0, BTreeMap::len),
+                    lost,
+                    committed_unprocessed,
+                    duplicates,
+                    rereads_below_start: rereads_below_start.remove(&partition).unwrap_or_default(),
+                    reordered: reordered.remove(&partition).unwrap_or_default(),
+                    commit_regressions,
+                    last_commit,
+                    unknown_offsets,
+                },
+            );
+        }
+        Report {
+            partitions,
+            unknown_payloads: self.unknown.clone(),
+        }
+    }
+}
+
+/// An observation out of offset order within one segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reorder {
+    /// The segment that observed it.
+    pub segment: u64,
+    /// The offset observed before it.
+    pub previous: i64,
+    /// The offset observed, not above `previous`.
+    pub offset: i64,
+}
+
+/// What the checker found for one partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartitionReport {
+    /// Input records written to the partition.
+    pub input: usize,
+    /// I1: input offsets never observed.
+    pub lost: Vec<i64>,
+    /// I2: lost offsets below the last commit: a commit ran ahead of processing.
+    pub committed_unprocessed: Vec<i64>,
+    /// Observations beyond the first of each record.
+    pub duplicates: usize,
+    /// I4: offsets a later segment re-read although it started above them.
+    pub rereads_below_start: Vec<i64>,
+    /// I6: observations out of offset order within a segment.
+    pub reordered: Vec<Reorder>,
+    /// I3: commits that went backwards, `(from, to)`.
+    pub commit_regressions: Vec<(i64, i64)>,
+    /// The highest commit seen.
+    pub last_commit: Option<i64>,
+    /// Observed offsets that are not input records.
+    pub unknown_offsets: Vec<i64>,
+}
+
+impl PartitionReport {
+    /// Whether every invariant holds for this partition (duplicates are allowed; where they
+    /// may come from is checked by `rereads_below_start`).
+    pub fn is_clean(&self) -> bool {
+        self.lost.is_empty()
+            && self.committed_unprocessed.is_empty()
+            && self.rereads_below_start.is_empty()
+            && self.reordered.is_empty()
+            && self.commit_regressions.is_empty()
+            && self.unknown_offsets.is_empty()
+    }
+}
+
+/// What the checker found, per partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Per partition, in order.
+    pub partitions: BTreeMap<i32, PartitionReport>,
+    /// Observed payloads that name no input record.
+    pub unknown_payloads: Vec<String>,
+}
+
+impl Report {
+    /// Whether every invariant holds in every partition.
+    pub fn is_clean(&self) -> bool {
+        self.unknown_payloads.is_empty() && self.partitions.values().all(PartitionReport::is_clean)
+    }
+
+    /// Input records in all partitions.
+    pub fn input(&self) -> usize {
+        self.partitions.values().map(|p| p.input).sum()
+    }
+
+    /// Lost records in all partitions.
+    pub fn lost(&self) -> usize {
+        self.partitions.values().map(|p| p.lost.len()).sum()
+    }
+
+    /// Duplicate observations in all partitions.
+    pub fn duplicates(&self) -> usize {
+        self.partitions.values().map(|p| p.duplicates).sum()
+    }
+}
+
+/// At most this many offsets are listed per finding.
+const SHOWN: usize = 10;
+
+fn shown<T: fmt::Debug>(items: &[T]) -> String {
+    if items.len() > SHOWN {
+        format!("{:?}... ({} in all)", &items[..SHOWN], items.len())
+    } else {
+        format!("{items:?}")
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} input records, {} lost, {} duplicates{}",
+            self.input(),
+            self.lost(),
+            self.duplicates(),
+            if self.is_clean() { "" } else { ": FAILED" }
+        )?;
+        for (partition, p) in &self.partitions {
+            write!(
+                f,
+                "  partition {partition}: {} input, committed {:?}, {} duplicates",
+                p.input, p.last_commit, p.duplicates
+            )?;
+            for (name, list) in [
+                ("lost", shown(&p.lost)),
+                ("committed unprocessed", shown(&p.committed_unprocessed)),
+                ("re-read below the start", shown(&p.rereads_below_start)),
+                ("reordered", shown(&p.reordered)),
+                ("commit regressions", shown(&p.commit_regressions)),
+                ("unknown offsets", shown(&p.unknown_offsets)),
+            ] {
+                if list != "[]" {
+                    write!(f, "; {name}: {list}")?;
+                }
+            }
+            writeln!(f)?;
+        }
+        if !self.unknown_payloads.is_empty() {
+            writeln!(f, "  unknown payloads: {}", shown(&self.unknown_payloads))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checker(partitions: i32, per_partition: u64) -> Checker {
+        let mut checker = Checker::new();
+        for partition in 0..partitions {
+            for seq in 0..per_partition {
+                checker.input(
+                    partition,
+                    seq as i64,
+                    Trace {
+                        run: 0,
+                        partition,
+                        seq,
+                    },
+                );
+            }
+        }
+        checker
+    }
+
+    #[test]
+    fn trace_payloads_round_trip_and_reject_others() {
+        let trace = Trace {
+            run: 3,
+            partition: 7,
+            seq: 12_345,
+        };
+        assert_eq!(Trace::parse(trace.payload().as_bytes()), Ok(trace));
+        for bad in ["", "trace:1:2", "trace:1:2:3:4", "trace:a:2:3", "x:1:2:3"] {
+            let err = Trace::parse(bad.as_bytes()).unwrap_err();
+            assert!(err.to_string().contains("trace:RUN"), "{err}");
+        }
+        assert_eq!(Trace::records(0, 2, 0..3).count(), 6);
+    }
+
+    #[test]
+    fn a_clean_run_is_clean() {
+        let mut c = checker(2, 3);
+        for o in 0..3 {
+            c.observe(0, 0, o);
+            c.observe(0, 1, o);
+        }
+        c.committed(0, 3);
+        c.committed(1, 3);
+        let report = c.report();
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(
+            (report.input(), report.lost(), report.duplicates()),
+            (6, 0, 0)
+        );
+    }
+
+    #[test]
+    fn loss_and_a_commit_ahead_of_processing_are_found() {
+        let mut c = checker(1, 4);
+        c.observe(0, 0, 0);
+        c.observe(0, 0, 3);
+        c.committed(0, 2);
+        let p = &c.report().partitions[&0];
+        assert_eq!(p.lost, [1, 2]);
+        assert_eq!(p.committed_unprocessed, [1]);
+        assert!(!c.report().is_clean());
+    }
+
+    #[test]
+    fn reordering_within_a_segment_is_found_but_not_across_segments() {
+        let mut c = checker(1, 3);
+        c.observe(0, 0, 1);
+        c.observe(0, 0, 0);
+        c.observe(0, 0, 2);
+        c.restart(1, [(0, Some(0))]);
+        c.observe(1, 0, 0);
+        let p = &c.report().partitions[&0];
+        assert_eq!(
+            p.reordered,
+            [Reorder {
+                segment: 0,
+                previous: 1,
+                offset: 0
+            }]
+        );
+        assert_eq!(p.duplicates, 1);
+        assert!(p.rereads_below_start.is_empty());
+    }
+
+    #[test]
+    fn a_reread_below_the_restart_point_breaks_i4() {
+        let mut c = checker(1, 3);
+        for o in 0..3 {
+            c.observe(0, 0, o);
+        }
+        c.restart(1, [(0, Some(2))]);
+        c.observe(1, 0, 1);
+        c.observe(1, 0, 2);
+        // Segment 2 was never declared as a restart: any re-read by it is unexplained.
+        c.observe(2, 0, 2);
+        let p = &c.report().partitions[&0];
+        assert_eq!(p.rereads_below_start, [1, 2]);
+        assert_eq!(p.duplicates, 3);
+    }
+
+    #[test]
+    fn commit_regressions_and_unknown_payloads_are_found() {
+        let mut c = checker(1, 2);
+        c.observe_payload(
+            0,
+            Trace {
+                run: 0,
+                partition: 0,
+                seq: 0,
+            }
+            .payload()
+            .as_bytes(),
+        );
+        c.observe_payload(
+            0,
+            Trace {
+                run: 0,
+                partition: 0,
+                seq: 1,
+            }
+            .payload()
+            .as_bytes(),
+        );
+        c.observe_payload(0, b"garbage");
+        c.committed(0, 2);
+        c.committed(0, 1);
+        let report = c.report();
+        assert_eq!(report.partitions[&0].commit_regressions, [(2, 1)]);
+        assert_eq!(report.unknown_payloads, ["garbage"]);
+        assert!(report.to_string().contains("FAILED"), "{report}");
+    }
+}
