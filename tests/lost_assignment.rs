@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use rdkafka::mocking::MockCoordinator;
@@ -25,15 +25,6 @@ const PARTITIONS: i32 = 2;
 const LEADER: i32 = 1;
 /// Coordinates the group; goes down.
 const COORDINATOR: i32 = 3;
-
-/// Polls `check` until it holds, failing the test with `what` after the deadline.
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// The broker-acknowledged commit per partition, as the source reports it.
 fn reported_commits(progress: &SourceProgress) -> BTreeMap<i32, Option<i64>> {

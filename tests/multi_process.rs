@@ -9,7 +9,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::TcpListener;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -58,39 +57,6 @@ fn load_phase(cluster: &EmbeddedCluster, topic: &str, seqs: std::ops::Range<usiz
     cluster.load(topic, records.collect::<Vec<_>>()).unwrap();
 }
 
-fn pipe(bootstrap: &str, group: &str, input: &str, output: &str, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
-        .args([
-            "pipe",
-            "--brokers",
-            bootstrap,
-            "--group",
-            group,
-            "--input",
-            input,
-            "--output",
-            output,
-        ])
-        .args(["--exchange", "--commit-interval-ms", "50"])
-        .args([
-            "--set",
-            "session.timeout.ms=2000",
-            "--set",
-            "heartbeat.interval.ms=250",
-        ])
-        .args(extra)
-        .spawn()
-        .expect("start a pipe process")
-}
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !cond() {
-        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn two_process_cluster_then_join_and_kill() {
     init_logging();
@@ -107,14 +73,14 @@ fn two_process_cluster_then_join_and_kill() {
 
     let hosts = hostfile();
     let hosts_path = hosts.0.to_str().unwrap().to_owned();
-    let mut p0 = pipe(
+    let mut p0 = pipe_process(
         &bootstrap,
         &group,
         &input,
         &output,
         &["--idle-exit", "4", "-n", "2", "-p", "0", "-h", &hosts_path],
     );
-    let mut p1 = pipe(
+    let mut p1 = pipe_process(
         &bootstrap,
         &group,
         &input,
@@ -132,7 +98,7 @@ fn two_process_cluster_then_join_and_kill() {
 
     // A third member joins; more input arrives; one process of the cluster is killed.
     // Its idle exit must outlast the rebalance that waits out the killed member's session.
-    let mut p2 = pipe(
+    let mut p2 = pipe_process(
         &bootstrap,
         &group,
         &input,

@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use timely_kafka::testing::unique_name;
@@ -42,15 +42,6 @@ fn held(events: &[(&'static str, bool, i32)], member: &str) -> BTreeSet<i32> {
         }
     }
     held
-}
-
-/// Polls `check` until it holds, failing the test with `what` after the deadline.
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// What the other member saw while `b` restarted.

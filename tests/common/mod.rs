@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -260,4 +261,46 @@ pub fn spawn_member(
         .into_iter()
         .for_each(|r| r.unwrap());
     })
+}
+
+/// Starts `timely-kafka pipe` from `input` to `output` in a child process, with the test
+/// settings (exchange, 50 ms commits, 2 s session) and `extra` arguments.
+pub fn pipe_process(
+    bootstrap: &str,
+    group: &str,
+    input: &str,
+    output: &str,
+    extra: &[&str],
+) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
+        .args([
+            "pipe",
+            "--brokers",
+            bootstrap,
+            "--group",
+            group,
+            "--input",
+            input,
+            "--output",
+            output,
+        ])
+        .args(["--exchange", "--commit-interval-ms", "50"])
+        .args([
+            "--set",
+            "session.timeout.ms=2000",
+            "--set",
+            "heartbeat.interval.ms=250",
+        ])
+        .args(extra)
+        .spawn()
+        .expect("start a pipe process")
+}
+
+/// Polls `cond` every 20 ms until it holds, failing the test with `what` after [`DEADLINE`].
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !cond() {
+        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
