@@ -312,7 +312,8 @@ fn fatal_produce_error_exits_nonzero_without_committing_past_it() {
     }
 }
 
-/// `pipe` on a healthy cluster: exits 0 on `--idle-exit`, output complete, commits at end.
+/// `pipe` on a healthy cluster: exits 0 on `--idle-exit`, output complete with `--header`s
+/// added, commits at end.
 #[test]
 fn pipe_command_copies_and_exits_cleanly_when_idle() {
     init_logging();
@@ -339,6 +340,8 @@ fn pipe_command_copies_and_exits_cleanly_when_idle() {
             "2",
             "--transform",
             "uppercase",
+            "--header",
+            "written-by=pipe-test",
         ])
         .args([
             "--set",
@@ -354,6 +357,12 @@ fn pipe_command_copies_and_exits_cleanly_when_idle() {
     assert!(written
         .iter()
         .all(|w| w.payload.as_deref().unwrap().starts_with("VALUE ")));
+    for w in &written {
+        // Input headers kept, then the --header ones.
+        assert!(w.header("seq").is_some(), "{w:?}");
+        assert_eq!(w.header("written-by"), Some("pipe-test"), "{w:?}");
+        assert_eq!(w.headers.last().unwrap().0, "written-by", "{w:?}");
+    }
     let committed = committed(&cluster.bootstrap_servers(), &group, &input, PARTITIONS);
     assert!(
         committed.values().all(|c| *c == Some(PER_PARTITION as i64)),

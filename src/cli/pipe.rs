@@ -64,6 +64,10 @@ pub struct PipeArgs {
     /// Commit interval in milliseconds.
     #[arg(long, default_value_t = 1000)]
     commit_interval_ms: u64,
+    /// Add this header to every output record, `name=value` (for example which host or
+    /// run wrote it); repeat as needed. Input headers are kept, and these follow them.
+    #[arg(long = "header", value_name = "NAME=VALUE", value_parser = parse_header)]
+    headers: Vec<(String, String)>,
     /// Extra librdkafka settings for both clients, `key=value`; repeat as needed.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
@@ -71,6 +75,16 @@ pub struct PipeArgs {
     timely: TimelyArgs,
     #[command(flatten)]
     help: HelpFlag,
+}
+
+/// Parses a `--header NAME=VALUE` value.
+fn parse_header(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!(
+            "expected NAME=VALUE with a non-empty name, got {value:?}"
+        )),
+    }
 }
 
 /// Runs the pipe; exit status 0 after a graceful stop, 1 on failure, 130 on a second signal.
@@ -124,6 +138,7 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
 
     let idle_exit = args.idle_exit.map(Duration::from_secs);
     let transform = args.transform;
+    let extra_headers = Arc::new(args.headers.clone());
     let exchange = args.exchange;
     let records_in = Arc::new(AtomicU64::new(0));
     // The first sink failure of any worker: every local worker must then stop, since a
@@ -133,6 +148,7 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
     let guards = timely::execute(timely_config, move |worker| {
         let probe = ProbeHandle::new();
         let counter = Arc::clone(&records_in);
+        let extra_headers = Arc::clone(&extra_headers);
         let failure = Arc::clone(&failure);
         let dataflow = worker.next_dataflow_index();
         let built = worker.dataflow(|scope| -> Result<_, String> {
@@ -150,6 +166,9 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
                 })
                 .map(move |record| {
                     let mut out = SinkRecord::from_record(&record);
+                    for (name, value) in extra_headers.iter() {
+                        out = out.header(name.clone(), value.clone().into_bytes());
+                    }
                     if transform == Transform::Uppercase {
                         if let Some(payload) = out.payload.as_mut() {
                             payload.make_ascii_uppercase();

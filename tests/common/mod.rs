@@ -178,11 +178,22 @@ pub struct Written {
     pub offset: i64,
     pub key: Option<String>,
     pub payload: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Written {
+    /// The value of header `name`, if the record has one.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Reads every record of `topic` (all partitions, from the beginning to the current end).
 pub fn read_topic(cluster: &EmbeddedCluster, topic: &str) -> Vec<Written> {
-    use rdkafka::message::Message;
+    use rdkafka::message::{Headers, Message};
     let ends = cluster.end_offsets(topic).expect("end offsets");
     let total: i64 = ends.values().sum();
     let consumer: BaseConsumer = ClientConfig::new()
@@ -206,6 +217,17 @@ pub fn read_topic(cluster: &EmbeddedCluster, topic: &str) -> Vec<Written> {
                 offset: m.offset(),
                 key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
                 payload: m.payload().map(|p| String::from_utf8_lossy(p).into_owned()),
+                headers: m
+                    .headers()
+                    .map(|hs| {
+                        hs.iter()
+                            .map(|h| {
+                                let value = String::from_utf8_lossy(h.value.unwrap_or_default());
+                                (h.key.to_owned(), value.into_owned())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             });
         }
     }
