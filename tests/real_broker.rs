@@ -23,10 +23,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
 use timely::dataflow::operators::{Probe, ToStream};
 use timely::dataflow::ProbeHandle;
 use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
@@ -109,56 +107,39 @@ fn load(topic: &str, run: u32, seqs: std::ops::Range<u64>) {
     producer.flush(DEADLINE).expect("every record acknowledged");
 }
 
-/// A record read back: `(partition, offset, payload)`.
-type Read = (i32, i64, String);
-
 /// Reads `topic` from the beginning until `expected` records arrived (the broker's high
-/// watermark is not trusted), then briefly on, to catch extra records.
-fn read_until(topic: &str, partitions: i32, expected: usize) -> Vec<Read> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", unique_name("reader"))
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "10")
-        .create()
-        .expect("reader");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&tpl).unwrap();
-    let mut out = Vec::new();
-    let started = Instant::now();
-    let mut settle: Option<Instant> = None;
-    while started.elapsed() < DEADLINE {
-        if out.len() >= expected {
-            // Anything beyond the expected count (duplicates) arrives right behind it.
-            let since = *settle.get_or_insert_with(Instant::now);
-            if since.elapsed() > Duration::from_millis(500) {
-                break;
-            }
+/// watermark is not trusted), then half a second on, to catch records beyond them.
+fn read_until(topic: &str, expected: usize) -> Vec<Written> {
+    let mut reached: Option<Instant> = None;
+    read_from_start(&brokers(), topic, 0..PARTITIONS, |read| {
+        read.len() >= expected
+            && reached.get_or_insert_with(Instant::now).elapsed() > Duration::from_millis(500)
+    })
+}
+
+/// Everything in `topic` once no record has arrived for a second: for a topic whose writer
+/// is gone, when the expected count is unknown.
+fn read_settled(topic: &str) -> Vec<Written> {
+    let (mut count, mut last) = (0, Instant::now());
+    read_from_start(&brokers(), topic, 0..PARTITIONS, |read| {
+        if read.len() > count {
+            (count, last) = (read.len(), Instant::now());
         }
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
-            let payload = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
-            out.push((m.partition(), m.offset(), payload));
-        }
-    }
-    drop(tpl);
-    out
+        last.elapsed() > Duration::from_secs(1)
+    })
 }
 
 /// Adds the input to the checker, as its truth.
 fn add_input(checker: &mut Checker, topic: &str, expected: usize) {
-    let input = read_until(topic, PARTITIONS, expected);
+    let input = read_until(topic, expected);
     assert_eq!(
         input.len(),
         expected,
         "the input topic holds what was loaded"
     );
-    for (partition, offset, payload) in input {
+    for r in input {
         checker
-            .input_payload(partition, offset, payload.as_bytes())
+            .input_payload(r.partition, r.offset, r.payload.unwrap().as_bytes())
             .unwrap();
     }
 }
@@ -168,35 +149,6 @@ fn checker_with_input(topic: &str, expected: usize) -> Checker {
     let mut checker = Checker::new();
     add_input(&mut checker, topic, expected);
     checker
-}
-
-/// Everything in `topic` once no record has arrived for a second: for a topic whose writer
-/// is gone, when the expected count is unknown.
-fn read_settled(topic: &str) -> Vec<Read> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", unique_name("reader"))
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "10")
-        .create()
-        .expect("reader");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&tpl).unwrap();
-    let mut out = Vec::new();
-    let mut last = Instant::now();
-    while last.elapsed() < Duration::from_secs(1) {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
-            let payload = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
-            out.push((m.partition(), m.offset(), payload));
-            last = Instant::now();
-        }
-    }
-    drop(tpl);
-    out
 }
 
 /// Adds the group's committed offsets to the checker and returns them.
@@ -287,11 +239,12 @@ fn sink_writes_every_record_to_its_partition_in_order() {
     });
     assert!(error.is_none(), "{error:?}");
     let total = (PER_PARTITION * PARTITIONS as u64) as usize;
-    let written = read_until(&topic, PARTITIONS, total);
+    let written = read_until(&topic, total);
     assert_eq!(written.len(), total, "every record written once");
     let mut last: BTreeMap<i32, u64> = BTreeMap::new();
-    for (partition, offset, payload) in written {
-        let trace = Trace::parse(payload.as_bytes()).unwrap();
+    for w in written {
+        let (partition, offset) = (w.partition, w.offset);
+        let trace = Trace::parse(w.payload.unwrap().as_bytes()).unwrap();
         assert_eq!(
             trace.partition, partition,
             "offset {offset}: explicit partition kept"
@@ -311,8 +264,8 @@ fn pipe_until_idle(group: &str, input: &str, output: &str) {
 
 /// Feeds the output to the checker, all as one segment.
 fn observe_output(checker: &mut Checker, output: &str, expected: usize) {
-    for (_, _, payload) in read_until(output, PARTITIONS, expected) {
-        checker.observe_payload(0, payload.as_bytes());
+    for w in read_until(output, expected) {
+        checker.observe_payload(0, w.payload.unwrap().as_bytes());
     }
 }
 
@@ -358,7 +311,7 @@ fn two_pipe_processes_rebalance_without_loss() {
     let start = || pipe_process(&brokers(), &group, &input, &output, &["--idle-exit", "8"]);
     let mut first = start();
     wait_for("the first process to write", || {
-        !read_until(&output, PARTITIONS, 1).is_empty()
+        !read_until(&output, 1).is_empty()
     });
     let mut second = start();
     load(&input, 1, 0..PER_PARTITION);
@@ -369,10 +322,8 @@ fn two_pipe_processes_rebalance_without_loss() {
     let total = (2 * PER_PARTITION * PARTITIONS as u64) as usize;
     let mut checker = checker_with_input(&input, total);
     // Two writers interleave in the output: judge loss and commits, count duplicates.
-    for (segment, (_, _, payload)) in read_until(&output, PARTITIONS, total)
-        .into_iter()
-        .enumerate()
-    {
+    for (segment, w) in read_until(&output, total).into_iter().enumerate() {
+        let payload = w.payload.unwrap();
         let partition = Trace::parse(payload.as_bytes()).map_or(0, |t| t.partition);
         checker.restart(segment as u64, [(partition, None)]);
         checker.observe_payload(segment as u64, payload.as_bytes());
@@ -384,9 +335,9 @@ fn two_pipe_processes_rebalance_without_loss() {
     assert_committed_to_end(&commits, 2 * PER_PARTITION);
 }
 
-/// Three times: a pipe is SIGKILLed mid-stream and restarted at once. Each run's output is
-/// one segment (one writer at a time), so order, loss and the source of duplicates are all
-/// checked.
+/// Three times: a pipe is SIGKILLed mid-stream and restarted at once, as a supervisor
+/// would. Each run stamps its output (`--header run=N`), so order within a run, loss, and
+/// the source of duplicates are all checked.
 #[test]
 #[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
 fn a_pipe_killed_and_restarted_loses_nothing() {
@@ -398,42 +349,44 @@ fn a_pipe_killed_and_restarted_loses_nothing() {
     create_topic(&input, PARTITIONS);
     create_topic(&output, PARTITIONS);
     const RUNS: u32 = 3;
+    let run = |run: u32, extra: &[&str]| {
+        let header = format!("run={run}");
+        let mut args = vec!["--header", header.as_str()];
+        args.extend_from_slice(extra);
+        pipe_process(&brokers(), &group, &input, &output, &args)
+    };
     let mut checker = Checker::new();
-    // Per run, the output offsets it ended at: a record at offset o of output partition q
-    // belongs to the first run whose end there is above o.
-    let mut segment_ends: Vec<BTreeMap<i32, i64>> = Vec::new();
+    load(&input, 0, 0..PER_PARTITION);
+    let mut child: Child = run(0, &[]);
     let mut written = 0;
-    for run in 0..RUNS {
-        load(&input, run, 0..PER_PARTITION);
-        let mut child: Child = pipe_process(&brokers(), &group, &input, &output, &[]);
+    for r in 1..=RUNS {
         wait_for("the run to write", || {
-            read_until(&output, PARTITIONS, written + 1).len() > written
+            read_until(&output, written + 1).len() > written
         });
         child.kill().unwrap();
         child.wait().unwrap();
-        let output_now = read_settled(&output);
-        written = output_now.len();
-        let mut ends: BTreeMap<i32, i64> = (0..PARTITIONS).map(|p| (p, 0)).collect();
-        for (partition, offset, _) in &output_now {
-            let end = ends.entry(*partition).or_default();
-            *end = (*end).max(offset + 1);
-        }
-        segment_ends.push(ends);
         let commits = record_commits(&mut checker, &group, &input);
-        checker.restart(run as u64 + 1, commits);
+        checker.restart(r as u64, commits);
+        let last = r == RUNS;
+        child = run(r, if last { &["--idle-exit", "5"] } else { &[] });
+        written = read_settled(&output).len();
+        if !last {
+            load(&input, r, 0..PER_PARTITION);
+        }
     }
-    pipe_until_idle(&group, &input, &output);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the last run exits cleanly: {status:?}");
     let total = (RUNS as u64 * PER_PARTITION * PARTITIONS as u64) as usize;
     add_input(&mut checker, &input, total);
     let commits = record_commits(&mut checker, &group, &input);
     let mut all = read_settled(&output);
-    all.sort_by_key(|(partition, offset, _)| (*partition, *offset));
-    for (partition, offset, payload) in &all {
-        let segment = segment_ends
-            .iter()
-            .position(|ends| *offset < ends[partition])
-            .unwrap_or(segment_ends.len());
-        checker.observe_payload(segment as u64, payload.as_bytes());
+    all.sort_by_key(|w| (w.partition, w.offset));
+    for w in all {
+        let segment = w
+            .header("run")
+            .and_then(|run| run.parse().ok())
+            .expect("every output record names its run");
+        checker.observe_payload(segment, w.payload.unwrap().as_bytes());
     }
     let report = checker.report();
     eprintln!("{report}");

@@ -193,25 +193,42 @@ impl Written {
 
 /// Reads every record of `topic` (all partitions, from the beginning to the current end).
 pub fn read_topic(cluster: &EmbeddedCluster, topic: &str) -> Vec<Written> {
-    use rdkafka::message::{Headers, Message};
     let ends = cluster.end_offsets(topic).expect("end offsets");
-    let total: i64 = ends.values().sum();
+    let total = ends.values().sum::<i64>() as usize;
+    read_from_start(
+        &cluster.bootstrap_servers(),
+        topic,
+        ends.keys().copied(),
+        |read| read.len() >= total,
+    )
+}
+
+/// Reads `partitions` of `topic` from the beginning, polling until `done(records so far)`
+/// (checked after every poll, so also when nothing arrived) or the [`DEADLINE`].
+pub fn read_from_start(
+    bootstrap: &str,
+    topic: &str,
+    partitions: impl IntoIterator<Item = i32>,
+    mut done: impl FnMut(&[Written]) -> bool,
+) -> Vec<Written> {
+    use rdkafka::message::{Headers, Message};
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("bootstrap.servers", bootstrap)
         .set("group.id", "reader")
         .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "10")
         .create()
         .expect("reader");
     let mut tpl = TopicPartitionList::new();
-    for p in ends.keys() {
-        tpl.add_partition_offset(topic, *p, Offset::Beginning)
+    for p in partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
             .unwrap();
     }
     consumer.assign(&tpl).unwrap();
     let mut out = Vec::new();
     let started = Instant::now();
-    while (out.len() as i64) < total && started.elapsed() < DEADLINE {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+    while !done(&out) && started.elapsed() < DEADLINE {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
             out.push(Written {
                 partition: m.partition(),
                 offset: m.offset(),
