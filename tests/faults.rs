@@ -585,19 +585,14 @@ fn refused_commits_neither_stall_fetching_nor_regress() {
 /// did not hold, and that the checker is clean (I3: the broker's committed offsets never go
 /// backwards).
 ///
-/// Ignored: it fails, a library bug. librdkafka retries a refused OffsetCommit request
-/// itself, after `retry.backoff.ms` (100 ms), and defers commits made while it looks for
-/// the coordinator; the source meanwhile sends the next commit every commit interval
-/// (50 ms here) without waiting for the previous result. The older commit then reaches the
-/// broker after the newer one and the broker's committed offset goes backwards, e.g. per
-/// partition readings 216 → 217 → 209, while `SourceProgress` (the highest offset ever
-/// acknowledged, `commit_callback` in src/group/context.rs) still reports 217. The source
-/// (`PartitionProgress::committed` in the operator) believes 217 is committed and never
-/// sends it again, so when no more records arrive the group stays behind for good: a
-/// restart re-reads records that were processed and reported committed. See the report
-/// with this test for the fix options.
+/// A regression test. librdkafka retries a refused OffsetCommit request itself, after
+/// `retry.backoff.ms` (100 ms), and defers commits made while it looks for the coordinator;
+/// a source that sent the next commit every commit interval without waiting for the previous
+/// result had the older commit reach the broker after the newer one, and the broker's
+/// committed offset went backwards (per partition readings 216 → 217 → 209) while the
+/// source believed 217 committed. The source now keeps at most one commit per partition in
+/// flight (`GroupState::commits_in_flight`).
 #[test]
-#[ignore = "library bug: commits retried by librdkafka land after newer ones and move the committed offset back (I3)"]
 fn retried_commit_requests_never_move_the_committed_offset_back() {
     const PARTITIONS: i32 = 2;
     let topic = unique_name("retried-commits");

@@ -296,6 +296,9 @@ impl ConsumerContext for GroupContext {
                 continue;
             };
             let tp = (elem.topic().to_owned(), elem.partition());
+            if state.commits_in_flight.get(&tp) == Some(&offset) {
+                state.commits_in_flight.remove(&tp);
+            }
             let outcome = match (&result, elem.error()) {
                 (Err(e), _) => Err(e.clone()),
                 (Ok(()), partition_result) => partition_result,

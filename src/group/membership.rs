@@ -154,7 +154,8 @@ impl Membership {
     }
 
     /// Commits `offsets` (each the offset after the last processed record), skipping any
-    /// partition no longer assigned under the caller's epoch, and records `processed` for
+    /// partition no longer assigned under the caller's epoch or with an earlier commit still
+    /// awaiting its result (the caller sends it again later), and records `processed` for
     /// progress reports. The commit is sent asynchronously under the state lock, so no
     /// revoke can slip in between the ownership check and the send. With `wait` (the final
     /// commit), the caller then waits without the lock for the broker's answer, sending
@@ -166,6 +167,15 @@ impl Membership {
         processed: &[(TopicPartition, i64)],
         wait: Option<Instant>,
     ) -> Result<Vec<(TopicPartition, i64)>, Error> {
+        if let Some(deadline) = wait {
+            // The final commit must not be held back behind an earlier one: let those
+            // results arrive first (bounded by the same deadline).
+            self.shared.wait_for_commits(deadline, |state| {
+                offsets
+                    .iter()
+                    .all(|c| !state.commits_in_flight.contains_key(&c.tp))
+            });
+        }
         let sent = self.send_commit(offsets, processed)?;
         let Some(deadline) = wait else {
             return Ok(sent);
@@ -247,6 +257,17 @@ impl Membership {
                 );
                 continue;
             }
+            if let Some(earlier) = state.commits_in_flight.get(&commit.tp) {
+                // Sent later, once the earlier commit's result is in: never two at once.
+                tracing::debug!(
+                    group = %self.settings.group_id,
+                    "holding the commit of {}/{}@{}: {earlier} has no result yet",
+                    commit.tp.0,
+                    commit.tp.1,
+                    commit.offset
+                );
+                continue;
+            }
             let (topic, partition) = &commit.tp;
             tpl.add_partition_offset(topic, *partition, Offset::Offset(commit.offset))
                 .map_err(|e| {
@@ -256,6 +277,9 @@ impl Membership {
                     )
                 })?;
             state.failed_commits.remove(&commit.tp);
+            state
+                .commits_in_flight
+                .insert(commit.tp.clone(), commit.offset);
             sent.push((commit.tp.clone(), commit.offset));
         }
         if !sent.is_empty() {

@@ -122,6 +122,10 @@ pub(crate) struct GroupState {
     pub committed: BTreeMap<TopicPartition, i64>,
     /// Commits the broker refused, to be sent again by their owner.
     pub failed_commits: HashMap<TopicPartition, i64>,
+    /// The offset of each partition's commit that was sent and has no result yet. At most
+    /// one per partition: librdkafka retries a commit by itself (after a timeout, say), and
+    /// a retried older commit landing after a newer one would move the group backwards.
+    pub commits_in_flight: HashMap<TopicPartition, i64>,
     pub last_error: Option<String>,
     /// The error that stopped the source (a lifecycle hook's), if any.
     pub fatal: Option<String>,
