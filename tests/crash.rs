@@ -18,40 +18,12 @@ use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::*;
 use timely_kafka::testing::{unique_name, Checker, EmbeddedCluster, TestRecord, Trace};
 
 const PARTITIONS: i32 = 4;
-
-/// A small xorshift generator: the kill points, reproducible from the printed seed.
-struct Random(u64);
-
-impl Random {
-    fn from_env() -> Self {
-        let seed = std::env::var("CRASH_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-            })
-            | 1;
-        eprintln!("CRASH_SEED={seed}");
-        Random(seed)
-    }
-
-    /// A duration in `[low, high)` milliseconds.
-    fn millis(&mut self, low: u64, high: u64) -> Duration {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        Duration::from_millis(low + self.0 % (high - low))
-    }
-}
 
 /// Writes traced records to every partition until stopped: one key per input partition, so
 /// each input partition's records land in one output partition, in order.
@@ -118,7 +90,7 @@ fn check_output(cluster: &EmbeddedCluster, input: &str, output: &str, checker: &
 fn a_pipe_killed_at_random_points_loses_nothing() {
     init_logging();
     const KILLS: usize = 12;
-    let mut random = Random::from_env();
+    let mut random = Random::from_env("CRASH_SEED");
     let (input, output, group) = (
         unique_name("crash-in"),
         unique_name("crash-out"),
@@ -193,7 +165,7 @@ fn a_pipe_killed_at_random_points_loses_nothing() {
 fn a_pipe_killed_during_rebalances_loses_nothing() {
     init_logging();
     const KILLS: usize = 8;
-    let mut random = Random::from_env();
+    let mut random = Random::from_env("CRASH_SEED");
     let (input, output, group) = (
         unique_name("crash-rb-in"),
         unique_name("crash-rb-out"),

@@ -27,322 +27,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{config, init_logging, read_topic, DEADLINE};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use common::member::{acknowledged, check, wait_within, Commits, Member};
+use common::{config, DEADLINE};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use timely::dataflow::operators::{Inspect, Probe};
-use timely::dataflow::ProbeHandle;
-use timely_kafka::testing::{unique_name, Checker, EmbeddedCluster, Report, TestRecord, Trace};
-use timely_kafka::{
-    KafkaSourceExt, OffsetReset, SourceConfigBuilder, SourceControl, SourceProgress,
-};
-
-/// What one member processed, and its assignment history.
-#[derive(Debug, Default)]
-struct Log {
-    /// The current segment of each partition: a new one at every assignment.
-    current: BTreeMap<i32, u64>,
-    /// Segments handed out so far.
-    segments: u64,
-    /// `(segment, partition, bound)`: a segment may re-read at or above `bound`, the highest
-    /// commit the broker had acknowledged to this member when the segment began (the group's
-    /// committed offset, where the segment starts, is at or above it unless a commit went
-    /// backwards; `None`: nothing acknowledged yet, so anything).
-    starts: Vec<(u64, i32, Option<i64>)>,
-    /// `(segment, partition, offset)` of every record processed, in order.
-    observed: Vec<(u64, i32, i64)>,
-    /// Partition assignments and revocations (lost ones included) seen by the hooks.
-    assigned: usize,
-    revoked: usize,
-}
-
-impl Log {
-    /// Records processed of `partition` (with repeats).
-    fn count(&self, partition: i32) -> usize {
-        self.observed.iter().filter(|o| o.1 == partition).count()
-    }
-
-    /// Whether every offset in `from..to` of `partition` was processed.
-    fn has_all(&self, partition: i32, from: i64, to: i64) -> bool {
-        let mut seen: Vec<i64> = self
-            .observed
-            .iter()
-            .filter(|o| o.1 == partition && o.2 >= from && o.2 < to)
-            .map(|o| o.2)
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        seen.len() as i64 == to - from
-    }
-}
-
-/// One member: `workers` timely workers on a thread of their own, recording every record
-/// at the end of the dataflow and committing behind its probe.
-struct Member {
-    log: Arc<Mutex<Log>>,
-    control: SourceControl,
-    /// The least tick the probe of worker 0 may still see (`u64::MAX`: none).
-    frontier: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    thread: thread::JoinHandle<()>,
-}
-
-/// The commit the broker acknowledged to this member for `partition`, per its progress.
-fn acknowledged(progress: &SourceProgress, partition: i32) -> Option<i64> {
-    progress
-        .partitions
-        .iter()
-        .find(|s| s.partition == partition)
-        .and_then(|s| s.committed)
-}
-
-impl Member {
-    /// Starts a member with `builder`'s config (hooks are added here). `per_record` is a
-    /// processing cost paid for each record (a slow stage), zero for none.
-    fn start(builder: SourceConfigBuilder, workers: usize, per_record: Duration) -> Member {
-        init_logging();
-        let log: Arc<Mutex<Log>> = Arc::default();
-        let control_cell: Arc<OnceLock<SourceControl>> = Arc::default();
-        let config = {
-            let (on_assign, on_revoke) = (Arc::clone(&log), Arc::clone(&log));
-            let cell = Arc::clone(&control_cell);
-            builder
-                .on_assigned(move |_, partition, _| {
-                    let bound = cell
-                        .get()
-                        .and_then(|c| acknowledged(&c.progress(), partition));
-                    let mut log = on_assign.lock().unwrap();
-                    let segment = log.segments;
-                    log.segments += 1;
-                    log.current.insert(partition, segment);
-                    log.starts.push((segment, partition, bound));
-                    log.assigned += 1;
-                    Ok(())
-                })
-                .on_revoked(move |_, _, _| {
-                    on_revoke.lock().unwrap().revoked += 1;
-                    Ok(())
-                })
-                .build()
-                .unwrap()
-        };
-        let frontier = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (control_tx, control_rx) = mpsc::channel::<SourceControl>();
-        let thread = {
-            let (log, frontier, stop) =
-                (Arc::clone(&log), Arc::clone(&frontier), Arc::clone(&stop));
-            thread::spawn(move || {
-                timely::execute(timely::Config::process(workers), move |worker| {
-                    let index = worker.index();
-                    let probe = ProbeHandle::new();
-                    let log = Arc::clone(&log);
-                    let handle = worker.dataflow(|scope| {
-                        let source = scope.kafka_source(&config).unwrap();
-                        source
-                            .records
-                            .inspect(move |r| {
-                                if !per_record.is_zero() {
-                                    // The cost of a slow processing stage, not a wait.
-                                    thread::sleep(per_record);
-                                }
-                                let mut log = log.lock().unwrap();
-                                let segment =
-                                    log.current.get(&r.partition).copied().unwrap_or(u64::MAX);
-                                log.observed.push((segment, r.partition, r.offset));
-                            })
-                            .probe_with(&probe);
-                        source.handle.commit_after(&probe);
-                        source.handle
-                    });
-                    if index == 0 {
-                        // Before the first step: the group is joined (and the hooks run)
-                        // only once every worker has stepped.
-                        let _ = control_cell.set(handle.control());
-                        control_tx.send(handle.control()).unwrap();
-                    }
-                    while !stop.load(Ordering::SeqCst) {
-                        worker.step_or_park(Some(Duration::from_millis(20)));
-                        if index == 0 {
-                            let least = probe
-                                .with_frontier(|f| f.iter().min().copied().unwrap_or(u64::MAX));
-                            frontier.store(least, Ordering::SeqCst);
-                        }
-                    }
-                    handle.shutdown();
-                })
-                .unwrap()
-                .join()
-                .into_iter()
-                .for_each(|r| r.unwrap());
-            })
-        };
-        let control = control_rx.recv().unwrap();
-        Member {
-            log,
-            control,
-            frontier,
-            stop,
-            thread,
-        }
-    }
-
-    fn log(&self) -> std::sync::MutexGuard<'_, Log> {
-        self.log.lock().unwrap()
-    }
-
-    /// Shuts down gracefully and returns what was processed and how long shutdown took.
-    fn stop(self) -> (Log, Duration) {
-        let started = Instant::now();
-        self.stop.store(true, Ordering::SeqCst);
-        self.thread.join().unwrap();
-        let took = started.elapsed();
-        let log = std::mem::take(&mut *self.log.lock().unwrap());
-        (log, took)
-    }
-}
-
-/// Polls `check` until it holds, failing the test with `what` after `within`.
-fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(
-            started.elapsed() < within,
-            "timed out after {within:?} waiting for {what}"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The group's committed offsets as the broker holds them, read by a client outside the
-/// group, every reading kept in order.
-struct Commits {
-    observer: BaseConsumer,
-    topic: String,
-    partitions: i32,
-    /// Every committed offset read, `(partition, offset)`, in the order read.
-    readings: Vec<(i32, i64)>,
-    /// The last successful reading.
-    last: BTreeMap<i32, Option<i64>>,
-}
-
-impl Commits {
-    fn new(cluster: &EmbeddedCluster, group: &str, topic: &str, partitions: i32) -> Self {
-        let observer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", cluster.bootstrap_servers())
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("create the commit observer");
-        Commits {
-            observer,
-            topic: topic.to_owned(),
-            partitions,
-            readings: Vec::new(),
-            last: BTreeMap::new(),
-        }
-    }
-
-    /// Reads the committed offsets once. A failed read (the coordinator is unreachable)
-    /// records nothing and returns `false`.
-    fn poll(&mut self) -> bool {
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..self.partitions {
-            tpl.add_partition(&self.topic, p);
-        }
-        let Ok(result) = self.observer.committed_offsets(tpl, Duration::from_secs(1)) else {
-            return false;
-        };
-        for p in 0..self.partitions {
-            let offset = match result.find_partition(&self.topic, p).map(|e| e.offset()) {
-                Some(Offset::Offset(o)) => Some(o),
-                _ => None,
-            };
-            if let Some(o) = offset {
-                self.readings.push((p, o));
-            }
-            self.last.insert(p, offset);
-        }
-        true
-    }
-
-    /// Reads once, after taking `member`'s own account of its acknowledged commits, and
-    /// asserts that the member claims no commit the broker does not hold: a refused commit
-    /// is not counted as a success.
-    fn poll_against(&mut self, member: &Member) {
-        let reported = member.control.progress();
-        if !self.poll() {
-            return;
-        }
-        for p in 0..self.partitions {
-            if let Some(claimed) = acknowledged(&reported, p) {
-                let held = self.last[&p];
-                assert!(
-                    held.is_some_and(|h| h >= claimed),
-                    "partition {p}: the member reports {claimed} committed, the broker holds {held:?}"
-                );
-            }
-        }
-    }
-
-    /// Whether the last reading has every partition's commit at its end offset (an empty
-    /// partition: no commit, or 0).
-    fn matches(&self, ends: &BTreeMap<i32, i64>) -> bool {
-        ends.iter().all(|(p, end)| match self.last.get(p) {
-            Some(Some(c)) => c == end,
-            Some(None) => *end == 0,
-            None => false,
-        })
-    }
-
-    /// Reads once; whether the commits are at `ends`.
-    fn at(&mut self, ends: &BTreeMap<i32, i64>) -> bool {
-        self.poll();
-        self.matches(ends)
-    }
-
-    /// [`poll_against`](Self::poll_against) `member`; whether the commits are at `ends`.
-    fn caught_up(&mut self, member: &Member, ends: &BTreeMap<i32, i64>) -> bool {
-        self.poll_against(member);
-        self.matches(ends)
-    }
-}
-
-/// Checks what `log` processed against the topic's records at or above `from` (per
-/// partition; 0 where absent), and the commits read meanwhile.
-fn check(
-    cluster: &EmbeddedCluster,
-    topic: &str,
-    log: &Log,
-    commits: &Commits,
-    from: &BTreeMap<i32, i64>,
-) -> Report {
-    let mut checker = Checker::new();
-    for w in read_topic(cluster, topic) {
-        if w.offset >= from.get(&w.partition).copied().unwrap_or(0) {
-            let payload = w.payload.unwrap_or_default();
-            checker
-                .input_payload(w.partition, w.offset, payload.as_bytes())
-                .unwrap();
-        }
-    }
-    for (segment, partition, bound) in &log.starts {
-        checker.restart(*segment, [(*partition, *bound)]);
-    }
-    for (segment, partition, offset) in &log.observed {
-        checker.observe(*segment, *partition, *offset);
-    }
-    for (partition, offset) in &commits.readings {
-        checker.committed(*partition, *offset);
-    }
-    checker.report()
-}
+use timely_kafka::testing::{unique_name, EmbeddedCluster, TestRecord, Trace};
+use timely_kafka::OffsetReset;
 
 /// A cluster of `brokers` with a topic of `partitions` partitions.
 fn cluster_with_topic(brokers: i32, topic: &str, partitions: i32) -> EmbeddedCluster {
@@ -444,7 +136,7 @@ fn coordinator_moves_and_failed_lookups_do_not_stall_commits() {
     );
     let mut commits = Commits::new(&cluster, &group, &topic, PARTITIONS);
     let end = ends(&cluster, &topic);
-    wait_for("the first commits", DEADLINE, || {
+    wait_within("the first commits", DEADLINE, || {
         commits.caught_up(&member, &end)
     });
 
@@ -453,7 +145,7 @@ fn coordinator_moves_and_failed_lookups_do_not_stall_commits() {
     mark(&cluster, 3, RDKafkaApiKey::Heartbeat);
     move_coordinator(3);
     let mut seq = 0;
-    wait_for(
+    wait_within(
         "the member to follow the coordinator to broker 3",
         HEAL,
         || {
@@ -464,7 +156,7 @@ fn coordinator_moves_and_failed_lookups_do_not_stall_commits() {
         },
     );
     let end = ends(&cluster, &topic);
-    wait_for("commits after the move", HEAL, || {
+    wait_within("commits after the move", HEAL, || {
         commits.caught_up(&member, &end)
     });
 
@@ -488,7 +180,7 @@ fn coordinator_moves_and_failed_lookups_do_not_stall_commits() {
     mark(&cluster, 2, RDKafkaApiKey::JoinGroup);
     move_coordinator(2);
     let mut seq = 0;
-    wait_for(
+    wait_within(
         "the member to meet the failed lookups and follow",
         HEAL,
         || {
@@ -501,7 +193,7 @@ fn coordinator_moves_and_failed_lookups_do_not_stall_commits() {
         },
     );
     let end = ends(&cluster, &topic);
-    wait_for("commits after the outage", HEAL, || {
+    wait_within("commits after the outage", HEAL, || {
         commits.caught_up(&member, &end)
     });
 
@@ -537,7 +229,7 @@ fn refused_commits_neither_stall_fetching_nor_regress() {
     );
     let mut commits = Commits::new(&cluster, &group, &topic, PARTITIONS);
     let end = ends(&cluster, &topic);
-    wait_for("the first commits", DEADLINE, || {
+    wait_within("the first commits", DEADLINE, || {
         commits.caught_up(&member, &end)
     });
 
@@ -556,18 +248,18 @@ fn refused_commits_neither_stall_fetching_nor_regress() {
     for run in 1..=5u32 {
         load(&cluster, &topic, run, PARTITIONS, 0..CHUNK);
         let end = ends(&cluster, &topic);
-        wait_for(&format!("chunk {run} to be processed"), HEAL, || {
+        wait_within(&format!("chunk {run} to be processed"), HEAL, || {
             commits.poll_against(&member);
             let log = member.log();
             end.iter().all(|(p, e)| log.has_all(*p, 0, *e))
         });
     }
-    wait_for("the member to meet every injected error", HEAL, || {
+    wait_within("the member to meet every injected error", HEAL, || {
         commits.poll_against(&member);
         pending_errors(&cluster, 1, RDKafkaApiKey::OffsetCommit) == 0
     });
     let end = ends(&cluster, &topic);
-    wait_for("the commits to catch up", HEAL, || {
+    wait_within("the commits to catch up", HEAL, || {
         commits.caught_up(&member, &end)
     });
 
@@ -606,7 +298,7 @@ fn retried_commit_requests_never_move_the_committed_offset_back() {
     );
     let mut commits = Commits::new(&cluster, &group, &topic, PARTITIONS);
     let end = ends(&cluster, &topic);
-    wait_for("the first commits", DEADLINE, || {
+    wait_within("the first commits", DEADLINE, || {
         commits.caught_up(&member, &end)
     });
 
@@ -620,14 +312,14 @@ fn retried_commit_requests_never_move_the_committed_offset_back() {
         .broker_request_errors(1, RDKafkaApiKey::OffsetCommit, &errors)
         .unwrap();
     let mut seq = 0;
-    wait_for("the member to meet every injected error", HEAL, || {
+    wait_within("the member to meet every injected error", HEAL, || {
         load(&cluster, &topic, 1, PARTITIONS, seq..seq + 1);
         seq += 1;
         commits.poll_against(&member);
         pending_errors(&cluster, 1, RDKafkaApiKey::OffsetCommit) == 0
     });
     let end = ends(&cluster, &topic);
-    wait_for("the member to report everything committed", HEAL, || {
+    wait_within("the member to report everything committed", HEAL, || {
         commits.poll_against(&member);
         let progress = member.control.progress();
         end.iter()
@@ -676,7 +368,7 @@ fn offset_fetch_errors_on_a_new_group_start_at_earliest() {
         Duration::ZERO,
     );
     let end = ends(&cluster, &topic);
-    wait_for("every record to be processed", HEAL, || {
+    wait_within("every record to be processed", HEAL, || {
         let log = member.log();
         end.iter().all(|(p, e)| log.has_all(*p, 0, *e))
     });
@@ -686,7 +378,7 @@ fn offset_fetch_errors_on_a_new_group_start_at_earliest() {
         "every error was met"
     );
     let mut commits = Commits::new(&cluster, &group, &topic, PARTITIONS);
-    wait_for("the commits", HEAL, || commits.caught_up(&member, &end));
+    wait_within("the commits", HEAL, || commits.caught_up(&member, &end));
     let (log, _) = member.stop();
     let report = check(&cluster, &topic, &log, &commits, &BTreeMap::new());
     assert!(report.is_clean(), "{report}");
@@ -726,11 +418,11 @@ fn offset_fetch_errors_on_a_new_group_with_latest_skip_only_older_records() {
         1,
         Duration::ZERO,
     );
-    wait_for("the assignment", HEAL, || {
+    wait_within("the assignment", HEAL, || {
         member.log().assigned >= PARTITIONS as usize
     });
     let mut seq = 0;
-    wait_for(
+    wait_within(
         "the member to read records produced after its start",
         HEAL,
         || {
@@ -759,12 +451,12 @@ fn offset_fetch_errors_on_a_new_group_with_latest_skip_only_older_records() {
         "every error was met"
     );
     let end = ends(&cluster, &topic);
-    wait_for("every later record to be processed", HEAL, || {
+    wait_within("every later record to be processed", HEAL, || {
         let log = member.log();
         end.iter().all(|(p, e)| log.has_all(*p, first[p], *e))
     });
     let mut commits = Commits::new(&cluster, &group, &topic, PARTITIONS);
-    wait_for("the commits", HEAL, || commits.caught_up(&member, &end));
+    wait_within("the commits", HEAL, || commits.caught_up(&member, &end));
     let (log, _) = member.stop();
     let report = check(&cluster, &topic, &log, &commits, &first);
     assert!(report.is_clean(), "{report}");
@@ -795,14 +487,14 @@ fn all_brokers_down_then_up_rejoins_and_catches_up() {
         Duration::from_millis(5),
     );
     let mut commits = Commits::new(&cluster, &group, &topic, PARTITIONS);
-    wait_for("processing and a first commit", DEADLINE, || {
+    wait_within("processing and a first commit", DEADLINE, || {
         commits.poll_against(&member);
         member.log().observed.len() >= 100 && commits.last.values().any(Option::is_some)
     });
     for broker in 1..=BROKERS {
         cluster.mock().broker_down(broker).unwrap();
     }
-    wait_for("the member to lose its assignment", HEAL, || {
+    wait_within("the member to lose its assignment", HEAL, || {
         member.log().revoked >= PARTITIONS as usize
     });
     assert!(
@@ -814,7 +506,7 @@ fn all_brokers_down_then_up_rejoins_and_catches_up() {
     }
     load(&cluster, &topic, 1, PARTITIONS, 0..100);
     let end = ends(&cluster, &topic);
-    wait_for("the commits to catch up after the outage", HEAL, || {
+    wait_within("the commits to catch up after the outage", HEAL, || {
         commits.caught_up(&member, &end)
     });
     let (log, _) = member.stop();
@@ -863,7 +555,7 @@ fn leader_changes_and_a_slow_broker_keep_fetching_in_order() {
     let mut chunk = |run: u32| {
         load(&cluster, &topic, run, PARTITIONS, 0..100);
         let end = ends(&cluster, &topic);
-        wait_for(&format!("chunk {run} to be processed"), HEAL, || {
+        wait_within(&format!("chunk {run} to be processed"), HEAL, || {
             commits.poll_against(&member);
             let log = member.log();
             end.iter().all(|(p, e)| log.has_all(*p, 0, *e))
@@ -886,7 +578,7 @@ fn leader_changes_and_a_slow_broker_keep_fetching_in_order() {
     lead([1; 4]);
     chunk(4);
     let end = ends(&cluster, &topic);
-    wait_for("the commits to catch up", HEAL, || {
+    wait_within("the commits to catch up", HEAL, || {
         commits.caught_up(&member, &end)
     });
 
@@ -937,13 +629,13 @@ fn idle_and_empty_partitions_hold_back_neither_frontier_nor_commits() {
     let mut commits = Commits::new(&cluster, &group, &topic, PARTITIONS);
     let end = ends(&cluster, &topic);
     assert_eq!(end.values().filter(|e| **e == 0).count(), 2, "{end:?}");
-    wait_for("the non-empty partitions' commits", DEADLINE, || {
+    wait_within("the non-empty partitions' commits", DEADLINE, || {
         commits.caught_up(&member, &end)
     });
 
     // Nothing is in flight: the frontier must keep moving with the clock.
     let then = member.frontier.load(Ordering::SeqCst);
-    wait_for("the frontier to follow the clock", HEAL, || {
+    wait_within("the frontier to follow the clock", HEAL, || {
         let now = member.frontier.load(Ordering::SeqCst);
         now != u64::MAX && now > then && wall_clock_ms().saturating_sub(now) < 1_000
     });
@@ -964,7 +656,7 @@ fn idle_and_empty_partitions_hold_back_neither_frontier_nor_commits() {
         )
         .unwrap();
     let end = ends(&cluster, &topic);
-    wait_for("the later record's commit", HEAL, || {
+    wait_within("the later record's commit", HEAL, || {
         commits.caught_up(&member, &end)
     });
 

@@ -2,6 +2,8 @@
 //! holds, and read committed offsets the way any other Kafka client would.
 #![allow(dead_code)]
 
+pub mod member;
+
 use std::collections::BTreeMap;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -341,5 +343,39 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     while !cond() {
         assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A small xorshift generator for random test points, reproducible from the printed seed.
+pub struct Random(u64);
+
+impl Random {
+    /// Seeded from the environment variable `var`, else the clock; prints `var=seed`.
+    pub fn from_env(var: &str) -> Self {
+        let seed = std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            })
+            | 1;
+        eprintln!("{var}={seed}");
+        Random(seed)
+    }
+
+    /// A duration in `[low, high)` milliseconds.
+    pub fn millis(&mut self, low: u64, high: u64) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        Duration::from_millis(low + self.0 % (high - low))
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.millis(0, n).as_millis() as u64
     }
 }
