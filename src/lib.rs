@@ -25,6 +25,7 @@
 pub mod batching;
 pub mod clock;
 pub mod config;
+pub mod differential;
 pub mod error;
 mod group;
 pub mod ownership;

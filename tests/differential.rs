@@ -1,0 +1,194 @@
+//! differential-dataflow views over Kafka, against a from-scratch recomputation: for random
+//! inputs with upserts and tombstones, on 1 and 2 workers, the final state of each key in
+//! the output topic equals what the input says, and the input is committed to its end only
+//! once that output is written.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::*;
+use differential_dataflow::VecCollection;
+use proptest::prelude::*;
+use timely::dataflow::operators::Probe;
+use timely::dataflow::ProbeHandle;
+use timely_kafka::differential::{KafkaCollectionExt, UpsertSinkExt};
+use timely_kafka::sink::SinkConfig;
+use timely_kafka::testing::{unique_name, EmbeddedCluster, TestRecord};
+use timely_kafka::{KafkaSourceExt, OffsetReset};
+
+/// One input record: `(partition, key, value)`; `None` is a tombstone.
+type Input = (i32, u8, Option<u8>);
+
+/// The final state of every key in a changelog topic: the last record of each key (keys
+/// stay in one partition), a tombstone removing it.
+fn final_state(records: &[Written]) -> BTreeMap<String, String> {
+    let mut sorted: Vec<&Written> = records.iter().collect();
+    sorted.sort_by_key(|w| (w.partition, w.offset));
+    let mut state = BTreeMap::new();
+    for w in sorted {
+        let key = w.key.clone().expect("changelog records have keys");
+        match &w.payload {
+            Some(value) => state.insert(key, value.clone()),
+            None => state.remove(&key),
+        };
+    }
+    state
+}
+
+/// What the views must hold, recomputed from the input: the latest value per key (per
+/// partition order), and how many records carry each value.
+fn recompute(inputs: &[Input]) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut latest: BTreeMap<String, String> = BTreeMap::new();
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for (_, key, value) in inputs {
+        let key = format!("k{key}");
+        match value {
+            Some(v) => {
+                latest.insert(key, format!("v{v}"));
+                *counts.entry(format!("v{v}")).or_default() += 1;
+            }
+            None => {
+                latest.remove(&key);
+            }
+        }
+    }
+    let counts = counts
+        .into_iter()
+        .map(|(v, n)| (v, n.to_string()))
+        .collect();
+    (latest, counts)
+}
+
+/// Runs two views over `input` until the input is committed to its end: the upsert view of
+/// `input` written to `latest`, and a count of records per payload written to `counts`.
+fn run_views(cluster: &EmbeddedCluster, input: &str, latest: &str, counts: &str, workers: usize) {
+    let bootstrap = cluster.bootstrap_servers();
+    let group = unique_name("views");
+    let source = config(&bootstrap, &group, input)
+        .ignore_committed(true)
+        .offset_reset(OffsetReset::Earliest)
+        .build()
+        .unwrap();
+    let sink = |topic: &str| {
+        SinkConfig::builder()
+            .brokers(&bootstrap)
+            .default_topic(topic)
+            .build()
+            .unwrap()
+    };
+    let (latest_sink, counts_sink) = (sink(latest), sink(counts));
+    let ends = cluster.end_offsets(input).unwrap();
+    let partitions = ends.len() as i32;
+    let done = {
+        let (bootstrap, group, input) = (bootstrap.clone(), group.clone(), input.to_owned());
+        move || {
+            committed(&bootstrap, &group, &input, partitions)
+                .iter()
+                .all(|(p, c)| c.unwrap_or(0) == ends[p])
+        }
+    };
+    timely::execute(timely::Config::process(workers), move |worker| {
+        let probe = ProbeHandle::new();
+        let handle = worker.dataflow(|scope| {
+            let source = scope.kafka_source(&source).unwrap();
+            let upserts = source.records.clone().upserts();
+            upserts
+                .collection
+                .upsert_to_kafka(&latest_sink)
+                .unwrap()
+                .acknowledged
+                .probe_with(&probe);
+            let values: VecCollection<_, Vec<u8>> =
+                source.records.insertions().flat_map(|r| r.payload);
+            values
+                .count()
+                .map(|(value, n)| (value, n.to_string().into_bytes()))
+                .upsert_to_kafka(&counts_sink)
+                .unwrap()
+                .acknowledged
+                .probe_with(&probe);
+            source.handle.commit_after(&probe);
+            source.handle
+        });
+        let started = Instant::now();
+        let mut checked = Instant::now();
+        loop {
+            worker.step_or_park(Some(Duration::from_millis(10)));
+            if worker.index() == 0 && checked.elapsed() > Duration::from_millis(200) {
+                checked = Instant::now();
+                if done() || started.elapsed() > DEADLINE {
+                    handle.shutdown();
+                }
+            }
+            if handle.control().is_closed() {
+                break;
+            }
+        }
+    })
+    .unwrap()
+    .join()
+    .into_iter()
+    .for_each(|r| r.unwrap());
+}
+
+fn check_views(inputs: Vec<Input>, partitions: i32, workers: usize) {
+    init_logging();
+    let (input, latest, counts) = (
+        unique_name("dd-in"),
+        unique_name("dd-latest"),
+        unique_name("dd-counts"),
+    );
+    let cluster = EmbeddedCluster::new(1).unwrap();
+    for topic in [&input, &latest, &counts] {
+        cluster.create_topic(topic, partitions).unwrap();
+    }
+    // Keys stay in one partition, as Kafka's partitioner would place them.
+    let inputs: Vec<Input> = inputs
+        .into_iter()
+        .map(|(_, k, v)| (i32::from(k) % partitions, k, v))
+        .collect();
+    let records = inputs.iter().map(|(p, k, v)| {
+        let record = match v {
+            Some(v) => TestRecord::new(format!("v{v}")),
+            None => TestRecord::tombstone(),
+        };
+        record.partition(*p).key(format!("k{k}"))
+    });
+    cluster.load(&input, records.collect::<Vec<_>>()).unwrap();
+    run_views(&cluster, &input, &latest, &counts, workers);
+
+    let (want_latest, want_counts) = recompute(&inputs);
+    assert_eq!(
+        final_state(&read_topic(&cluster, &latest)),
+        want_latest,
+        "upsert view, {workers} worker(s)"
+    );
+    assert_eq!(
+        final_state(&read_topic(&cluster, &counts)),
+        want_counts,
+        "count view, {workers} worker(s)"
+    );
+}
+
+fn inputs() -> impl Strategy<Value = Vec<Input>> {
+    prop::collection::vec(
+        (0..1i32, 0u8..6, prop::option::weighted(0.8, 0u8..4)),
+        1..60,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    #[test]
+    fn views_equal_a_recomputation_on_one_worker(inputs in inputs(), partitions in 1i32..4) {
+        check_views(inputs, partitions, 1);
+    }
+
+    #[test]
+    fn views_equal_a_recomputation_on_two_workers(inputs in inputs(), partitions in 1i32..4) {
+        check_views(inputs, partitions, 2);
+    }
+}
