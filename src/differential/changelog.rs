@@ -26,8 +26,11 @@ pub trait UpsertSinkExt<'scope> {
     fn upsert_to_kafka(self, config: &SinkConfig) -> Result<KafkaSink<'scope>, SinkError>;
 }
 
+/// A `(key, value)` pair and its change in multiplicity.
+type Update = ((Vec<u8>, Vec<u8>), isize);
+
 /// Updates of one tick, held with its capability until the tick is complete.
-type Pending = (Capability<u64>, Vec<((Vec<u8>, Vec<u8>), isize)>);
+type Pending = (Capability<u64>, Vec<Update>);
 
 impl<'scope> UpsertSinkExt<'scope> for VecCollection<'scope, u64, (Vec<u8>, Vec<u8>)> {
     fn upsert_to_kafka(self, config: &SinkConfig) -> Result<KafkaSink<'scope>, SinkError> {
@@ -78,7 +81,7 @@ impl<'scope> UpsertSinkExt<'scope> for VecCollection<'scope, u64, (Vec<u8>, Vec<
 
 /// The new value of every key that changed, from one tick's consolidated updates: the value
 /// inserted (`Some`), or `None` for a key only retracted (a tombstone).
-fn latest_values(updates: Vec<((Vec<u8>, Vec<u8>), isize)>) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+fn latest_values(updates: Vec<Update>) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
     let mut latest: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
     for ((key, value), diff) in updates {
         if diff <= 0 {
