@@ -1,0 +1,177 @@
+//! What the differential examples share: their command line, the embedded cluster they
+//! start when no `--brokers` is given, and a run loop that writes a view to Kafka and
+//! exits once the input has been idle.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use differential_dataflow::VecCollection;
+use timely::dataflow::operators::{Inspect, Probe};
+use timely::dataflow::{ProbeHandle, StreamVec};
+use timely_kafka::differential::UpsertSinkExt;
+use timely_kafka::sink::SinkConfig;
+use timely_kafka::testing::EmbeddedCluster;
+use timely_kafka::timely_args::TimelyArgs;
+use timely_kafka::{KafkaRecord, KafkaSourceExt, OffsetReset, SourceConfig};
+
+/// The command line of a view: like `timely-kafka pipe`.
+#[derive(Debug, Parser)]
+#[command(disable_help_flag = true)]
+pub struct ViewArgs {
+    /// Kafka bootstrap servers; without it, an embedded cluster with sample input is started.
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// The consumer group (its commits show how far the output has caught up).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Input topic(s), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub input: Vec<String>,
+    /// Output topic (compacted, ideally): the view as upserts.
+    #[arg(long)]
+    pub output: Option<String>,
+    /// Exit gracefully once no new input has arrived for this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+    pub idle_exit: u64,
+    #[command(flatten)]
+    pub timely: TimelyArgs,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// A view's defaults and sample data.
+pub struct Example {
+    pub group: &'static str,
+    /// Default input topics and their partition counts.
+    pub inputs: &'static [(&'static str, i32)],
+    pub output: &'static str,
+    /// Loads sample records into the embedded cluster's input topics.
+    pub sample: fn(&EmbeddedCluster) -> Result<(), Box<dyn std::error::Error>>,
+}
+
+/// Runs `view` over the input topics (named in order, as given) and writes it to the output topic as upserts, until
+/// the input has been idle for `--idle-exit` seconds. Every new value written is printed as
+/// `key → value`.
+pub fn run<V>(example: Example, view: V) -> Result<(), Box<dyn std::error::Error>>
+where
+    V: for<'scope> Fn(
+            StreamVec<'scope, u64, KafkaRecord>,
+            &[String],
+        ) -> VecCollection<'scope, u64, (Vec<u8>, Vec<u8>)>
+        + Send
+        + Sync
+        + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = ViewArgs::parse();
+    let inputs: Vec<String> = if args.input.is_empty() {
+        example.inputs.iter().map(|(t, _)| t.to_string()).collect()
+    } else {
+        args.input.clone()
+    };
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| example.output.to_owned());
+    let group = args
+        .group
+        .clone()
+        .unwrap_or_else(|| example.group.to_owned());
+
+    // The embedded cluster lives as long as `run`; external brokers need nothing here.
+    let embedded = match &args.brokers {
+        Some(_) => None,
+        None => {
+            let cluster = EmbeddedCluster::new(1)?;
+            for (topic, partitions) in example.inputs {
+                cluster.create_topic(topic, *partitions)?;
+            }
+            cluster.create_topic(&output, 3)?;
+            (example.sample)(&cluster)?;
+            Some(cluster)
+        }
+    };
+    let brokers = match (&args.brokers, &embedded) {
+        (Some(brokers), _) => brokers.clone(),
+        (None, Some(cluster)) => cluster.bootstrap_servers(),
+        (None, None) => unreachable!("a cluster was started above"),
+    };
+    // A view is rebuilt from its whole input on every start; commits track the output.
+    let source = SourceConfig::builder()
+        .brokers(&brokers)
+        .group_id(&group)
+        .topics(inputs.clone())
+        .ignore_committed(true)
+        .offset_reset(OffsetReset::Earliest)
+        .tick(Duration::from_millis(50))
+        .build()?;
+    let sink = SinkConfig::builder()
+        .brokers(&brokers)
+        .default_topic(&output)
+        .build()?;
+    let idle_exit = Duration::from_secs(args.idle_exit);
+    let view = Arc::new(view);
+    let inputs = Arc::new(inputs);
+    let read = Arc::new(AtomicUsize::new(0));
+
+    let guards = timely::execute(args.timely.config()?, move |worker| {
+        let probe = ProbeHandle::new();
+        let read = Arc::clone(&read);
+        let view = Arc::clone(&view);
+        let inputs = Arc::clone(&inputs);
+        let (handle, sink_handle) = worker.dataflow(|scope| {
+            let source = scope
+                .kafka_source(&source)
+                .expect("join the consumer group");
+            let counter = Arc::clone(&read);
+            let records = source.records.inspect(move |_| {
+                counter.fetch_add(1, Ordering::Relaxed);
+            });
+            let written = view(records, inputs.as_slice()).inspect(|((key, value), _, diff)| {
+                if *diff > 0 {
+                    println!(
+                        "{} → {}",
+                        String::from_utf8_lossy(key),
+                        String::from_utf8_lossy(value)
+                    );
+                }
+            });
+            let sink = written.upsert_to_kafka(&sink).expect("start the sink");
+            sink.acknowledged.probe_with(&probe);
+            source.handle.commit_after(&probe);
+            (source.handle, sink.handle)
+        });
+        let mut last = (0, Instant::now());
+        loop {
+            worker.step_or_park(Some(Duration::from_millis(100)));
+            let now = read.load(Ordering::Relaxed);
+            if now != last.0 {
+                last = (now, Instant::now());
+            }
+            if last.1.elapsed() >= idle_exit || sink_handle.error().is_some() {
+                break;
+            }
+        }
+        handle.shutdown();
+        (handle.control(), sink_handle.error())
+    })?;
+    for result in guards.join() {
+        let (control, sink_error) = result.map_err(|e| format!("a worker failed: {e}"))?;
+        if let Some(error) = sink_error {
+            return Err(format!("the sink failed: {error}").into());
+        }
+        if let Some(error) = control.error() {
+            return Err(format!("the source failed: {error}").into());
+        }
+    }
+    Ok(())
+}
