@@ -64,8 +64,29 @@ fn recompute(inputs: &[Input]) -> (BTreeMap<String, String>, BTreeMap<String, St
 /// Runs two views over `input` until the input is committed to its end: the upsert view of
 /// `input` written to `latest`, and a count of records per payload written to `counts`.
 fn run_views(cluster: &EmbeddedCluster, input: &str, latest: &str, counts: &str, workers: usize) {
-    let bootstrap = cluster.bootstrap_servers();
-    let group = unique_name("views");
+    let ends = cluster.end_offsets(input).unwrap();
+    run_views_at(
+        &cluster.bootstrap_servers(),
+        input,
+        latest,
+        counts,
+        workers,
+        Some(ends),
+    );
+}
+
+/// [`run_views`] against `bootstrap`: until the input is committed to `ends`, or forever
+/// (until killed) without them.
+fn run_views_at(
+    bootstrap: &str,
+    input: &str,
+    latest: &str,
+    counts: &str,
+    workers: usize,
+    ends: Option<BTreeMap<i32, i64>>,
+) {
+    let bootstrap = bootstrap.to_owned();
+    let group = format!("views-{input}");
     let source = config(&bootstrap, &group, input)
         .ignore_committed(true)
         .offset_reset(OffsetReset::Earliest)
@@ -79,16 +100,17 @@ fn run_views(cluster: &EmbeddedCluster, input: &str, latest: &str, counts: &str,
             .unwrap()
     };
     let (latest_sink, counts_sink) = (sink(latest), sink(counts));
-    let ends = cluster.end_offsets(input).unwrap();
-    let partitions = ends.len() as i32;
+    let ends_missing = ends.is_none();
     let done = {
         let (bootstrap, group, input) = (bootstrap.clone(), group.clone(), input.to_owned());
         move || {
-            committed(&bootstrap, &group, &input, partitions)
+            let Some(ends) = &ends else { return false };
+            committed(&bootstrap, &group, &input, ends.len() as i32)
                 .iter()
                 .all(|(p, c)| c.unwrap_or(0) == ends[p])
         }
     };
+    let forever = ends_missing;
     timely::execute(timely::Config::process(workers), move |worker| {
         let probe = ProbeHandle::new();
         let handle = worker.dataflow(|scope| {
@@ -118,7 +140,7 @@ fn run_views(cluster: &EmbeddedCluster, input: &str, latest: &str, counts: &str,
             worker.step_or_park(Some(Duration::from_millis(10)));
             if worker.index() == 0 && checked.elapsed() > Duration::from_millis(200) {
                 checked = Instant::now();
-                if done() || started.elapsed() > DEADLINE {
+                if done() || (started.elapsed() > DEADLINE && !forever) {
                     handle.shutdown();
                 }
             }
@@ -191,4 +213,90 @@ proptest! {
     fn views_equal_a_recomputation_on_two_workers(inputs in inputs(), partitions in 1i32..4) {
         check_views(inputs, partitions, 2);
     }
+}
+
+/// The child side of [`a_killed_view_rebuilds_and_its_output_converges`]: with
+/// `DD_CHILD_INPUT` set, runs the views over that input until killed.
+#[test]
+#[ignore = "the child process of a_killed_view_rebuilds_and_its_output_converges"]
+fn view_child_process() {
+    let Ok(input) = std::env::var("DD_CHILD_INPUT") else {
+        return;
+    };
+    let var = |name: &str| std::env::var(name).unwrap();
+    let cluster_bootstrap = var("DD_CHILD_BROKERS");
+    let (latest, counts) = (var("DD_CHILD_LATEST"), var("DD_CHILD_COUNTS"));
+    run_views_at(&cluster_bootstrap, &input, &latest, &counts, 2, None);
+}
+
+/// A crash and restart, three times, while the input keeps growing: each restart rebuilds
+/// the views from the whole input (upserts are idempotent), and the output topics' final
+/// state still equals the recomputation. At-least-once input: records re-read after a crash
+/// only re-write values the output already converges to.
+///
+/// Ignored: it fails. A rebuilt view never held a key deleted while it was down, so it
+/// writes no tombstone for it, and the output keeps the value the killed run wrote (seen:
+/// `k1 → v0` left in the output, `k1` deleted in the input). The upsert sink must reconcile
+/// with what the output topic holds once the rebuilt view has caught up with its input.
+#[test]
+#[ignore = "known gap: a rebuilt view writes no tombstone for keys deleted while it was down"]
+fn a_killed_view_rebuilds_and_its_output_converges() {
+    init_logging();
+    let (input, latest, counts) = (
+        unique_name("dd-crash-in"),
+        unique_name("dd-crash-latest"),
+        unique_name("dd-crash-counts"),
+    );
+    let cluster = EmbeddedCluster::new(1).unwrap();
+    for topic in [&input, &latest, &counts] {
+        cluster.create_topic(topic, 2).unwrap();
+    }
+    let mut random = Random::from_env("DD_CRASH_SEED");
+    let mut inputs: Vec<Input> = Vec::new();
+    let load_more = |cluster: &EmbeddedCluster, inputs: &mut Vec<Input>, random: &mut Random| {
+        let batch: Vec<Input> = (0..200)
+            .map(|_| {
+                let key = random.below(8) as u8;
+                let value = (random.below(5) != 0).then(|| random.below(4) as u8);
+                (i32::from(key) % 2, key, value)
+            })
+            .collect();
+        let records: Vec<TestRecord> = batch
+            .iter()
+            .map(|(p, k, v)| {
+                let record = match v {
+                    Some(v) => TestRecord::new(format!("v{v}")),
+                    None => TestRecord::tombstone(),
+                };
+                record.partition(*p).key(format!("k{k}"))
+            })
+            .collect();
+        cluster.load(&input, records).unwrap();
+        inputs.extend(batch);
+    };
+    for _ in 0..3 {
+        load_more(&cluster, &mut inputs, &mut random);
+        let written = |cluster: &EmbeddedCluster| -> i64 {
+            cluster.end_offsets(&latest).unwrap().values().sum()
+        };
+        let before = written(&cluster);
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["view_child_process", "--exact", "--ignored", "--nocapture"])
+            .env("DD_CHILD_INPUT", &input)
+            .env("DD_CHILD_BROKERS", cluster.bootstrap_servers())
+            .env("DD_CHILD_LATEST", &latest)
+            .env("DD_CHILD_COUNTS", &counts)
+            .spawn()
+            .unwrap();
+        wait_for("the view to write", || written(&cluster) > before);
+        std::thread::sleep(random.millis(0, 300));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    load_more(&cluster, &mut inputs, &mut random);
+    // The last run finishes: until the input is committed to its end.
+    run_views(&cluster, &input, &latest, &counts, 1);
+    let (want_latest, want_counts) = recompute(&inputs);
+    assert_eq!(final_state(&read_topic(&cluster, &latest)), want_latest);
+    assert_eq!(final_state(&read_topic(&cluster, &counts)), want_counts);
 }

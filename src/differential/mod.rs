@@ -24,6 +24,10 @@
 //!   the source with [`ignore_committed`](crate::SourceConfigBuilder::ignore_committed) and
 //!   the earliest reset. The view then re-derives every key and re-writes its current value;
 //!   the committed offsets still tell how far the output has caught up (consumer lag).
+//!   **Known gap:** a key that left the view while it was down (its customer deleted, its
+//!   count gone) is never held by the rebuilt view, so no tombstone is written for it and the
+//!   output keeps its old value. Until the sink reconciles with the output topic, delete such
+//!   keys from the output yourself, or recreate the output topic with the view.
 //! - **Order per key.** Upserts are applied in partition order: Kafka writes a key to one
 //!   partition, and a partition is read by one worker in offset order, so "latest" is the
 //!   latest in its partition. A key written to several partitions (or topics) has no defined
