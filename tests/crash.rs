@@ -15,48 +15,50 @@
 mod common;
 
 use std::process::Child;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use timely_kafka::testing::{unique_name, Checker, EmbeddedCluster, TestRecord, Trace};
+use timely_kafka::testing::{unique_name, Checker, EmbeddedCluster, Trace};
 
 const PARTITIONS: i32 = 4;
 
-/// Writes traced records to every partition until stopped: one key per input partition, so
-/// each input partition's records land in one output partition, in order.
-fn producer(
+/// A cluster with an input and an output topic, and a producer writing to the input.
+struct Setup {
     cluster: Arc<EmbeddedCluster>,
-    topic: String,
-    stop: Arc<AtomicBool>,
-) -> thread::JoinHandle<u64> {
-    thread::spawn(move || {
-        let mut seq = 0;
-        while !stop.load(Ordering::SeqCst) {
-            let batch: Vec<TestRecord> = (seq..seq + 20)
-                .flat_map(|seq| {
-                    (0..PARTITIONS).map(move |partition| {
-                        TestRecord::new(
-                            Trace {
-                                run: 0,
-                                partition,
-                                seq,
-                            }
-                            .payload(),
-                        )
-                        .partition(partition)
-                        .key(format!("input-{partition}"))
-                    })
-                })
-                .collect();
-            cluster.load(&topic, batch).unwrap();
-            seq += 20;
-            thread::sleep(Duration::from_millis(10));
-        }
-        seq
-    })
+    bootstrap: String,
+    input: String,
+    output: String,
+    group: String,
+    producer: TracedProducer,
+}
+
+fn setup(prefix: &str) -> Setup {
+    let (input, output, group) = (
+        unique_name(&format!("{prefix}-in")),
+        unique_name(&format!("{prefix}-out")),
+        unique_name(&format!("{prefix}-group")),
+    );
+    let cluster = Arc::new(EmbeddedCluster::new(1).unwrap());
+    cluster.create_topic(&input, PARTITIONS).unwrap();
+    cluster.create_topic(&output, PARTITIONS).unwrap();
+    let producer = TracedProducer::start(
+        Arc::clone(&cluster),
+        &input,
+        PARTITIONS,
+        20,
+        Duration::from_millis(10),
+        true,
+    );
+    Setup {
+        bootstrap: cluster.bootstrap_servers(),
+        cluster,
+        input,
+        output,
+        group,
+        producer,
+    }
 }
 
 /// Kills `child` at once (SIGKILL) and reaps it.
@@ -91,17 +93,14 @@ fn a_pipe_killed_at_random_points_loses_nothing() {
     init_logging();
     const KILLS: usize = 12;
     let mut random = Random::from_env("CRASH_SEED");
-    let (input, output, group) = (
-        unique_name("crash-in"),
-        unique_name("crash-out"),
-        unique_name("crash-group"),
-    );
-    let cluster = Arc::new(EmbeddedCluster::new(1).unwrap());
-    cluster.create_topic(&input, PARTITIONS).unwrap();
-    cluster.create_topic(&output, PARTITIONS).unwrap();
-    let bootstrap = cluster.bootstrap_servers();
-    let stop = Arc::new(AtomicBool::new(false));
-    let producing = producer(Arc::clone(&cluster), input.clone(), Arc::clone(&stop));
+    let Setup {
+        cluster,
+        bootstrap,
+        input,
+        output,
+        group,
+        producer,
+    } = setup("crash");
 
     let mut checker = Checker::new();
     let written = |cluster: &EmbeddedCluster| cluster.end_offsets(&output).unwrap();
@@ -129,8 +128,7 @@ fn a_pipe_killed_at_random_points_loses_nothing() {
         }
         checker.restart(segment as u64 + 1, commits);
     }
-    stop.store(true, Ordering::SeqCst);
-    let produced = producing.join().unwrap();
+    let produced = producer.finish();
 
     // A last run drains the rest and exits on idle.
     let last_run = format!("run={KILLS}");
@@ -166,17 +164,14 @@ fn a_pipe_killed_during_rebalances_loses_nothing() {
     init_logging();
     const KILLS: usize = 8;
     let mut random = Random::from_env("CRASH_SEED");
-    let (input, output, group) = (
-        unique_name("crash-rb-in"),
-        unique_name("crash-rb-out"),
-        unique_name("crash-rb-group"),
-    );
-    let cluster = Arc::new(EmbeddedCluster::new(1).unwrap());
-    cluster.create_topic(&input, PARTITIONS).unwrap();
-    cluster.create_topic(&output, PARTITIONS).unwrap();
-    let bootstrap = cluster.bootstrap_servers();
-    let stop = Arc::new(AtomicBool::new(false));
-    let producing = producer(Arc::clone(&cluster), input.clone(), Arc::clone(&stop));
+    let Setup {
+        cluster,
+        bootstrap,
+        input,
+        output,
+        group,
+        producer,
+    } = setup("crash-rb");
 
     let mut checker = Checker::new();
     let start = |extra: &[&str]| pipe_process(&bootstrap, &group, &input, &output, extra);
@@ -197,8 +192,7 @@ fn a_pipe_killed_during_rebalances_loses_nothing() {
             }
         }
     }
-    stop.store(true, Ordering::SeqCst);
-    let produced = producing.join().unwrap();
+    let produced = producer.finish();
     kill(a);
 
     let mut last = start(&["--idle-exit", "4"]);

@@ -15,39 +15,19 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::member::{check, Commits, Log, Member};
-use common::{config, Random};
+use common::{config, Random, TracedProducer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use timely_kafka::testing::{unique_name, EmbeddedCluster, Trace};
+use timely_kafka::testing::{unique_name, EmbeddedCluster};
 
 const BROKERS: i32 = 3;
 const PARTITIONS: i32 = 6;
 /// At most this many members at once (one of them, `a`, stays throughout).
 const MAX_MEMBERS: usize = 3;
-
-/// Writes traced records to every partition until stopped: ~2,000 per second in all.
-fn producer(
-    cluster: Arc<EmbeddedCluster>,
-    topic: String,
-    stop: Arc<AtomicBool>,
-) -> thread::JoinHandle<u64> {
-    thread::spawn(move || {
-        let mut seq = 0;
-        while !stop.load(Ordering::SeqCst) {
-            cluster
-                .load(&topic, Trace::records(0, PARTITIONS, seq..seq + 10))
-                .unwrap();
-            seq += 10;
-            thread::sleep(Duration::from_millis(30));
-        }
-        seq
-    })
-}
 
 /// One random fault; returns its description.
 fn inject(cluster: &EmbeddedCluster, topic: &str, random: &mut Random) -> String {
@@ -140,11 +120,14 @@ fn chaos_soak_loses_nothing() {
     let member =
         |workers| Member::start(config(&bootstrap, &group, &topic), workers, Duration::ZERO);
 
-    let stop_producing = Arc::new(AtomicBool::new(false));
-    let producing = producer(
+    // ~2,000 records per second in all.
+    let producer = TracedProducer::start(
         Arc::clone(&cluster),
-        topic.clone(),
-        Arc::clone(&stop_producing),
+        &topic,
+        PARTITIONS,
+        10,
+        Duration::from_millis(30),
+        false,
     );
     let a = member(2);
     let mut others: Vec<Member> = Vec::new();
@@ -186,8 +169,7 @@ fn chaos_soak_loses_nothing() {
     }
 
     // Heal: no more faults or churn, no more input; everyone else leaves and `a` catches up.
-    stop_producing.store(true, Ordering::SeqCst);
-    let per_partition = producing.join().unwrap();
+    let per_partition = producer.finish();
     for leaving in others.drain(..) {
         logs.push(leaving.stop().0);
     }

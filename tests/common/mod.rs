@@ -379,3 +379,53 @@ impl Random {
         self.millis(0, n).as_millis() as u64
     }
 }
+
+/// A thread writing [`Trace`](timely_kafka::testing::Trace) records of run 0 to every
+/// partition, `per_batch` per partition every `pause`, until [`finish`](Self::finish).
+pub struct TracedProducer {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<u64>,
+}
+
+impl TracedProducer {
+    /// Starts writing. `key_by_partition` keys every record of partition `p` `input-{p}` (so
+    /// a pipe keeps each input partition in one output partition); otherwise `key-{seq}`.
+    pub fn start(
+        cluster: Arc<EmbeddedCluster>,
+        topic: &str,
+        partitions: i32,
+        per_batch: u64,
+        pause: Duration,
+        key_by_partition: bool,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (topic, stopped) = (topic.to_owned(), Arc::clone(&stop));
+        let thread = thread::spawn(move || {
+            let mut seq = 0;
+            while !stopped.load(Ordering::SeqCst) {
+                let batch =
+                    timely_kafka::testing::Trace::records(0, partitions, seq..seq + per_batch).map(
+                        |record| {
+                            let partition = record.partition.unwrap_or_default();
+                            if key_by_partition {
+                                record.key(format!("input-{partition}"))
+                            } else {
+                                record
+                            }
+                        },
+                    );
+                cluster.load(&topic, batch.collect::<Vec<_>>()).unwrap();
+                seq += per_batch;
+                thread::sleep(pause);
+            }
+            seq
+        });
+        TracedProducer { stop, thread }
+    }
+
+    /// Stops writing; returns how many records each partition got.
+    pub fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap()
+    }
+}
