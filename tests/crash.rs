@@ -137,7 +137,7 @@ fn a_pipe_killed_at_random_points_loses_nothing() {
         &group,
         &input,
         &output,
-        &["--idle-exit", "4", "--header", &last_run],
+        &["--idle-exit", "10", "--header", &last_run],
     );
     let status = last.wait().unwrap();
     assert!(status.success(), "the last run exits cleanly: {status:?}");
@@ -195,7 +195,8 @@ fn a_pipe_killed_during_rebalances_loses_nothing() {
     let produced = producer.finish();
     kill(a);
 
-    let mut last = start(&["--idle-exit", "4"]);
+    // Its idle exit must outlast the rebalance that waits out the killed members' sessions.
+    let mut last = start(&["--idle-exit", "10"]);
     let started = Instant::now();
     let status = last.wait().unwrap();
     assert!(status.success(), "the last run exits cleanly: {status:?}");

@@ -240,6 +240,9 @@ impl SourceReader {
         let state = self.membership.shared.lock();
         let version = self.membership.shared.version();
         let mut previous: Vec<OwnedPartition> = std::mem::take(&mut self.owned);
+        // Only partitions kept under the same assignment stay paused: librdkafka assigns
+        // a partition unpaused, so one handed back (or gone) must be paused again if needed.
+        let mut still_paused: Vec<TopicPartition> = Vec::new();
         for (tp, assigned) in &state.assignment {
             if assigned.handle.owner.load(Ordering::Acquire) != self.rank.rank {
                 continue;
@@ -255,6 +258,9 @@ impl SourceReader {
                 Some(i) => {
                     let mut kept = previous.swap_remove(i);
                     kept.revoking = revoking;
+                    if self.paused.contains(tp) {
+                        still_paused.push(tp.clone());
+                    }
                     self.owned.push(kept);
                 }
                 None => self.owned.push(OwnedPartition {
@@ -268,6 +274,7 @@ impl SourceReader {
             }
         }
         drop(state);
+        self.paused = still_paused;
         for lost in previous {
             if lost.progress.has_in_flight() {
                 tracing::info!(
