@@ -9,6 +9,7 @@
 # time (`cargo install`); later runs reuse the installed binary when its version matches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+skip=()
 
 TANSU_VERSION=0.6.0
 
@@ -34,7 +35,9 @@ if [ -z "${KAFKA_BROKERS:-}" ]; then
     sleep 0.1
   done
   export KAFKA_BROKERS="127.0.0.1:$port"
+  # Tansu 0.6.0 has no EndTxn: transactions (the row 17 transactional-gap test) need Kafka.
+  skip=(--skip aborted_transactions_are_skipped_and_committed_past)
 fi
 
 echo "== end-to-end suite against $KAFKA_BROKERS"
-cargo test --test real_broker -- --ignored --test-threads 1 "$@"
+cargo test --test real_broker -- --ignored --test-threads 1 "${skip[@]}" "$@"

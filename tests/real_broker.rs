@@ -430,3 +430,75 @@ fn a_pipe_killed_and_restarted_loses_nothing() {
     assert!(report.is_clean(), "{report}");
     assert_committed_to_end(&commits, RUNS as u64 * PER_PARTITION);
 }
+
+/// RELIABILITY row 17, transactional gaps: a transactional producer writes records it
+/// aborts, then records it commits. The source (librdkafka's default `read_committed`)
+/// delivers only the committed ones, and commits past the gap the aborted records and the
+/// transaction markers leave: committed = last delivered offset + 1.
+///
+/// Needs a broker with transactions: Tansu 0.6.0 has no `EndTxn`, so
+/// `scripts/real-broker-tests.sh` skips this test on Tansu, and librdkafka's mock writes no
+/// transaction markers. Run it against Kafka with `KAFKA_BROKERS` set.
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn aborted_transactions_are_skipped_and_committed_past() {
+    let (topic, group) = (unique_name("rb-txn"), unique_name("rb-txn-group"));
+    create_topic(&topic, 1);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("transactional.id", unique_name("rb-txn-producer"))
+        .create()
+        .expect("transactional producer");
+    producer
+        .init_transactions(DEADLINE)
+        .expect("init transactions");
+    let write = |label: &str, commit: bool| {
+        producer.begin_transaction().unwrap();
+        for i in 0..5 {
+            let payload = format!("{label}-{i}");
+            producer
+                .send(
+                    BaseRecord::<(), _>::to(&topic)
+                        .partition(0)
+                        .payload(&payload),
+                )
+                .unwrap();
+        }
+        // Serves the delivery reports, which the transaction's end needs.
+        producer.flush(DEADLINE).unwrap();
+        if commit {
+            producer.commit_transaction(DEADLINE).unwrap();
+        } else {
+            producer.abort_transaction(DEADLINE).unwrap();
+        }
+    };
+    write("aborted", false);
+    write("committed", true);
+    let config = SESSION
+        .iter()
+        .fold(config(&brokers(), &group, &topic), |c, (k, v)| {
+            c.set(*k, *v)
+        })
+        .build()
+        .unwrap();
+    let seen = consume(config, 1, 5);
+    let payloads: Vec<String> = seen
+        .iter()
+        .map(|s| s.record.payload_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        payloads,
+        (0..5).map(|i| format!("committed-{i}")).collect::<Vec<_>>(),
+        "only the committed transaction's records"
+    );
+    let last = seen.last().unwrap().record.offset;
+    assert!(
+        last > 5,
+        "the aborted records and a marker come first: {last}"
+    );
+    assert_eq!(
+        committed(&brokers(), &group, &topic, 1)[&0],
+        Some(last + 1),
+        "committed past the gap"
+    );
+}

@@ -39,6 +39,7 @@ fn members_join_and_leave_repeatedly_cooperative_sticky() {
 /// records keep arriving, and leaves. `strategy` sets `partition.assignment.strategy`
 /// (librdkafka's default, eager, when `None`).
 fn churn(strategy: Option<&str>) {
+    const ROUNDS: usize = 3;
     init_logging();
     let topic = unique_name("churn");
     let group = unique_name("churn-group");
@@ -104,7 +105,7 @@ fn churn(strategy: Option<&str>) {
         Arc::clone(&stop_a),
     );
 
-    for round in 0..3 {
+    for round in 0..ROUNDS {
         let stop_b = Arc::new(AtomicBool::new(false));
         let b = spawn_member(
             ["b0", "b1", "b2"][round],
@@ -199,17 +200,20 @@ fn churn(strategy: Option<&str>) {
         total,
         revoked.load(Ordering::SeqCst)
     );
-    // Every join and leave was seen by the hooks, and everything is committed.
+    // The rounds above waited for the hooks to show every join (b holding partitions next
+    // to a) and every leave (a holding all again). At the least, each round moved one
+    // partition to b and back, whatever the protocol (cooperative moves only some).
     assert!(
-        assigned.load(Ordering::SeqCst) >= PARTITIONS as usize * 4,
+        assigned.load(Ordering::SeqCst) >= PARTITIONS as usize + 2 * ROUNDS,
         "assignments: {}",
         assigned.load(Ordering::SeqCst)
     );
     assert!(
-        revoked.load(Ordering::SeqCst) >= PARTITIONS as usize * 3,
+        revoked.load(Ordering::SeqCst) >= 2 * ROUNDS,
         "revocations: {}",
         revoked.load(Ordering::SeqCst)
     );
+    // Everything is committed.
     let committed = committed(&bootstrap, &group, &topic, PARTITIONS);
     let ends = cluster.end_offsets(&topic).unwrap();
     for (p, end) in ends {

@@ -323,3 +323,32 @@ fn static_member_restarts_cleanly() {
         .unwrap_err();
     assert!(err.to_string().contains("static_membership"), "{err}");
 }
+
+/// RELIABILITY row 12, a record over the fetch limit: a record larger than
+/// `max_partition_fetch_bytes` is still delivered whole (brokers return at least one record
+/// per fetch, KIP-74), in order with its neighbours, and committed past; nothing stalls.
+#[test]
+fn a_record_over_the_fetch_limit_is_delivered_and_committed() {
+    let topic = unique_name("oversized");
+    let group = unique_name("oversized-group");
+    let cluster = timely_kafka::testing::EmbeddedCluster::new(1).unwrap();
+    cluster.create_topic(&topic, 1).unwrap();
+    let big = "x".repeat(600 * 1024);
+    let records = ["before".to_owned(), big.clone(), "after".to_owned()]
+        .map(|payload| timely_kafka::testing::TestRecord::new(payload).partition(0));
+    cluster.load(&topic, records).unwrap();
+    let config = config(&cluster.bootstrap_servers(), &group, &topic)
+        .max_partition_fetch_bytes(64 * 1024)
+        .build()
+        .unwrap();
+    let seen = consume(config, 1, 3);
+    let payloads: Vec<usize> = seen
+        .iter()
+        .map(|s| s.record.payload.as_ref().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(payloads, [6, big.len(), 5], "all three, whole and in order");
+    assert_eq!(
+        committed(&cluster.bootstrap_servers(), &group, &topic, 1)[&0],
+        Some(3)
+    );
+}
