@@ -3,6 +3,7 @@
 #
 #   scripts/real-broker-tests.sh               # installs Tansu if needed, starts it, tests, stops it
 #   KAFKA_BROKERS=host:9092 scripts/real-broker-tests.sh   # against a broker you run
+#   scripts/real-broker-tests.sh --install     # only install Tansu (CI starts this early)
 #
 # Tansu (https://github.com/tansu-io/tansu) is a Kafka-compatible broker written in Rust; it
 # runs here in memory on a free loopback port. Installing it takes ~10 minutes the first
@@ -13,12 +14,22 @@ skip=()
 
 TANSU_VERSION=0.6.0
 
-if [ -z "${KAFKA_BROKERS:-}" ]; then
+install_tansu() {
+  local installed
   installed=$(tansu --version 2>/dev/null | awk '{print $NF}' || true)
   if [ "$installed" != "$TANSU_VERSION" ]; then
     echo "== installing tansu $TANSU_VERSION (was: ${installed:-none})"
     cargo install tansu --version "$TANSU_VERSION" --features dynostore --locked
   fi
+}
+
+if [ "${1:-}" = "--install" ]; then
+  install_tansu
+  exit 0
+fi
+
+if [ -z "${KAFKA_BROKERS:-}" ]; then
+  install_tansu
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
     || echo $((20000 + RANDOM % 20000)))
   log=$(mktemp)
