@@ -26,9 +26,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
-use timely::dataflow::operators::{Probe, ToStream};
-use timely::dataflow::ProbeHandle;
-use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
+use timely_kafka::sink::{SinkConfig, SinkRecord};
 use timely_kafka::testing::{unique_name, Checker, Trace};
 
 const PARTITIONS: i32 = 4;
@@ -245,23 +243,7 @@ fn sink_writes_every_record_to_its_partition_in_order() {
         .default_topic(&topic)
         .build()
         .unwrap();
-    let error = timely::execute_directly(move |worker| {
-        let probe = ProbeHandle::new();
-        let handle = worker.dataflow::<u64, _, _>(|scope| {
-            let sink = records
-                .to_stream(scope)
-                .container::<Vec<_>>()
-                .kafka_sink(&config)
-                .unwrap();
-            sink.acknowledged.probe_with(&probe);
-            sink.handle
-        });
-        let started = Instant::now();
-        while !probe.done() && handle.error().is_none() && started.elapsed() < DEADLINE {
-            worker.step_or_park(Some(Duration::from_millis(20)));
-        }
-        handle.error()
-    });
+    let error = write_through_sink(config, records);
     assert!(error.is_none(), "{error:?}");
     let total = (PER_PARTITION * PARTITIONS as u64) as usize;
     let written = read_until(&topic, total);

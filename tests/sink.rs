@@ -4,13 +4,11 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
-use timely::dataflow::operators::{Probe, ToStream};
-use timely::dataflow::ProbeHandle;
 use timely_kafka::sink::{
-    Acks, Compression, KafkaSinkExt, Partitioner, SinkConfig, SinkConfigBuilder, SinkRecord,
+    Acks, Compression, Partitioner, SinkConfig, SinkConfigBuilder, SinkRecord,
 };
 use timely_kafka::testing::{unique_name, EmbeddedCluster};
 use timely_kafka::SinkError;
@@ -51,38 +49,6 @@ fn invalid_sink_configs_name_their_key() {
     assert!(!printed.contains("hunter2"), "{printed}");
 }
 
-/// Writes `records` through the sink and waits until all are acknowledged; returns the
-/// sink's error, if any.
-fn write(
-    cluster: &EmbeddedCluster,
-    config: SinkConfig,
-    records: Vec<SinkRecord>,
-) -> Option<SinkError> {
-    let _ = cluster;
-    timely::execute_directly(move |worker| {
-        let probe = ProbeHandle::new();
-        let handle = worker.dataflow::<u64, _, _>(|scope| {
-            let sink = records
-                .to_stream(scope)
-                .container::<Vec<_>>()
-                .kafka_sink(&config)
-                .unwrap();
-            sink.acknowledged.probe_with(&probe);
-            sink.handle
-        });
-        let started = Instant::now();
-        while !probe.done() && handle.error().is_none() && started.elapsed() < DEADLINE {
-            worker.step_or_park(Some(Duration::from_millis(20)));
-        }
-        let error = handle.error();
-        if error.is_some() {
-            // The sink holds its frontier after a failure; drop the dataflow to finish.
-            worker.drop_dataflow(0);
-        }
-        error
-    })
-}
-
 #[test]
 fn every_compression_codec_round_trips() {
     let cluster = EmbeddedCluster::new(1).unwrap();
@@ -104,7 +70,7 @@ fn every_compression_codec_round_trips() {
         let records = (0..50)
             .map(|i| SinkRecord::new(format!("record {i} {}", "x".repeat(100))))
             .collect();
-        assert!(write(&cluster, config, records).is_none());
+        assert!(write_through_sink(config, records).is_none());
         let read = read_topic(&cluster, &topic);
         assert_eq!(read.len(), 50, "{codec:?}");
         assert_eq!(
@@ -132,7 +98,7 @@ fn partitioners_place_records_where_they_say() {
             .map(|k| SinkRecord::new(k.clone()).key(k.clone()))
             .collect();
         records.push(SinkRecord::new("explicit").key("customer-0").partition(5));
-        assert!(write(&cluster, config, records).is_none());
+        assert!(write_through_sink(config, records).is_none());
         read_topic(&cluster, &topic)
     };
     let md5 = |key: &str| {
@@ -180,7 +146,7 @@ fn records_the_sink_cannot_place_are_errors_not_panics() {
         .brokers(cluster.bootstrap_servers())
         .build()
         .unwrap();
-    let error = write(&cluster, no_default, vec![SinkRecord::new("where to?")]);
+    let error = write_through_sink(no_default, vec![SinkRecord::new("where to?")]);
     assert!(
         matches!(error, Some(SinkError::NoTopic { .. })),
         "{error:?}"
@@ -192,7 +158,7 @@ fn records_the_sink_cannot_place_are_errors_not_panics() {
         .partitioner(Partitioner::Custom(Arc::new(|_, _| 7)))
         .build()
         .unwrap();
-    match write(&cluster, config, vec![SinkRecord::new("x").key("k")]) {
+    match write_through_sink(config, vec![SinkRecord::new("x").key("k")]) {
         Some(SinkError::BadPartition {
             topic: t,
             partition: 7,

@@ -429,3 +429,35 @@ impl TracedProducer {
         self.thread.join().unwrap()
     }
 }
+
+/// Writes `records` through a Kafka sink on one worker and waits until all are
+/// acknowledged (or the [`DEADLINE`]); returns the sink's error, if any.
+pub fn write_through_sink(
+    config: timely_kafka::sink::SinkConfig,
+    records: Vec<timely_kafka::sink::SinkRecord>,
+) -> Option<timely_kafka::SinkError> {
+    use timely::dataflow::operators::ToStream;
+    use timely_kafka::sink::KafkaSinkExt;
+    timely::execute_directly(move |worker| {
+        let probe = ProbeHandle::new();
+        let handle = worker.dataflow::<u64, _, _>(|scope| {
+            let sink = records
+                .to_stream(scope)
+                .container::<Vec<_>>()
+                .kafka_sink(&config)
+                .unwrap();
+            sink.acknowledged.probe_with(&probe);
+            sink.handle
+        });
+        let started = Instant::now();
+        while !probe.done() && handle.error().is_none() && started.elapsed() < DEADLINE {
+            worker.step_or_park(Some(Duration::from_millis(20)));
+        }
+        let error = handle.error();
+        if error.is_some() {
+            // The sink holds its frontier after a failure; drop the dataflow to finish.
+            worker.drop_dataflow(0);
+        }
+        error
+    })
+}
