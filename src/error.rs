@@ -174,4 +174,7 @@ pub enum SinkError {
     /// The producer could not be created.
     #[error("creating the producer failed: {0}")]
     Create(Box<KafkaError>),
+    /// A rebuilt view's upsert sink could not read where its input or output stood at start.
+    #[error("preparing the rebuild of a view: {0}")]
+    Rebuild(String),
 }

@@ -106,7 +106,7 @@ where
         (None, None) => unreachable!("a cluster was started above"),
     };
     // A view is rebuilt from its whole input on every start; commits track the output.
-    let source = SourceConfig::builder()
+    let source_config = SourceConfig::builder()
         .brokers(&brokers)
         .group_id(&group)
         .topics(inputs.clone())
@@ -130,7 +130,7 @@ where
         let inputs = Arc::clone(&inputs);
         let (handle, sink_handle) = worker.dataflow(|scope| {
             let source = scope
-                .kafka_source(&source)
+                .kafka_source(&source_config)
                 .expect("join the consumer group");
             let counter = Arc::clone(&read);
             let records = source.records.inspect(move |_| {
@@ -145,7 +145,9 @@ where
                     );
                 }
             });
-            let sink = written.upsert_to_kafka(&sink).expect("start the sink");
+            let sink = written
+                .rebuild_to_kafka(&sink, &source_config)
+                .expect("start the sink");
             sink.acknowledged.probe_with(&probe);
             source.handle.commit_after(&probe);
             (source.handle, sink.handle)

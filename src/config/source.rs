@@ -47,6 +47,9 @@ pub struct SourceSettings {
     pub passthrough: Passthrough,
     pub hooks: LifecycleHooks,
     pub static_member: Option<String>,
+    /// The metadata string sent with every commit: names this process's run, so a reader of
+    /// the group's offsets can tell this run's commits from earlier ones.
+    pub commit_metadata: String,
 }
 
 /// The configuration of one Kafka source: which group to join, which topics to read, how to
@@ -119,6 +122,21 @@ impl SourceConfig {
     pub fn tick(&self) -> Duration {
         self.settings.tick
     }
+
+    /// The metadata string this source sends with every offset commit,
+    /// `timely-kafka:{pid}:{nanoseconds}`: different for every process and every run, so
+    /// the group's committed offsets show which run committed them.
+    pub fn commit_metadata(&self) -> &str {
+        &self.settings.commit_metadata
+    }
+}
+
+/// A commit metadata string unique to this config's run of this process.
+fn run_metadata() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("timely-kafka:{}:{nanos}", std::process::id())
 }
 
 impl fmt::Debug for SourceConfig {
@@ -563,6 +581,7 @@ impl SourceConfigBuilder {
             passthrough: self.passthrough,
             hooks: self.hooks,
             static_member,
+            commit_metadata: run_metadata(),
         };
         // The full client configuration must be acceptable too (for example a fetch size
         // librdkafka considers out of range).

@@ -22,12 +22,17 @@
 //! - **Rebuilding after a restart.** A view's state lives in memory. A restarted view must
 //!   see its input again from the start, which is what compacted input topics are for: run
 //!   the source with [`ignore_committed`](crate::SourceConfigBuilder::ignore_committed) and
-//!   the earliest reset. The view then re-derives every key and re-writes its current value;
-//!   the committed offsets still tell how far the output has caught up (consumer lag).
-//!   **Known gap:** a key that left the view while it was down (its customer deleted, its
-//!   count gone) is never held by the rebuilt view, so no tombstone is written for it and the
-//!   output keeps its old value. Until the sink reconciles with the output topic, delete such
-//!   keys from the output yourself, or recreate the output topic with the view.
+//!   the earliest reset, and write with [`UpsertSinkExt::rebuild_to_kafka`]. The view then
+//!   re-derives every key and re-writes its current value; keys that left the view while it
+//!   was down are tombstoned once it has caught up with its input as it stood at start
+//!   (each input partition committed by this run up to its end then, which the source's
+//!   per-run [commit metadata](crate::SourceConfig::commit_metadata) tells apart from an
+//!   earlier run's commits). Until then the output may step back to older values, as the
+//!   rebuilt view passes through them.
+//! - **Duplicates.** Input is at-least-once. Upsert views are idempotent; a view over
+//!   [`insertions`](KafkaCollectionExt::insertions) counts a record read twice twice, which
+//!   happens when a partition moves to another process mid-run (it is read again from the
+//!   start). Make such views idempotent (`distinct` over the records) when that matters.
 //! - **Order per key.** Upserts are applied in partition order: Kafka writes a key to one
 //!   partition, and a partition is read by one worker in offset order, so "latest" is the
 //!   latest in its partition. A key written to several partitions (or topics) has no defined
@@ -90,6 +95,7 @@
 
 mod changelog;
 mod input;
+mod rebuild;
 mod upsert;
 
 pub use changelog::UpsertSinkExt;

@@ -269,13 +269,15 @@ impl Membership {
                 continue;
             }
             let (topic, partition) = &commit.tp;
-            tpl.add_partition_offset(topic, *partition, Offset::Offset(commit.offset))
+            let mut elem = tpl.add_partition(topic, *partition);
+            elem.set_offset(Offset::Offset(commit.offset))
                 .map_err(|e| {
                     Error::kafka(
                         format!("committing {topic}/{partition}@{}", commit.offset),
                         e,
                     )
                 })?;
+            elem.set_metadata(self.settings.commit_metadata.as_str());
             state.failed_commits.remove(&commit.tp);
             state
                 .commits_in_flight

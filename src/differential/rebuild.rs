@@ -1,0 +1,208 @@
+//! What a rebuilt view needs to converge: the keys its output topic held at start, and when
+//! the view has caught up with its input as it stood at start (the snapshot).
+//!
+//! The snapshot is complete once every input partition's committed offset has reached its
+//! high watermark at start *and* was committed by this run: the source sends a metadata
+//! string unique to each run with every commit
+//! ([`SourceConfig::commit_metadata`](crate::SourceConfig::commit_metadata)), so a commit
+//! left by an earlier run, which may already stand at the watermark, does not count. The
+//! group's committed offsets are shared by every process, so this holds cluster-wide.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use timely::scheduling::SyncActivator;
+
+use crate::error::SinkError;
+use crate::SourceConfig;
+
+/// How often the group's committed offsets are read while the snapshot is incomplete.
+const POLL: Duration = Duration::from_millis(200);
+/// The timeout of each broker request made here.
+const REQUEST: Duration = Duration::from_secs(10);
+
+/// A `(topic, partition)` pair.
+type Partition = (String, i32);
+
+/// Where the input stood at start: per partition, its high watermark, and the committed
+/// offset and metadata the group held then.
+struct Snapshot {
+    ends: BTreeMap<Partition, i64>,
+    committed_at_start: BTreeMap<Partition, (Option<i64>, String)>,
+}
+
+fn client(brokers: &str, group: &str) -> Result<BaseConsumer, SinkError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(|e| SinkError::Rebuild(format!("creating a client of group `{group}`: {e}")))
+}
+
+/// The committed offset and metadata of every partition in `partitions`.
+fn committed(
+    consumer: &BaseConsumer,
+    partitions: &[Partition],
+) -> Result<BTreeMap<Partition, (Option<i64>, String)>, SinkError> {
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition) in partitions {
+        tpl.add_partition(topic, *partition);
+    }
+    let list = consumer
+        .committed_offsets(tpl, REQUEST)
+        .map_err(|e| SinkError::Rebuild(format!("reading committed offsets: {e}")))?;
+    let result = list
+        .elements()
+        .iter()
+        .map(|e| {
+            let offset = match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            };
+            (
+                (e.topic().to_owned(), e.partition()),
+                (offset, e.metadata().to_owned()),
+            )
+        })
+        .collect();
+    Ok(result)
+}
+
+impl Snapshot {
+    fn take(consumer: &BaseConsumer, source: &SourceConfig) -> Result<Self, SinkError> {
+        let mut ends = BTreeMap::new();
+        for topic in source.topics() {
+            let metadata = consumer
+                .fetch_metadata(Some(topic), REQUEST)
+                .map_err(|e| SinkError::Rebuild(format!("metadata of `{topic}`: {e}")))?;
+            for t in metadata.topics() {
+                for p in t.partitions() {
+                    let (low, high) =
+                        consumer
+                            .fetch_watermarks(topic, p.id(), REQUEST)
+                            .map_err(|e| {
+                                SinkError::Rebuild(format!("watermarks of {topic}/{}: {e}", p.id()))
+                            })?;
+                    // An empty partition has nothing to catch up with.
+                    if high > low {
+                        ends.insert((topic.clone(), p.id()), high);
+                    }
+                }
+            }
+        }
+        let partitions: Vec<Partition> = ends.keys().cloned().collect();
+        let committed_at_start = committed(consumer, &partitions)?;
+        Ok(Snapshot {
+            ends,
+            committed_at_start,
+        })
+    }
+
+    /// Whether this run has committed every partition up to its end at start.
+    fn caught_up(&self, now: &BTreeMap<Partition, (Option<i64>, String)>) -> bool {
+        self.ends.iter().all(|(tp, end)| match now.get(tp) {
+            Some((Some(offset), metadata)) => {
+                *offset >= *end && Some(metadata) != self.committed_at_start.get(tp).map(|c| &c.1)
+            }
+            _ => false,
+        })
+    }
+}
+
+/// Starts a thread that sets `done` (and activates the operator) once the view has caught up
+/// with the input as it stood now. It stops early once `alive` is gone.
+pub(super) fn watch_snapshot(
+    source: &SourceConfig,
+    done: Arc<AtomicBool>,
+    alive: Weak<()>,
+    activator: SyncActivator,
+) -> Result<(), SinkError> {
+    let consumer = client(source.brokers(), source.group_id())?;
+    let snapshot = Snapshot::take(&consumer, source)?;
+    let group = source.group_id().to_owned();
+    std::thread::Builder::new()
+        .name("timely-kafka:snapshot".into())
+        .spawn(move || {
+            let partitions: Vec<Partition> = snapshot.ends.keys().cloned().collect();
+            let started = Instant::now();
+            while alive.upgrade().is_some() {
+                match committed(&consumer, &partitions) {
+                    Ok(now) if snapshot.caught_up(&now) => {
+                        tracing::info!(%group, "the view caught up with its input as of its start after {:?}", started.elapsed());
+                        done.store(true, Ordering::Release);
+                        let _ = activator.activate();
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(%group, "snapshot watch: {e}; retrying"),
+                }
+                // A polling interval, not synchronisation: the broker has no push for commits.
+                std::thread::sleep(POLL);
+            }
+        })
+        .map_err(|e| SinkError::Rebuild(format!("starting the snapshot watcher: {e}")))?;
+    Ok(())
+}
+
+/// The keys `topic` holds a value for: its records read from the start to the high
+/// watermarks, the last record of a key winning and a tombstone removing it.
+pub(super) fn live_keys(brokers: &str, topic: &str) -> Result<Vec<Vec<u8>>, SinkError> {
+    let consumer = client(brokers, "timely-kafka-output-reader")?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), REQUEST)
+        .map_err(|e| SinkError::Rebuild(format!("metadata of `{topic}`: {e}")))?;
+    let mut tpl = TopicPartitionList::new();
+    let mut remaining = 0;
+    let mut ends = BTreeMap::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), REQUEST)
+                .map_err(|e| {
+                    SinkError::Rebuild(format!("watermarks of {topic}/{}: {e}", p.id()))
+                })?;
+            if high > low {
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                    .map_err(|e| SinkError::Rebuild(format!("reading `{topic}`: {e}")))?;
+                ends.insert(p.id(), high);
+                remaining += 1;
+            }
+        }
+    }
+    let mut values: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
+    if remaining > 0 {
+        consumer
+            .assign(&tpl)
+            .map_err(|e| SinkError::Rebuild(format!("reading `{topic}`: {e}")))?;
+        let deadline = Instant::now() + REQUEST * 6;
+        while remaining > 0 {
+            if Instant::now() > deadline {
+                return Err(SinkError::Rebuild(format!(
+                    "reading `{topic}` to its end took too long"
+                )));
+            }
+            let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+                continue;
+            };
+            let message =
+                message.map_err(|e| SinkError::Rebuild(format!("reading `{topic}`: {e}")))?;
+            if let Some(key) = message.key() {
+                values.insert(key.to_vec(), message.payload().is_some());
+            }
+            if message.offset() + 1 == ends[&message.partition()] {
+                remaining -= 1;
+            }
+        }
+    }
+    drop(tpl);
+    Ok(values
+        .into_iter()
+        .filter_map(|(key, live)| live.then_some(key))
+        .collect())
+}
