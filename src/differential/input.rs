@@ -1,9 +1,13 @@
 //! Kafka records as differential collections: insertions, or upserts by key.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use differential_dataflow::{AsCollection, VecCollection};
-use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
+use timely_kafka_operators::stable_hash;
 
 use crate::record::KafkaRecord;
 
@@ -30,27 +34,76 @@ pub trait KafkaCollectionExt<'scope> {
 
 impl<'scope> KafkaCollectionExt<'scope> for StreamVec<'scope, u64, KafkaRecord> {
     fn insertions(self) -> VecCollection<'scope, u64, KafkaRecord> {
-        self.unary(Pipeline, "Insertions", |_, _| {
-            |input, output| {
+        first_reads(self)
+            .unary(Pipeline, "Insertions", |_, _| {
+                |input, output| {
+                    input.for_each(|stamp, data| {
+                        let Some(cap) = stamp.retain_least(output.output_index()) else {
+                            tracing::error!(
+                                "insertions: {} records arrived with an empty stamp",
+                                data.len()
+                            );
+                            return;
+                        };
+                        let time = *cap.time();
+                        output
+                            .session(&cap)
+                            .give_iterator(data.drain(..).map(|record| (record, time, 1isize)));
+                    });
+                }
+            })
+            .as_collection()
+    }
+
+    fn upserts(self) -> Upserts<'scope> {
+        super::upsert::upserts(first_reads(self))
+    }
+}
+
+/// Drops records read again within this run. A view reads every partition from its start
+/// (`ignore_committed`), so a partition that moves to another worker or process mid-run is
+/// read again from there; without this, a count would count those records twice. Records
+/// are routed by `(topic, partition)`; per partition, every offset up to the highest one
+/// seen was seen (each reader sends a contiguous run from the partition's start, in
+/// order), so an offset at or below it is a re-read.
+fn first_reads(records: StreamVec<'_, u64, KafkaRecord>) -> StreamVec<'_, u64, KafkaRecord> {
+    records.unary(
+        Exchange::new(|r: &KafkaRecord| stable_hash(&(&*r.topic, r.partition))),
+        "FirstReads",
+        |_, _| {
+            let mut highest: HashMap<(Arc<str>, i32), i64> = HashMap::new();
+            let mut dropped: u64 = 0;
+            move |input, output| {
                 input.for_each(|stamp, data| {
                     let Some(cap) = stamp.retain_least(output.output_index()) else {
                         tracing::error!(
-                            "insertions: {} records arrived with an empty stamp",
+                            "views: {} records arrived with an empty stamp",
                             data.len()
                         );
                         return;
                     };
-                    let time = *cap.time();
-                    output
-                        .session(&cap)
-                        .give_iterator(data.drain(..).map(|record| (record, time, 1isize)));
+                    let before = data.len();
+                    data.retain(|r| {
+                        let seen = highest
+                            .entry((Arc::clone(&r.topic), r.partition))
+                            .or_insert(-1);
+                        if r.offset > *seen {
+                            *seen = r.offset;
+                            true
+                        } else {
+                            false
+                        }
+                    });
+                    let again = before - data.len();
+                    if again > 0 {
+                        dropped += again as u64;
+                        tracing::debug!(
+                            "views: dropped {again} record(s) read again ({dropped} in all)"
+                        );
+                    }
+                    output.session(&cap).give_container(data);
                 });
             }
-        })
-        .as_collection()
-    }
-
-    fn upserts(self) -> Upserts<'scope> {
-        super::upsert::upserts(self)
-    }
+        },
+    )
 }

@@ -29,10 +29,11 @@
 //!   per-run [commit metadata](crate::SourceConfig::commit_metadata) tells apart from an
 //!   earlier run's commits). Until then the output may step back to older values, as the
 //!   rebuilt view passes through them.
-//! - **Duplicates.** Input is at-least-once. Upsert views are idempotent; a view over
-//!   [`insertions`](KafkaCollectionExt::insertions) counts a record read twice twice, which
-//!   happens when a partition moves to another process mid-run (it is read again from the
-//!   start). Make such views idempotent (`distinct` over the records) when that matters.
+//! - **Records read again count once.** A view reads every partition from its start, so a
+//!   partition that moves to another worker or process mid-run is read again from there.
+//!   Both `insertions` and `upserts` first route records by `(topic, partition)` and drop
+//!   offsets already seen in this run: a count counts each record once, and an upsert view
+//!   never steps back to an older value.
 //! - **Order per key.** Upserts are applied in partition order: Kafka writes a key to one
 //!   partition, and a partition is read by one worker in offset order, so "latest" is the
 //!   latest in its partition. A key written to several partitions (or topics) has no defined
