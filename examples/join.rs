@@ -8,7 +8,8 @@
 //!     --input orders,customers --output orders-with-customers --idle-exit 10
 //! ```
 //!
-//! Both inputs are read with upsert meaning (compacted topics): an order is keyed by its
+//! Both inputs are read with upsert meaning (compacted topics; make the output compacted
+//! too): an order is keyed by its
 //! id with payload `customer-id,amount`; a customer is keyed by its id with its name as
 //! payload. Renaming a customer re-writes every order of theirs; deleting a customer (a
 //! tombstone) deletes their orders from the view, which writes tombstones for them.

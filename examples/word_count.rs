@@ -8,7 +8,8 @@
 //!     --input lines --output word-counts --idle-exit 10
 //! ```
 //!
-//! Each line is an insertion into the collection of lines; words are counted with
+//! On your own brokers, create the output topic compacted (`cleanup.policy=compact`): it then
+//! keeps each word's latest count. Each line is an insertion into the collection of lines; words are counted with
 //! differential's `count`, and every count that changes at a tick is written as an upsert.
 //! Input offsets are committed once the counts derived from them are acknowledged.
 
