@@ -381,3 +381,23 @@ fn records_read_again_count_once() {
         ]
     );
 }
+
+/// A view rebuilt over an empty input holds nothing: every key its output topic held is
+/// tombstoned, even when the view shuts down right away.
+#[test]
+fn a_view_of_an_empty_input_empties_its_output() {
+    init_logging();
+    let (input, latest, counts) = (
+        unique_name("dd-empty-in"),
+        unique_name("dd-empty-latest"),
+        unique_name("dd-empty-counts"),
+    );
+    let cluster = EmbeddedCluster::new(1).unwrap();
+    for topic in [&input, &latest, &counts] {
+        cluster.create_topic(topic, 2).unwrap();
+    }
+    let stale = ["k0", "k1", "k2"].map(|k| TestRecord::new("old").key(k));
+    cluster.load(&latest, stale).unwrap();
+    run_views(&cluster, &input, &latest, &counts, 2);
+    assert_eq!(final_state(&read_topic(&cluster, &latest)), BTreeMap::new());
+}

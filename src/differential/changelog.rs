@@ -177,7 +177,9 @@ fn changelog<'scope>(
                     }
                 }
                 if let Some(cap) = held.as_mut() {
-                    if done.load(Ordering::Acquire) {
+                    // Every baseline key has arrived once the input frontier is past 0.
+                    let baseline_complete = !frontier.less_equal(&0);
+                    if done.load(Ordering::Acquire) && baseline_complete {
                         if !baseline.is_empty() {
                             tracing::info!(
                                 "upsert sink: {} key(s) left the view while it was down: writing tombstones",
@@ -198,9 +200,14 @@ fn changelog<'scope>(
                             Some(least) if least > cap.time() => cap.downgrade(least),
                             Some(_) => {}
                             None => {
-                                // Wait a little for the final commit to confirm the
-                                // snapshot; a view stopped before catching up settles
+                                // The input ended. Step past every tick, so the probe and
+                                // the source's final commit are not held back by this
+                                // capability, and wait a little for that commit to confirm
+                                // the snapshot; a view stopped before catching up settles
                                 // nothing.
+                                if *cap.time() < u64::MAX {
+                                    cap.downgrade(&u64::MAX);
+                                }
                                 let ended = *input_ended.get_or_insert_with(Instant::now);
                                 if ended.elapsed() < SETTLE_AFTER_END {
                                     activator.activate_after(Duration::from_millis(100));

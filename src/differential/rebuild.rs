@@ -126,6 +126,20 @@ pub(super) fn watch_snapshot(
     let consumer = client(source.brokers(), source.group_id())?;
     let snapshot = Snapshot::take(&consumer, source)?;
     let group = source.group_id().to_owned();
+    if snapshot
+        .committed_at_start
+        .values()
+        .any(|(_, metadata)| metadata == source.commit_metadata())
+    {
+        // The same config ran before in this process: its own commits look like this run's.
+        tracing::warn!(%group, "the group's offsets already carry this source's commit metadata (a config reused across runs?): this run cannot tell its commits apart, so stale keys will not be removed");
+    }
+    if snapshot.ends.is_empty() {
+        // An empty input: the rebuilt view holds nothing, and nothing needs catching up.
+        done.store(true, Ordering::Release);
+        let _ = activator.activate();
+        return Ok(());
+    }
     std::thread::Builder::new()
         .name("timely-kafka:snapshot".into())
         .spawn(move || {
