@@ -1,6 +1,6 @@
 //! Kafka records as differential collections: insertions, or upserts by key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use differential_dataflow::{AsCollection, VecCollection};
@@ -65,14 +65,18 @@ impl<'scope> KafkaCollectionExt<'scope> for StreamVec<'scope, u64, KafkaRecord> 
 /// read again from there; without this, a count would count those records twice. Records
 /// are routed by `(topic, partition)`; per partition, every offset up to the highest one
 /// seen was seen (each reader sends a contiguous run from the partition's start, in
-/// order), so an offset at or below it is a re-read.
+/// order), so an offset at or below it is a re-read. Records are also never stamped
+/// earlier than a record of their partition already passed on (a new reader's clock may
+/// lag the old one's), so the view applies each partition's records in offset order.
 fn first_reads(records: StreamVec<'_, u64, KafkaRecord>) -> StreamVec<'_, u64, KafkaRecord> {
     records.unary(
         Exchange::new(|r: &KafkaRecord| stable_hash(&(&*r.topic, r.partition))),
         "FirstReads",
         |_, _| {
-            let mut highest: HashMap<(Arc<str>, i32), i64> = HashMap::new();
+            // Per partition: the highest offset passed on, and the tick it was passed at.
+            let mut highest: HashMap<(Arc<str>, i32), (i64, u64)> = HashMap::new();
             let mut dropped: u64 = 0;
+            let mut late: BTreeMap<u64, Vec<KafkaRecord>> = BTreeMap::new();
             move |input, output| {
                 input.for_each(|stamp, data| {
                     let Some(cap) = stamp.retain_least(output.output_index()) else {
@@ -82,26 +86,37 @@ fn first_reads(records: StreamVec<'_, u64, KafkaRecord>) -> StreamVec<'_, u64, K
                         );
                         return;
                     };
+                    let time = *cap.time();
                     let before = data.len();
-                    data.retain(|r| {
+                    let mut on_time = Vec::with_capacity(data.len());
+                    for r in data.drain(..) {
                         let seen = highest
                             .entry((Arc::clone(&r.topic), r.partition))
-                            .or_insert(-1);
-                        if r.offset > *seen {
-                            *seen = r.offset;
-                            true
-                        } else {
-                            false
+                            .or_insert((-1, 0));
+                        if r.offset <= seen.0 {
+                            continue;
                         }
-                    });
-                    let again = before - data.len();
+                        seen.0 = r.offset;
+                        seen.1 = seen.1.max(time);
+                        if seen.1 == time {
+                            on_time.push(r);
+                        } else {
+                            late.entry(seen.1).or_default().push(r);
+                        }
+                    }
+                    let again = before - on_time.len() - late.values().map(Vec::len).sum::<usize>();
                     if again > 0 {
                         dropped += again as u64;
                         tracing::debug!(
                             "views: dropped {again} record(s) read again ({dropped} in all)"
                         );
                     }
-                    output.session(&cap).give_container(data);
+                    output.session(&cap).give_container(&mut on_time);
+                    for (later, mut records) in std::mem::take(&mut late) {
+                        output
+                            .session(&cap.delayed(&later))
+                            .give_container(&mut records);
+                    }
                 });
             }
         },

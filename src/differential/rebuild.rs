@@ -14,6 +14,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use timely::scheduling::SyncActivator;
@@ -164,53 +165,52 @@ pub(super) fn watch_snapshot(
     Ok(())
 }
 
-/// The keys `topic` holds a value for: its records read from the start to the high
-/// watermarks, the last record of a key winning and a tombstone removing it.
+/// The keys `topic` holds a value for: its records read from the start to the end of each
+/// partition (librdkafka's end-of-partition event, so a trailing transaction marker does
+/// not make it wait), the last record of a key winning and a tombstone removing it.
 pub(super) fn live_keys(brokers: &str, topic: &str) -> Result<Vec<Vec<u8>>, SinkError> {
-    let consumer = client(brokers, "timely-kafka-output-reader")?;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "timely-kafka-output-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()
+        .map_err(|e| SinkError::Rebuild(format!("creating a reader of `{topic}`: {e}")))?;
     let metadata = consumer
         .fetch_metadata(Some(topic), REQUEST)
         .map_err(|e| SinkError::Rebuild(format!("metadata of `{topic}`: {e}")))?;
     let mut tpl = TopicPartitionList::new();
-    let mut remaining = 0;
-    let mut ends = BTreeMap::new();
+    let mut remaining = std::collections::BTreeSet::new();
     for t in metadata.topics() {
         for p in t.partitions() {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, p.id(), REQUEST)
-                .map_err(|e| {
-                    SinkError::Rebuild(format!("watermarks of {topic}/{}: {e}", p.id()))
-                })?;
-            if high > low {
-                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
-                    .map_err(|e| SinkError::Rebuild(format!("reading `{topic}`: {e}")))?;
-                ends.insert(p.id(), high);
-                remaining += 1;
-            }
+            tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                .map_err(|e| SinkError::Rebuild(format!("reading `{topic}`: {e}")))?;
+            remaining.insert(p.id());
         }
     }
     let mut values: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
-    if remaining > 0 {
+    if !remaining.is_empty() {
         consumer
             .assign(&tpl)
             .map_err(|e| SinkError::Rebuild(format!("reading `{topic}`: {e}")))?;
         let deadline = Instant::now() + REQUEST * 6;
-        while remaining > 0 {
+        while !remaining.is_empty() {
             if Instant::now() > deadline {
                 return Err(SinkError::Rebuild(format!(
                     "reading `{topic}` to its end took too long"
                 )));
             }
-            let Some(message) = consumer.poll(Duration::from_millis(100)) else {
-                continue;
-            };
-            let message =
-                message.map_err(|e| SinkError::Rebuild(format!("reading `{topic}`: {e}")))?;
-            if let Some(key) = message.key() {
-                values.insert(key.to_vec(), message.payload().is_some());
-            }
-            if message.offset() + 1 == ends[&message.partition()] {
-                remaining -= 1;
+            match consumer.poll(Duration::from_millis(100)) {
+                None => {}
+                Some(Err(KafkaError::PartitionEOF(partition))) => {
+                    remaining.remove(&partition);
+                }
+                Some(Err(e)) => return Err(SinkError::Rebuild(format!("reading `{topic}`: {e}"))),
+                Some(Ok(message)) => {
+                    if let Some(key) = message.key() {
+                        values.insert(key.to_vec(), message.payload().is_some());
+                    }
+                }
             }
         }
     }
