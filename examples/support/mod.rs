@@ -2,13 +2,12 @@
 //! start when no `--brokers` is given, and a run loop that writes a view to Kafka and
 //! exits once the input has been idle.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use differential_dataflow::VecCollection;
-use timely::dataflow::operators::{Inspect, Probe};
+use timely::dataflow::operators::Probe;
 use timely::dataflow::{ProbeHandle, StreamVec};
 use timely_kafka::differential::UpsertSinkExt;
 use timely_kafka::sink::SinkConfig;
@@ -32,7 +31,9 @@ pub struct ViewArgs {
     /// Output topic (compacted, ideally): the view as upserts.
     #[arg(long)]
     pub output: Option<String>,
-    /// Exit gracefully once no new input has arrived for this many seconds.
+    /// Exit gracefully once the view has been idle for this many seconds: assigned its
+    /// partitions, caught up with each, every change written and acknowledged, and nothing
+    /// new arriving. Joining the group and rebalances never count as idle.
     #[arg(long, value_name = "SECONDS", default_value_t = 3)]
     pub idle_exit: u64,
     #[command(flatten)]
@@ -121,30 +122,25 @@ where
     let idle_exit = Duration::from_secs(args.idle_exit);
     let view = Arc::new(view);
     let inputs = Arc::new(inputs);
-    let read = Arc::new(AtomicUsize::new(0));
 
     let guards = timely::execute(args.timely.config()?, move |worker| {
         let probe = ProbeHandle::new();
-        let read = Arc::clone(&read);
         let view = Arc::clone(&view);
         let inputs = Arc::clone(&inputs);
         let (handle, sink_handle) = worker.dataflow(|scope| {
             let source = scope
                 .kafka_source(&source_config)
                 .expect("join the consumer group");
-            let counter = Arc::clone(&read);
-            let records = source.records.inspect(move |_| {
-                counter.fetch_add(1, Ordering::Relaxed);
-            });
-            let written = view(records, inputs.as_slice()).inspect(|((key, value), _, diff)| {
-                if *diff > 0 {
-                    println!(
-                        "{} → {}",
-                        String::from_utf8_lossy(key),
-                        String::from_utf8_lossy(value)
-                    );
-                }
-            });
+            let written =
+                view(source.records, inputs.as_slice()).inspect(|((key, value), _, diff)| {
+                    if *diff > 0 {
+                        println!(
+                            "{} → {}",
+                            String::from_utf8_lossy(key),
+                            String::from_utf8_lossy(value)
+                        );
+                    }
+                });
             let sink = written
                 .rebuild_to_kafka(&sink, &source_config)
                 .expect("start the sink");
@@ -152,14 +148,12 @@ where
             source.handle.commit_after(&probe);
             (source.handle, sink.handle)
         });
-        let mut last = (0, Instant::now());
+        let control = handle.control();
         loop {
             worker.step_or_park(Some(Duration::from_millis(100)));
-            let now = read.load(Ordering::Relaxed);
-            if now != last.0 {
-                last = (now, Instant::now());
-            }
-            if last.1.elapsed() >= idle_exit || sink_handle.error().is_some() {
+            // Idle: assigned, caught up, every change written and acknowledged, nothing new
+            // for `idle_exit`. Waiting for the group never counts.
+            if control.idle_for() >= idle_exit || sink_handle.error().is_some() {
                 break;
             }
         }

@@ -4,7 +4,8 @@
 //! produces to `--output` with key, headers and timestamp kept. Input offsets are committed
 //! only once the output records are acknowledged. SIGINT or SIGTERM stops it gracefully:
 //! stop fetching, drain, final commit, exit 0; a second signal exits at once (status 130).
-//! With `--idle-exit`, it stops the same graceful way once no input arrived for that long.
+//! With `--idle-exit`, it stops the same graceful way once it has been caught up, with nothing
+//! new arriving, for that long (see `SourceControl::idle_for`).
 //! A delivery that fails for good exits non-zero without committing past the failed record.
 
 use std::process::ExitCode;
@@ -58,7 +59,10 @@ pub struct PipeArgs {
     /// multi-process timely cluster.
     #[arg(long)]
     exchange: bool,
-    /// Exit gracefully once no new input has arrived for this many seconds.
+    /// Exit gracefully once the pipe has been idle for this many seconds: assigned its
+    /// partitions (possibly none), caught up with each of them, every record read written
+    /// and acknowledged, and nothing new arriving. Joining the group, rebalances and waiting
+    /// for a dead member's session to expire never count as idle.
     #[arg(long, value_name = "SECONDS")]
     idle_exit: Option<u64>,
     /// Commit interval in milliseconds.
@@ -183,17 +187,14 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
             Ok((consumed.handle.control(), produced.handle))
         });
         let (control, sink_handle) = built?;
-        // Idle tracking: the process-wide input count, and when it last changed.
-        let (mut seen, mut changed) = (0, Instant::now());
         loop {
             worker.step_or_park(Some(Duration::from_millis(100)));
-            let count = records_in.load(Ordering::Relaxed);
-            if count != seen {
-                (seen, changed) = (count, Instant::now());
-            }
             if let Some(idle) = idle_exit {
-                if changed.elapsed() >= idle && !control.is_shutting_down() {
-                    tracing::info!("no input for {idle:?}: stopping gracefully");
+                // Idle: assigned, caught up with every owned partition, everything read
+                // acknowledged by the output, and nothing new for `idle` (see
+                // `SourceControl::idle_for`). Waiting for the group never counts.
+                if control.idle_for() >= idle && !control.is_shutting_down() {
+                    tracing::info!("caught up and idle for {idle:?}: stopping gracefully");
                     control.shutdown();
                 }
             }

@@ -603,7 +603,8 @@ impl SourceSettings {
             .set("group.id", &self.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false")
+            // End-of-partition events tell the source when it has caught up (idle time).
+            .set("enable.partition.eof", "true")
             .set("auto.offset.reset", self.start.reset().auto_offset_reset())
             .set("fetch.queue.backoff.ms", millis(self.fetch_queue_backoff))
             .set("fetch.wait.max.ms", millis(self.fetch_max_wait))

@@ -65,6 +65,7 @@ impl GroupContext {
         // record fetched before its queue is split would land on the consumer's queue.
         {
             let mut state = self.shared.lock();
+            state.idle.unsettle();
             if !cooperative {
                 for (_, stale) in std::mem::take(&mut state.assignment) {
                     stale.handle.set_epoch(0);
@@ -111,6 +112,9 @@ impl GroupContext {
             consumer.assign(&list)
         };
         drop(list);
+        // The group has handed this process its partitions: the idle clock may run once the
+        // workers have looked at them.
+        self.shared.lock().idle.settle();
         match assigned {
             Ok(()) => tracing::info!(
                 group = %self.shared.group_id,
@@ -170,6 +174,8 @@ impl GroupContext {
         let drain = !lost && !self.shared.shutdown_requested();
         {
             let mut state = self.shared.lock();
+            // A rebalance is under way: never idle until the next assignment.
+            state.idle.unsettle();
             for tp in &partitions {
                 let Some(epoch) = state.assignment.get(tp).map(|a| {
                     // Waits for a read in progress; nothing is read from it after this.
@@ -278,6 +284,7 @@ impl ConsumerContext for GroupContext {
                 tracing::error!("{message}");
                 self.shared.record_error(message);
                 let mut state = self.shared.lock();
+                state.idle.unsettle();
                 for (_, assigned) in std::mem::take(&mut state.assignment) {
                     assigned.handle.set_epoch(0);
                 }

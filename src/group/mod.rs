@@ -17,6 +17,7 @@
 //! becomes non-empty wakes its worker, so idle workers park instead of spinning.
 
 mod context;
+mod idle;
 mod membership;
 mod native_commit;
 mod partition_queue;

@@ -89,17 +89,14 @@ impl NativePartitionQueue {
     }
 
     /// Moves up to `limit` records into `out` without blocking. Returns how many it added,
-    /// and the first record-level error if one ended the read.
-    pub(crate) fn read(
-        &self,
-        topic: &Arc<str>,
-        limit: usize,
-        out: &mut Vec<KafkaRecord>,
-    ) -> (usize, Option<FetchError>) {
+    /// the first record-level error if one ended the read, and whether the last event taken
+    /// was librdkafka's end-of-partition event (the fetcher reached the partition's end and no
+    /// record followed).
+    pub(crate) fn read(&self, topic: &Arc<str>, limit: usize, out: &mut Vec<KafkaRecord>) -> Read {
         let mut messages: [*mut rdsys::rd_kafka_message_t; BATCH] = [ptr::null_mut(); BATCH];
-        let mut added = 0;
-        while added < limit {
-            let want = BATCH.min(limit - added);
+        let mut read = Read::default();
+        while read.added < limit {
+            let want = BATCH.min(limit - read.added);
             // SAFETY: the queue is live and `messages` has room for `want` pointers.
             let got = unsafe {
                 rdsys::rd_kafka_consume_batch_queue(self.queue, 0, messages.as_mut_ptr(), want)
@@ -108,7 +105,6 @@ impl NativePartitionQueue {
                 break;
             }
             let got = got as usize;
-            let mut error = None;
             for &message in &messages[..got] {
                 // SAFETY: librdkafka returned `got` valid message pointers, each owned by us
                 // until `rd_kafka_message_destroy`; `to_record` copies everything it keeps.
@@ -116,24 +112,40 @@ impl NativePartitionQueue {
                 // SAFETY: each message is destroyed exactly once, after its last use.
                 unsafe { rdsys::rd_kafka_message_destroy(message) };
                 match converted {
-                    Ok(record) => {
+                    Ok(Event::Record(record)) => {
                         out.push(record);
-                        added += 1;
+                        read.added += 1;
+                        read.at_end = false;
                     }
+                    Ok(Event::End) => read.at_end = true,
                     Err(e) => {
-                        error.get_or_insert(e);
+                        read.error.get_or_insert(e);
                     }
                 }
             }
-            if error.is_some() {
-                return (added, error);
-            }
-            if got < want {
+            if read.error.is_some() || got < want {
                 break;
             }
         }
-        (added, None)
+        read
     }
+}
+
+/// What one [`NativePartitionQueue::read`] took from the queue.
+#[derive(Debug, Default)]
+pub(crate) struct Read {
+    /// Records added to the output.
+    pub added: usize,
+    /// The first record-level error, which ended the read.
+    pub error: Option<FetchError>,
+    /// The last event taken was the end-of-partition event: everything fetchable was read.
+    pub at_end: bool,
+}
+
+/// A message taken from a partition queue: a record, or the end-of-partition event.
+enum Event {
+    Record(KafkaRecord),
+    End,
 }
 
 impl Drop for NativePartitionQueue {
@@ -147,7 +159,8 @@ impl Drop for NativePartitionQueue {
     }
 }
 
-/// Copies a librdkafka message into an owned record.
+/// Copies a librdkafka message into an owned record, or recognises the end-of-partition
+/// event.
 ///
 /// # Safety
 ///
@@ -155,9 +168,12 @@ impl Drop for NativePartitionQueue {
 unsafe fn to_record(
     message: *mut rdsys::rd_kafka_message_t,
     topic: &Arc<str>,
-) -> Result<KafkaRecord, FetchError> {
+) -> Result<Event, FetchError> {
     // SAFETY: the caller guarantees `message` is valid.
     let m = unsafe { &*message };
+    if m.err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__PARTITION_EOF {
+        return Ok(Event::End);
+    }
     if m.err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
         // SAFETY: librdkafka returns a static NUL-terminated description for any code.
         let text = unsafe { CStr::from_ptr(rdsys::rd_kafka_err2str(m.err)) };
@@ -182,7 +198,7 @@ unsafe fn to_record(
         }
         _ => RecordTimestamp::NotAvailable,
     };
-    Ok(KafkaRecord {
+    Ok(Event::Record(KafkaRecord {
         topic: Arc::clone(topic),
         partition: m.partition,
         offset: m.offset,
@@ -191,7 +207,7 @@ unsafe fn to_record(
         timestamp,
         // SAFETY: valid message, as the caller guarantees.
         headers: unsafe { headers(message) },
-    })
+    }))
 }
 
 /// Copies `len` bytes at `ptr`, or `None` for a null pointer (Kafka's null).

@@ -6,7 +6,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use timely::scheduling::SyncActivator;
 
-use super::partition_queue::FetchError;
+use super::idle::IdleClock;
+use super::partition_queue::Read;
 use super::NativePartitionQueue;
 use crate::ownership::{deal, TopicPartition};
 use crate::process::HaltedPartition;
@@ -44,7 +45,7 @@ impl PartitionHandle {
         topic: &Arc<str>,
         limit: usize,
         out: &mut Vec<KafkaRecord>,
-    ) -> Option<(usize, Option<FetchError>)> {
+    ) -> Option<Read> {
         let current = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
         (*current == epoch).then(|| self.queue.read(topic, limit, out))
     }
@@ -131,6 +132,8 @@ pub(crate) struct GroupState {
     pub fatal: Option<String>,
     /// First failed offset of partitions whose commits are halted.
     pub halted: BTreeMap<TopicPartition, HaltedPartition>,
+    /// Since when the process has been caught up with nothing new arriving.
+    pub idle: IdleClock,
 }
 
 /// What the group thread, the sources and the user's handles share. It holds no reference
@@ -175,6 +178,17 @@ impl GroupShared {
 
     pub(crate) fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
+    }
+
+    /// Local worker `rank` of `workers` reports whether its partitions are at their end with
+    /// nothing in flight.
+    pub(crate) fn report_caught_up(&self, rank: usize, workers: usize, caught_up: bool) {
+        self.lock().idle.report(rank, workers, caught_up);
+    }
+
+    /// How long the process's source has been idle (see [`IdleClock`]).
+    pub(crate) fn idle_for(&self) -> std::time::Duration {
+        self.lock().idle.idle_for()
     }
 
     /// Called with the state locked after the assignment changed: deals new partitions to

@@ -157,6 +157,32 @@ impl SourceControl {
         self.shared.shutdown_requested()
     }
 
+    /// How long this process's source has been idle: caught up, with nothing new arriving.
+    /// Zero while it is not idle.
+    ///
+    /// The process is idle while (1) the group has handed it its assignment (possibly empty)
+    /// and no rebalance is under way, (2) every partition it owns is at its end (librdkafka's
+    /// end-of-partition event was the last thing read from it: the high watermark, or the
+    /// last stable offset under `read_committed`), and (3) every record it read has passed
+    /// the commit frontier. The time counts from the moment the last of these began to hold,
+    /// so joining the group, the group's initial rebalance delay, waiting for a dead member's
+    /// session to expire, revoking and reading a backlog never count as idle. A partition
+    /// paused at the in-flight bound is not at its end.
+    ///
+    /// This is what `timely-kafka pipe --idle-exit` and the examples' `--idle-exit` use:
+    ///
+    /// ```no_run
+    /// # fn run(control: timely_kafka::SourceControl) {
+    /// use std::time::Duration;
+    /// if control.idle_for() >= Duration::from_secs(5) && !control.is_shutting_down() {
+    ///     control.shutdown(); // drain, final commit, leave the group
+    /// }
+    /// # }
+    /// ```
+    pub fn idle_for(&self) -> std::time::Duration {
+        self.shared.idle_for()
+    }
+
     /// Whether every source of this membership in this process has made its final commit.
     pub fn is_closed(&self) -> bool {
         self.shared.all_closed()

@@ -36,6 +36,8 @@ struct OwnedPartition {
     epoch: u64,
     /// Revoked: no more reading; commit once in-flight records are done, then let go.
     revoking: bool,
+    /// The last thing read from its queue was the end-of-partition event.
+    at_end: bool,
     progress: PartitionProgress,
 }
 
@@ -112,6 +114,9 @@ struct SourceReader {
     in_flight: InFlight,
     /// Partitions paused because the in-flight bound was reached.
     paused: Vec<TopicPartition>,
+    /// Whether this worker last reported itself caught up to the idle clock (`None`: not
+    /// since the assignment last changed).
+    reported_caught_up: Option<bool>,
 }
 
 impl SourceReader {
@@ -139,6 +144,7 @@ impl SourceReader {
             batch: Vec::new(),
             in_flight: InFlight::default(),
             paused: Vec::new(),
+            reported_caught_up: None,
         }
     }
 
@@ -189,6 +195,7 @@ impl SourceReader {
         match self.phase {
             Phase::Running => {
                 self.maybe_commit(advanced);
+                self.report_caught_up();
                 self.schedule_tick();
                 true
             }
@@ -269,6 +276,7 @@ impl SourceReader {
                     handle: Arc::clone(&assigned.handle),
                     epoch: assigned.epoch,
                     revoking,
+                    at_end: false,
                     progress: PartitionProgress::after_commit(assigned.committed_at_start),
                 }),
             }
@@ -285,6 +293,7 @@ impl SourceReader {
             }
         }
         self.version_seen = Some(version);
+        self.reported_caught_up = None;
         // Records may have arrived before the wake-up callback pointed here.
         self.activator.activate();
     }
@@ -301,7 +310,7 @@ impl SourceReader {
         let mut more = false;
         for partition in self.owned.iter_mut().filter(|p| !p.revoking) {
             let start = self.batch.len();
-            let Some((read, error)) =
+            let Some(taken) =
                 partition
                     .handle
                     .read(partition.epoch, &partition.topic, limit, &mut self.batch)
@@ -309,6 +318,10 @@ impl SourceReader {
                 // Being revoked: the version bump that comes with it wakes us to sync.
                 continue;
             };
+            let (read, error) = (taken.added, taken.error);
+            if read > 0 || taken.at_end {
+                partition.at_end = taken.at_end;
+            }
             let mut bytes = 0u64;
             for record in &self.batch[start..] {
                 partition.progress.emitted(tick, record.offset);
@@ -331,6 +344,22 @@ impl SourceReader {
             self.batch.clear();
         }
         more
+    }
+
+    /// Tells the idle clock whether this worker is caught up: every partition it owns is at
+    /// its end and nothing it read is still in flight. Reports only changes.
+    fn report_caught_up(&mut self) {
+        let no_frontier = self.commit_probes.borrow().user.is_empty();
+        let caught_up = self
+            .owned
+            .iter()
+            .all(|p| !p.revoking && p.at_end && (no_frontier || !p.progress.has_in_flight()));
+        if self.reported_caught_up != Some(caught_up) {
+            self.reported_caught_up = Some(caught_up);
+            self.membership
+                .shared
+                .report_caught_up(self.rank.rank, self.rank.workers, caught_up);
+        }
     }
 
     /// Pauses this worker's partitions while too much is in flight, resumes them below half
