@@ -37,7 +37,10 @@ pub mod source;
 pub mod testing;
 pub mod timely_args;
 
-pub use config::{CommitCadence, OffsetReset, SourceConfig, SourceConfigBuilder, StartPolicy};
+pub use config::{
+    ClassicAssignor, CommitCadence, GroupProtocol, OffsetReset, ServerAssignor, SourceConfig,
+    SourceConfigBuilder, StartPolicy,
+};
 pub use error::{ConfigError, Error, SinkError};
 pub use group::{PartitionStatus, SourceProgress};
 pub use record::{KafkaRecord, RecordHeader, RecordTimestamp};

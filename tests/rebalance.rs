@@ -21,7 +21,7 @@ use common::*;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::ProbeHandle;
 use timely_kafka::testing::{unique_name, EmbeddedCluster, TestRecord};
-use timely_kafka::KafkaSourceExt;
+use timely_kafka::{ClassicAssignor, GroupProtocol, KafkaSourceExt};
 
 const PARTITIONS: i32 = 6;
 
@@ -32,13 +32,13 @@ fn members_join_and_leave_repeatedly_eager() {
 
 #[test]
 fn members_join_and_leave_repeatedly_cooperative_sticky() {
-    churn(Some("cooperative-sticky"));
+    churn(Some(ClassicAssignor::CooperativeSticky));
 }
 
 /// Member `a` (2 workers) runs throughout; three times, a member `b` joins, runs while
-/// records keep arriving, and leaves. `strategy` sets `partition.assignment.strategy`
+/// records keep arriving, and leaves. `strategy` sets the classic protocol's assignor
 /// (librdkafka's default, eager, when `None`).
-fn churn(strategy: Option<&str>) {
+fn churn(strategy: Option<ClassicAssignor>) {
     const ROUNDS: usize = 3;
     init_logging();
     let topic = unique_name("churn");
@@ -85,8 +85,8 @@ fn churn(strategy: Option<&str>) {
                         .remove(&partition);
                     Ok(())
                 });
-            if let Some(strategy) = strategy {
-                builder = builder.set("partition.assignment.strategy", strategy);
+            if let Some(assignor) = strategy {
+                builder = builder.group_protocol(GroupProtocol::Classic(assignor));
             }
             builder.build().unwrap()
         };

@@ -4,7 +4,7 @@
 //!
 //! librdkafka's mock implements static membership only for the KIP-848 `consumer` group
 //! protocol (its classic-protocol group rebalances on every join, static or not), so these
-//! tests run with `group.protocol=consumer`. The same scenario with a dynamic member is the
+//! tests run with the consumer protocol (`GroupProtocol::consumer()`). The same scenario with a dynamic member is the
 //! control: there the other member does see the rebalance.
 
 mod common;
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use common::*;
 use timely_kafka::testing::unique_name;
-use timely_kafka::SourceConfig;
+use timely_kafka::{GroupProtocol, SourceConfig};
 
 const PARTITIONS: i32 = 4;
 /// The group's session timeout: a static member restarting within it keeps its partitions.
@@ -74,7 +74,7 @@ fn restart_b(static_b: bool) -> Restart {
             .topic(&topic)
             .tick(Duration::from_millis(10))
             .commit_interval(Duration::from_millis(50))
-            .set("group.protocol", "consumer")
+            .group_protocol(GroupProtocol::consumer())
             .on_assigned(move |_, p, _| {
                 on_assign.lock().unwrap().push((name, true, p));
                 Ok(())

@@ -3,6 +3,7 @@
 //! exits once the input has been idle.
 
 use std::sync::Arc;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Parser;
@@ -13,7 +14,7 @@ use timely_kafka::differential::UpsertSinkExt;
 use timely_kafka::sink::SinkConfig;
 use timely_kafka::testing::EmbeddedCluster;
 use timely_kafka::timely_args::TimelyArgs;
-use timely_kafka::{KafkaRecord, KafkaSourceExt, OffsetReset, SourceConfig};
+use timely_kafka::{GroupProtocol, KafkaRecord, KafkaSourceExt, OffsetReset, SourceConfig};
 
 /// The command line of a view: like `timely-kafka pipe`.
 #[derive(Debug, Parser)]
@@ -36,6 +37,9 @@ pub struct ViewArgs {
     /// new arriving. Joining the group and rebalances never count as idle.
     #[arg(long, value_name = "SECONDS", default_value_t = 3)]
     pub idle_exit: u64,
+    /// Consumer-group protocol: `classic` (the default, every broker) or `consumer` (KIP-848).
+    #[arg(long, value_name = "PROTOCOL", default_value = "classic", value_parser = GroupProtocol::from_str)]
+    pub group_protocol: GroupProtocol,
     #[command(flatten)]
     pub timely: TimelyArgs,
     /// Print help.
@@ -111,6 +115,7 @@ where
         .brokers(&brokers)
         .group_id(&group)
         .topics(inputs.clone())
+        .group_protocol(args.group_protocol)
         .ignore_committed(true)
         .offset_reset(OffsetReset::Earliest)
         .tick(Duration::from_millis(50))

@@ -4,6 +4,8 @@
 //! stdout (so a script or test can read it and connect), and serves until SIGINT or
 //! SIGTERM, then prints each created topic's record count (`TOPIC records=N`) and exits 0.
 //! Topics exist, and `--load` records are in them, before the bootstrap line is printed.
+//! A note on stderr says how the mock's classic group protocol deviates from Kafka's (a
+//! group stalls after a member leaves) and that the consumer protocol avoids it.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -154,6 +156,12 @@ fn serve(args: &MockClusterArgs) -> Result<(), ServeError> {
         writeln!(stdout, "{bootstrap_servers}").map_err(ServeError::Stdout)?;
         stdout.flush().map_err(ServeError::Stdout)?;
     }
+    eprintln!(
+        "note: librdkafka's mock cluster stalls a classic-protocol group after a member \
+         leaves: its next assignment waits about session.timeout.ms - 1 s (44 s by default). \
+         Clients that restart often should use `--group-protocol consumer` (KIP-848), which \
+         has no such wait here."
+    );
     info!(
         %bootstrap_servers,
         brokers = args.brokers,

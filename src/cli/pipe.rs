@@ -9,6 +9,7 @@
 //! A delivery that fails for good exits non-zero without committing past the failed record.
 
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
 use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
 use timely_kafka::timely_args::TimelyArgs;
-use timely_kafka::{KafkaRecord, KafkaSourceExt, SourceConfig};
+use timely_kafka::{GroupProtocol, KafkaRecord, KafkaSourceExt, SourceConfig};
 use timely_kafka_operators::ExchangeByKey;
 
 use super::HelpFlag;
@@ -65,6 +66,12 @@ pub struct PipeArgs {
     /// for a dead member's session to expire never count as idle.
     #[arg(long, value_name = "SECONDS")]
     idle_exit: Option<u64>,
+    /// Consumer-group protocol: `classic` (every broker; the default) or `consumer`
+    /// (KIP-848: Apache Kafka 4.0+ and the embedded cluster, where it avoids the classic
+    /// protocol's ~44 s stall after a member leaves). With `consumer`, the session and
+    /// heartbeat timeouts are the broker's: `--set session.timeout.ms=...` is refused.
+    #[arg(long, value_name = "PROTOCOL", default_value = "classic", value_parser = GroupProtocol::from_str)]
+    group_protocol: GroupProtocol,
     /// Commit interval in milliseconds.
     #[arg(long, default_value_t = 1000)]
     commit_interval_ms: u64,
@@ -108,6 +115,7 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
         .brokers(&args.brokers)
         .group_id(&args.group)
         .topic(&args.input)
+        .group_protocol(args.group_protocol)
         .commit_interval(Duration::from_millis(args.commit_interval_ms));
     let mut sink = SinkConfig::builder()
         .brokers(&args.brokers)

@@ -8,6 +8,7 @@
 
 mod hooks;
 mod passthrough;
+mod protocol;
 mod source;
 mod start;
 mod validate;
@@ -15,6 +16,7 @@ mod validate;
 pub use hooks::LifecycleHook;
 pub(crate) use passthrough::{check_client_config, Forced, Managed};
 pub use passthrough::{is_secret_key, Passthrough};
+pub use protocol::{ClassicAssignor, GroupProtocol, ServerAssignor};
 pub(crate) use source::SourceSettings;
 pub use source::{CommitCadence, SourceConfig, SourceConfigBuilder};
 pub use start::{OffsetReset, StartPolicy};

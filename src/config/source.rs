@@ -8,6 +8,7 @@ use rdkafka::ClientConfig;
 
 use super::hooks::{LifecycleHook, LifecycleHooks};
 use super::passthrough::{check_client_config, Forced, Managed, Passthrough};
+use super::protocol::GroupProtocol;
 use super::start::{OffsetReset, StartPolicy};
 use super::validate::{millis, positive, required, validate_topic_name};
 use crate::error::ConfigError;
@@ -29,6 +30,7 @@ pub struct SourceSettings {
     pub brokers: String,
     pub group_id: String,
     pub topics: Vec<String>,
+    pub group_protocol: GroupProtocol,
     pub start: StartPolicy,
     pub tick: Duration,
     pub commit: CommitCadence,
@@ -151,6 +153,7 @@ impl fmt::Debug for SourceSettings {
             .field("brokers", &self.brokers)
             .field("group_id", &self.group_id)
             .field("topics", &self.topics)
+            .field("group_protocol", &self.group_protocol)
             .field("start", &self.start)
             .field("tick", &self.tick)
             .field("commit", &self.commit)
@@ -179,6 +182,18 @@ const MANAGED: &[Managed] = &[
     Managed {
         key: "group.instance.id",
         setter: "static_membership",
+    },
+    Managed {
+        key: "group.protocol",
+        setter: "group_protocol",
+    },
+    Managed {
+        key: "partition.assignment.strategy",
+        setter: "group_protocol",
+    },
+    Managed {
+        key: "group.remote.assignor",
+        setter: "group_protocol",
     },
     Managed {
         key: "auto.offset.reset",
@@ -231,6 +246,7 @@ pub struct SourceConfigBuilder {
     brokers: Option<String>,
     group_id: Option<String>,
     topics: Vec<String>,
+    group_protocol: GroupProtocol,
     reset: OffsetReset,
     ignore_committed: bool,
     tick: Duration,
@@ -258,6 +274,7 @@ impl Default for SourceConfigBuilder {
             brokers: None,
             group_id: None,
             topics: Vec::new(),
+            group_protocol: GroupProtocol::default(),
             reset: OffsetReset::Earliest,
             ignore_committed: false,
             tick: Duration::from_millis(100),
@@ -307,6 +324,17 @@ impl SourceConfigBuilder {
         S: Into<String>,
     {
         self.topics.extend(topics.into_iter().map(Into::into));
+        self
+    }
+
+    /// The consumer-group protocol and its assignor (`group.protocol`,
+    /// `partition.assignment.strategy`, `group.remote.assignor`). Default: the classic
+    /// protocol with librdkafka's `range,roundrobin` assignor, which every broker speaks. See
+    /// [`GroupProtocol`](crate::GroupProtocol) for what each protocol accepts; with the
+    /// consumer protocol, `session.timeout.ms` and `heartbeat.interval.ms` are the broker's
+    /// and setting them is an error.
+    pub fn group_protocol(mut self, protocol: GroupProtocol) -> Self {
+        self.group_protocol = protocol;
         self
     }
 
@@ -417,8 +445,8 @@ impl SourceConfigBuilder {
     /// without a rebalance: on shutdown a static member does not leave the group, so the
     /// other members keep reading and see no revocation. Default: dynamic membership.
     ///
-    /// Tested on the embedded cluster with the KIP-848 protocol (`group.protocol=consumer`
-    /// via [`set`](Self::set)); librdkafka's mock rebalances every classic-protocol join, so
+    /// Tested on the embedded cluster with the KIP-848 protocol
+    /// ([`GroupProtocol::consumer`](crate::GroupProtocol::consumer)); librdkafka's mock rebalances every classic-protocol join, so
     /// the classic protocol's behaviour is the broker's (Kafka 2.3+ implements it).
     pub fn static_membership(mut self, prefix: impl Into<String>, process_index: usize) -> Self {
         self.static_member = Some((prefix.into(), process_index));
@@ -473,7 +501,7 @@ impl SourceConfigBuilder {
     }
 
     /// Passes any other librdkafka key through (security, `client.id`,
-    /// `partition.assignment.strategy`, `session.timeout.ms`, ...). librdkafka checks the key
+    /// `session.timeout.ms`, ...). librdkafka checks the key
     /// and value during [`build`](Self::build).
     pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.passthrough.set(key, value);
@@ -515,6 +543,7 @@ impl SourceConfigBuilder {
             });
         }
         self.passthrough.validate(MANAGED, FORCED)?;
+        self.group_protocol.validate(&self.passthrough)?;
         let rebalance_timeout = self
             .passthrough
             .get("max.poll.interval.ms")
@@ -563,6 +592,7 @@ impl SourceConfigBuilder {
             brokers,
             group_id,
             topics: self.topics,
+            group_protocol: self.group_protocol,
             start,
             tick: self.tick,
             commit: self.commit,
@@ -598,6 +628,7 @@ impl SourceSettings {
     pub(crate) fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         self.passthrough.apply_to(&mut config);
+        self.group_protocol.apply_to(&mut config);
         config
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", &self.group_id)
