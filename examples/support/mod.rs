@@ -2,8 +2,8 @@
 //! start when no `--brokers` is given, and a run loop that writes a view to Kafka and
 //! exits once the input has been idle.
 
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;

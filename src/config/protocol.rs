@@ -156,7 +156,11 @@ impl fmt::Display for GroupProtocol {
         match self {
             GroupProtocol::Classic(a) => write!(f, "classic ({})", a.key_value()),
             GroupProtocol::Consumer(a) => {
-                write!(f, "consumer ({})", a.key_value().unwrap_or("broker's assignor"))
+                write!(
+                    f,
+                    "consumer ({})",
+                    a.key_value().unwrap_or("broker's assignor")
+                )
             }
         }
     }
@@ -186,8 +190,14 @@ mod tests {
 
     #[test]
     fn parses_both_protocols_and_names_the_key_otherwise() {
-        assert_eq!("classic".parse::<GroupProtocol>().unwrap(), GroupProtocol::classic());
-        assert_eq!(" Consumer".parse::<GroupProtocol>().unwrap(), GroupProtocol::consumer());
+        assert_eq!(
+            "classic".parse::<GroupProtocol>().unwrap(),
+            GroupProtocol::classic()
+        );
+        assert_eq!(
+            " Consumer".parse::<GroupProtocol>().unwrap(),
+            GroupProtocol::consumer()
+        );
         match "kip848".parse::<GroupProtocol>() {
             Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "group.protocol"),
             other => panic!("{other:?}"),

@@ -634,8 +634,9 @@ impl SourceSettings {
             .set("group.id", &self.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            // End-of-partition events tell the source when it has caught up (idle time).
-            .set("enable.partition.eof", "true")
+            // librdkafka's batch read moves the position one past an end-of-partition event,
+            // and a pause then resumes there, skipping a record: keep them off.
+            .set("enable.partition.eof", "false")
             .set("auto.offset.reset", self.start.reset().auto_offset_reset())
             .set("fetch.queue.backoff.ms", millis(self.fetch_queue_backoff))
             .set("fetch.wait.max.ms", millis(self.fetch_max_wait))

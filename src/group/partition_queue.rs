@@ -35,7 +35,19 @@ pub(crate) struct NativePartitionQueue {
     /// The wake-up callback; boxed twice so librdkafka can hold a thin pointer to it.
     wake: Option<Box<WakeFn>>,
     /// Keeps the client alive for as long as the queue exists.
-    _consumer: Arc<BaseConsumer<GroupContext>>,
+    consumer: Arc<BaseConsumer<GroupContext>>,
+    topic: CString,
+    partition: i32,
+}
+
+/// Where the application and the partition's end stood, as librdkafka last saw them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FetchedEnd {
+    /// The offset after the last record or control record handed to the application in
+    /// this assignment, if any.
+    pub position: Option<i64>,
+    /// The high watermark from the partition's last fetch response, if one has arrived.
+    pub high_watermark: Option<i64>,
 }
 
 // SAFETY: librdkafka queues are internally locked and documented thread-safe; the raw
@@ -67,7 +79,9 @@ impl NativePartitionQueue {
         Some(NativePartitionQueue {
             queue,
             wake: None,
-            _consumer: Arc::clone(consumer),
+            consumer: Arc::clone(consumer),
+            topic,
+            partition,
         })
     }
 
@@ -89,9 +103,7 @@ impl NativePartitionQueue {
     }
 
     /// Moves up to `limit` records into `out` without blocking. Returns how many it added,
-    /// the first record-level error if one ended the read, and whether the last event taken
-    /// was librdkafka's end-of-partition event (the fetcher reached the partition's end and no
-    /// record followed).
+    /// and the first record-level error if one ended the read.
     pub(crate) fn read(&self, topic: &Arc<str>, limit: usize, out: &mut Vec<KafkaRecord>) -> Read {
         let mut messages: [*mut rdsys::rd_kafka_message_t; BATCH] = [ptr::null_mut(); BATCH];
         let mut read = Read::default();
@@ -112,12 +124,10 @@ impl NativePartitionQueue {
                 // SAFETY: each message is destroyed exactly once, after its last use.
                 unsafe { rdsys::rd_kafka_message_destroy(message) };
                 match converted {
-                    Ok(Event::Record(record)) => {
+                    Ok(record) => {
                         out.push(record);
                         read.added += 1;
-                        read.at_end = false;
                     }
-                    Ok(Event::End) => read.at_end = true,
                     Err(e) => {
                         read.error.get_or_insert(e);
                     }
@@ -131,6 +141,48 @@ impl NativePartitionQueue {
     }
 }
 
+impl NativePartitionQueue {
+    /// The application's position and the high watermark, from librdkafka's cache: no
+    /// request is sent. The position covers control records (transaction markers), which
+    /// are never handed over as records, so it reaches the end of a transactional partition.
+    pub(crate) fn fetched_end(&self) -> FetchedEnd {
+        use rdkafka::consumer::Consumer;
+        let rk = self.consumer.client().native_ptr();
+        let (mut low, mut high) = (-1i64, -1i64);
+        // SAFETY: `rk` is a live client (we hold its consumer), `topic` is NUL-terminated and
+        // outlives the call, and both out-pointers are valid. librdkafka only reads its cache.
+        let err = unsafe {
+            rdsys::rd_kafka_get_watermark_offsets(
+                rk,
+                self.topic.as_ptr(),
+                self.partition,
+                &mut low,
+                &mut high,
+            )
+        };
+        let high_watermark = (err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+            && high >= 0)
+            .then_some(high);
+        let mut list = rdkafka::TopicPartitionList::with_capacity(1);
+        list.add_partition(&self.topic.to_string_lossy(), self.partition);
+        // SAFETY: `rk` is live and `list` is a valid list owned by us for the call; librdkafka
+        // writes each element's offset in place.
+        let err = unsafe { rdsys::rd_kafka_position(rk, list.ptr()) };
+        let position = if err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            list.elements()
+                .first()
+                .and_then(|e| e.offset().to_raw())
+                .filter(|o| *o >= 0)
+        } else {
+            None
+        };
+        FetchedEnd {
+            position,
+            high_watermark,
+        }
+    }
+}
+
 /// What one [`NativePartitionQueue::read`] took from the queue.
 #[derive(Debug, Default)]
 pub(crate) struct Read {
@@ -138,14 +190,6 @@ pub(crate) struct Read {
     pub added: usize,
     /// The first record-level error, which ended the read.
     pub error: Option<FetchError>,
-    /// The last event taken was the end-of-partition event: everything fetchable was read.
-    pub at_end: bool,
-}
-
-/// A message taken from a partition queue: a record, or the end-of-partition event.
-enum Event {
-    Record(KafkaRecord),
-    End,
 }
 
 impl Drop for NativePartitionQueue {
@@ -159,8 +203,7 @@ impl Drop for NativePartitionQueue {
     }
 }
 
-/// Copies a librdkafka message into an owned record, or recognises the end-of-partition
-/// event.
+/// Copies a librdkafka message into an owned record.
 ///
 /// # Safety
 ///
@@ -168,12 +211,9 @@ impl Drop for NativePartitionQueue {
 unsafe fn to_record(
     message: *mut rdsys::rd_kafka_message_t,
     topic: &Arc<str>,
-) -> Result<Event, FetchError> {
+) -> Result<KafkaRecord, FetchError> {
     // SAFETY: the caller guarantees `message` is valid.
     let m = unsafe { &*message };
-    if m.err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__PARTITION_EOF {
-        return Ok(Event::End);
-    }
     if m.err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
         // SAFETY: librdkafka returns a static NUL-terminated description for any code.
         let text = unsafe { CStr::from_ptr(rdsys::rd_kafka_err2str(m.err)) };
@@ -198,7 +238,7 @@ unsafe fn to_record(
         }
         _ => RecordTimestamp::NotAvailable,
     };
-    Ok(Event::Record(KafkaRecord {
+    Ok(KafkaRecord {
         topic: Arc::clone(topic),
         partition: m.partition,
         offset: m.offset,
@@ -207,7 +247,7 @@ unsafe fn to_record(
         timestamp,
         // SAFETY: valid message, as the caller guarantees.
         headers: unsafe { headers(message) },
-    }))
+    })
 }
 
 /// Copies `len` bytes at `ptr`, or `None` for a null pointer (Kafka's null).

@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use timely::scheduling::SyncActivator;
 
 use super::idle::IdleClock;
-use super::partition_queue::Read;
+use super::partition_queue::{FetchedEnd, Read};
 use super::NativePartitionQueue;
 use crate::ownership::{deal, TopicPartition};
 use crate::process::HaltedPartition;
@@ -48,6 +48,11 @@ impl PartitionHandle {
     ) -> Option<Read> {
         let current = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
         (*current == epoch).then(|| self.queue.read(topic, limit, out))
+    }
+
+    /// Where the application and the partition's end stood, from librdkafka's cache.
+    pub(crate) fn fetched_end(&self) -> FetchedEnd {
+        self.queue.fetched_end()
     }
 
     pub(crate) fn set_epoch(&self, epoch: u64) {

@@ -19,7 +19,7 @@ use super::discovery::{discover_local_rank, LocalRank};
 use super::CommitProbes;
 use crate::clock::TickClock;
 use crate::config::CommitCadence;
-use crate::group::{Commit, Membership, PartitionHandle};
+use crate::group::{Commit, FetchedEnd, Membership, PartitionHandle};
 use crate::ownership::TopicPartition;
 use crate::progress::PartitionProgress;
 use crate::record::KafkaRecord;
@@ -36,7 +36,10 @@ struct OwnedPartition {
     epoch: u64,
     /// Revoked: no more reading; commit once in-flight records are done, then let go.
     revoking: bool,
-    /// The last thing read from its queue was the end-of-partition event.
+    /// The offset after the last record read, or the committed offset it started from.
+    next: Option<i64>,
+    /// Everything fetchable was read: its queue was empty and its position had reached the
+    /// high watermark of its last fetch. Cleared by the next record.
     at_end: bool,
     progress: PartitionProgress,
 }
@@ -276,6 +279,7 @@ impl SourceReader {
                     handle: Arc::clone(&assigned.handle),
                     epoch: assigned.epoch,
                     revoking,
+                    next: assigned.committed_at_start,
                     at_end: false,
                     progress: PartitionProgress::after_commit(assigned.committed_at_start),
                 }),
@@ -319,8 +323,11 @@ impl SourceReader {
                 continue;
             };
             let (read, error) = (taken.added, taken.error);
-            if read > 0 || taken.at_end {
-                partition.at_end = taken.at_end;
+            if read > 0 {
+                partition.at_end = false;
+                partition.next = self.batch.last().map(|r| r.offset + 1);
+            } else if !partition.at_end && error.is_none() {
+                partition.at_end = reached_end(partition.next, partition.handle.fetched_end());
             }
             let mut bytes = 0u64;
             for record in &self.batch[start..] {
@@ -505,6 +512,23 @@ impl SourceReader {
     }
 }
 
+/// Whether a partition whose queue is empty has been read to its end: its position (the
+/// later of the offset after the last record read and librdkafka's position, which also
+/// covers transaction markers) has reached the high watermark of its last fetch. With nothing
+/// read yet in this assignment and no committed offset, a fetch response with nothing for the
+/// queue means the start was the end. Before the first fetch response it is not at its end.
+/// A cached watermark may be a little behind the broker's; records fetched after it reset the
+/// idle clock when they arrive.
+fn reached_end(next: Option<i64>, fetched: FetchedEnd) -> bool {
+    let Some(high_watermark) = fetched.high_watermark else {
+        return false;
+    };
+    match next.max(fetched.position) {
+        Some(position) => position >= high_watermark,
+        None => true,
+    }
+}
+
 /// The commit each partition is due: its processed position, capped at a `Stop` halt. Read
 /// after `release`: a halt at offset o is recorded before the frontier passes o.
 fn commit_positions(membership: &Membership, partitions: &[OwnedPartition]) -> Vec<Commit> {
@@ -523,4 +547,38 @@ fn commit_positions(membership: &Membership, partitions: &[OwnedPartition]) -> V
                 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetched(position: Option<i64>, high_watermark: Option<i64>) -> FetchedEnd {
+        FetchedEnd {
+            position,
+            high_watermark,
+        }
+    }
+
+    #[test]
+    fn not_at_end_before_the_first_fetch_response() {
+        assert!(!reached_end(Some(10), fetched(Some(10), None)));
+        assert!(!reached_end(None, fetched(None, None)));
+    }
+
+    #[test]
+    fn at_end_once_the_position_reaches_the_high_watermark() {
+        assert!(!reached_end(Some(9), fetched(None, Some(10))));
+        assert!(reached_end(Some(10), fetched(None, Some(10))));
+        // A transaction marker at offset 10: no record past 9, but librdkafka's position
+        // moved past the marker.
+        assert!(reached_end(Some(10), fetched(Some(11), Some(11))));
+        // A committed offset at the end, nothing read in this assignment.
+        assert!(reached_end(Some(500), fetched(None, Some(500))));
+    }
+
+    #[test]
+    fn nothing_read_and_no_commit_means_the_start_was_the_end() {
+        assert!(reached_end(None, fetched(None, Some(0))));
+    }
 }

@@ -1,0 +1,303 @@
+//! `--idle-exit` the way users run it (RELIABILITY row 23): `timely-kafka pipe` as a child
+//! process at the default session, heartbeat and commit settings, on a cluster whose groups
+//! wait Kafka's default initial rebalance delay (3 s). Idle means caught up with nothing new
+//! arriving: waiting for the group (the first rebalance, a dead member's session, another
+//! member's join) never counts. Every scenario ends with every input record in the output and
+//! the group's committed offsets at the input's end offsets.
+//!
+//! The classic protocol is the default. On librdkafka's mock cluster a classic group that a
+//! member has left waits about `session.timeout.ms − 1 s` (44 s) before its next assignment
+//! (a mock deviation; Apache Kafka rebalances as soon as the members rejoin), so the restart
+//! tests take that long; the scenarios with several members joining and leaving run on the
+//! consumer protocol (KIP-848), where the mock behaves like Kafka.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Child, Command, ExitStatus};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use timely_kafka::testing::{unique_name, EmbeddedCluster};
+
+const PARTITIONS: i32 = 4;
+/// Kafka's `group.initial.rebalance.delay.ms` default.
+const INITIAL_REBALANCE_DELAY: Duration = Duration::from_secs(3);
+/// How long any pipe run may take, including waiting out a 45 s session twice.
+const RUN_LIMIT: Duration = Duration::from_secs(240);
+
+/// A cluster with an input and an output topic, and Kafka's initial rebalance delay.
+fn cluster(input: &str, output: &str) -> EmbeddedCluster {
+    let cluster = EmbeddedCluster::new(1).expect("start the embedded cluster");
+    cluster.set_group_initial_rebalance_delay(INITIAL_REBALANCE_DELAY);
+    cluster.create_topic(input, PARTITIONS).unwrap();
+    cluster.create_topic(output, PARTITIONS).unwrap();
+    cluster
+}
+
+/// Starts `timely-kafka pipe` with nothing but the required flags and `extra`: default
+/// session, heartbeat, commit interval and protocol unless `extra` says otherwise.
+fn pipe(
+    cluster: &EmbeddedCluster,
+    group: &str,
+    input: &str,
+    output: &str,
+    extra: &[&str],
+) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
+        .args(["pipe", "--brokers", &cluster.bootstrap_servers()])
+        .args(["--group", group, "--input", input, "--output", output])
+        .args(extra)
+        .spawn()
+        .expect("start a pipe process")
+}
+
+/// Waits for `child` to exit by itself within [`RUN_LIMIT`]; kills it and fails otherwise.
+fn exits(mut child: Child, what: &str) -> ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            eprintln!("{what}: exited {status} after {:.1?}", started.elapsed());
+            return status;
+        }
+        if started.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            panic!("{what} did not exit within {RUN_LIMIT:?}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends SIGTERM to `child`.
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits until the output holds at least `count` records.
+fn output_reaches(cluster: &EmbeddedCluster, output: &str, count: i64) {
+    wait_for(&format!("{count} records in {output}"), || {
+        cluster.end_offsets(output).unwrap().values().sum::<i64>() >= count
+    });
+}
+
+/// How many output records the run stamped `run` wrote.
+fn written_by(cluster: &EmbeddedCluster, output: &str, run: &str) -> usize {
+    read_topic(cluster, output)
+        .iter()
+        .filter(|w| w.header("run") == Some(run))
+        .count()
+}
+
+/// Every input record is in the output (duplicates allowed, and counted), and the group has
+/// committed every input partition up to its end. Returns the number of duplicates.
+fn everything_copied_and_committed(
+    cluster: &EmbeddedCluster,
+    group: &str,
+    input: &str,
+    output: &str,
+) -> usize {
+    let ends = cluster.end_offsets(input).unwrap();
+    let inputs: BTreeSet<String> = read_topic(cluster, input)
+        .into_iter()
+        .filter_map(|w| w.payload)
+        .collect();
+    assert_eq!(
+        inputs.len() as i64,
+        ends.values().sum::<i64>(),
+        "input read back"
+    );
+    let written = read_topic(cluster, output);
+    let copied: BTreeSet<String> = written.iter().filter_map(|w| w.payload.clone()).collect();
+    let missing: Vec<&String> = inputs.difference(&copied).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} input records never reached the output, for example {missing:?}",
+        inputs.difference(&copied).count(),
+        inputs.len()
+    );
+    let committed = committed(&cluster.bootstrap_servers(), group, input, PARTITIONS);
+    let expected: BTreeMap<i32, Option<i64>> = ends.iter().map(|(p, o)| (*p, Some(*o))).collect();
+    assert_eq!(committed, expected, "committed offsets against end offsets");
+    let duplicates = written.len() - copied.len();
+    eprintln!(
+        "{} input records, {} written, {duplicates} duplicates",
+        inputs.len(),
+        written.len()
+    );
+    duplicates
+}
+
+/// The first report: `--idle-exit 3` against a group whose first assignment takes
+/// the 3 s initial rebalance delay left in the millisecond it was assigned, having read
+/// nothing, and exited 0. With `--idle-exit 2`, shorter than the delay, a clock that counts
+/// the wait fails every time.
+#[test]
+fn idle_exit_does_not_count_the_wait_for_the_first_assignment() {
+    let (input, output, group) = (unique_name("in"), unique_name("out"), unique_name("g"));
+    let cluster = cluster(&input, &output);
+    load(&cluster, &input, PARTITIONS, 0..5_000);
+    let run = pipe(&cluster, &group, &input, &output, &["--idle-exit", "2"]);
+    assert!(exits(run, "pipe --idle-exit 2").success());
+    everything_copied_and_committed(&cluster, &group, &input, &output);
+}
+
+/// Two runs one after the other in one group, more input in between, each `--idle-exit 5`.
+/// On the mock's classic protocol the second run waits about 44 s for its assignment (the
+/// group stalls after the first run leaves): that wait must not count as idle.
+#[test]
+fn sequential_runs_each_drain_their_input_classic_protocol() {
+    sequential_runs(&[]);
+}
+
+/// The same on the consumer protocol, where the second run is assigned at once.
+#[test]
+fn sequential_runs_each_drain_their_input_consumer_protocol() {
+    sequential_runs(&["--group-protocol", "consumer"]);
+}
+
+fn sequential_runs(protocol: &[&str]) {
+    let (input, output, group) = (unique_name("in"), unique_name("out"), unique_name("g"));
+    let cluster = cluster(&input, &output);
+    let args: Vec<&str> = ["--idle-exit", "5"]
+        .iter()
+        .chain(protocol)
+        .copied()
+        .collect();
+    load(&cluster, &input, PARTITIONS, 0..5_000);
+    assert!(exits(pipe(&cluster, &group, &input, &output, &args), "first run").success());
+    everything_copied_and_committed(&cluster, &group, &input, &output);
+    load(&cluster, &input, PARTITIONS, 5_000..10_000);
+    assert!(exits(pipe(&cluster, &group, &input, &output, &args), "second run").success());
+    let duplicates = everything_copied_and_committed(&cluster, &group, &input, &output);
+    assert_eq!(duplicates, 0, "clean exits commit everything they wrote");
+}
+
+/// A run stopped with SIGTERM mid-stream, then a restart with `--idle-exit 5` that drains
+/// the rest. A graceful stop commits what it wrote, so nothing is written twice.
+#[test]
+fn sigterm_then_restart_drains_the_rest() {
+    let (input, output, group) = (unique_name("in"), unique_name("out"), unique_name("g"));
+    let cluster = cluster(&input, &output);
+    load(&cluster, &input, PARTITIONS, 0..5_000);
+    let first = pipe(&cluster, &group, &input, &output, &[]);
+    output_reaches(&cluster, &output, 1);
+    load(&cluster, &input, PARTITIONS, 5_000..10_000);
+    terminate(&first);
+    assert!(exits(first, "SIGTERMed run").success());
+    load(&cluster, &input, PARTITIONS, 10_000..15_000);
+    let restart = pipe(&cluster, &group, &input, &output, &["--idle-exit", "5"]);
+    assert!(exits(restart, "restart").success());
+    let duplicates = everything_copied_and_committed(&cluster, &group, &input, &output);
+    assert_eq!(duplicates, 0, "a graceful stop commits everything it wrote");
+}
+
+/// A run killed with SIGKILL mid-stream, restarted at once with `--idle-exit 5`: the
+/// restart waits out the dead member's 45 s session (never idle meanwhile), then drains.
+/// Duplicates come only from what the killed run wrote past its last commit.
+#[test]
+fn sigkill_then_restart_waits_out_the_session_then_drains() {
+    let (input, output, group) = (unique_name("in"), unique_name("out"), unique_name("g"));
+    let cluster = cluster(&input, &output);
+    load(&cluster, &input, PARTITIONS, 0..5_000);
+    let mut first = pipe(&cluster, &group, &input, &output, &[]);
+    output_reaches(&cluster, &output, 20_000);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    load(&cluster, &input, PARTITIONS, 5_000..10_000);
+    let started = Instant::now();
+    let restart = pipe(&cluster, &group, &input, &output, &["--idle-exit", "5"]);
+    assert!(exits(restart, "restart after SIGKILL").success());
+    eprintln!("restart took {:.1?}", started.elapsed());
+    let duplicates = everything_copied_and_committed(&cluster, &group, &input, &output);
+    assert!(
+        duplicates <= 20_000,
+        "{duplicates} duplicates: more than the killed run ever wrote"
+    );
+}
+
+/// Three members started 3 s apart, each `--idle-exit 5`: each join restarts the
+/// rebalance, and no member may leave before it has been assigned and caught up. Consumer
+/// protocol: on the mock's classic protocol every join and leave costs a 44 s stall (see the
+/// module docs).
+#[test]
+fn three_members_joining_apart_copy_everything() {
+    let (input, output, group) = (unique_name("in"), unique_name("out"), unique_name("g"));
+    let cluster = cluster(&input, &output);
+    load(&cluster, &input, PARTITIONS, 0..10_000);
+    let args = ["--idle-exit", "5", "--group-protocol", "consumer"];
+    let mut members = Vec::new();
+    for n in 0..3 {
+        if n > 0 {
+            thread::sleep(Duration::from_secs(3)); // the scenario: members join 3 s apart
+            load(&cluster, &input, PARTITIONS, n * 10_000..(n + 1) * 10_000);
+        }
+        members.push(pipe(&cluster, &group, &input, &output, &args));
+    }
+    for (n, member) in members.into_iter().enumerate() {
+        assert!(exits(member, &format!("member {n}")).success());
+    }
+    everything_copied_and_committed(&cluster, &group, &input, &output);
+}
+
+/// Three members started 3 s apart; the middle one is killed once it has written some of its
+/// partitions, while records keep coming. On Kafka the other two cannot know a dead member
+/// still holds partitions until its session expires, so they may finish first, and a drain
+/// run then waits out the session and copies the rest. (The mock's consumer protocol releases
+/// a killed member's partitions as soon as its connection closes, a deviation: here the
+/// others take them over at once.) Nothing is lost, and the duplicates are bounded by what the
+/// killed member wrote.
+#[test]
+fn three_members_one_killed_then_a_drain_run_lose_nothing() {
+    let (input, output, group) = (unique_name("in"), unique_name("out"), unique_name("g"));
+    let cluster = cluster(&input, &output);
+    load(&cluster, &input, PARTITIONS, 0..10_000);
+    let member = |run: &str| {
+        let header = format!("run={run}");
+        pipe(
+            &cluster,
+            &group,
+            &input,
+            &output,
+            &[
+                "--idle-exit",
+                "5",
+                "--group-protocol",
+                "consumer",
+                "--header",
+                &header,
+            ],
+        )
+    };
+    let a = member("a");
+    thread::sleep(Duration::from_secs(3)); // the scenario: members join 3 s apart
+    let mut b = member("b");
+    load(&cluster, &input, PARTITIONS, 10_000..20_000);
+    thread::sleep(Duration::from_secs(3));
+    let c = member("c");
+    // Kill b once it holds partitions and has written some of them.
+    // Input keeps arriving meanwhile, so no member is idle yet.
+    let mut next = 100_000;
+    wait_for("the second member to write", || {
+        load(&cluster, &input, PARTITIONS, next..next + 10);
+        next += 10;
+        written_by(&cluster, &output, "b") > 0
+    });
+    b.kill().unwrap();
+    b.wait().unwrap();
+    load(&cluster, &input, PARTITIONS, 20_000..30_000);
+    assert!(exits(a, "member a").success());
+    assert!(exits(c, "member c").success());
+    assert!(exits(member("drain"), "drain run").success());
+    let duplicates = everything_copied_and_committed(&cluster, &group, &input, &output);
+    let by_killed = written_by(&cluster, &output, "b");
+    eprintln!("killed member wrote {by_killed}; duplicates {duplicates}");
+    assert!(
+        duplicates <= by_killed,
+        "{duplicates} duplicates, more than the {by_killed} records the killed member wrote"
+    );
+}
