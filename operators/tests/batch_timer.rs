@@ -64,11 +64,14 @@ fn a_partial_batch_flushes_on_its_timeout_without_new_input() {
     }
 }
 
+/// `(key, records)` of every batch flushed, in order.
+type Flushed = Rc<RefCell<Vec<(u32, Vec<(u32, u32)>)>>>;
+
 #[test]
 fn ending_the_input_flushes_every_open_batch() {
     timely::execute_directly(|worker| {
         let mut input = InputHandle::<u64, _>::new();
-        let seen: Rc<RefCell<Vec<(u32, Vec<(u32, u32)>)>>> = Rc::default();
+        let seen: Flushed = Rc::default();
         let sink = Rc::clone(&seen);
         let probe = ProbeHandle::new();
         worker.dataflow(|scope| {

@@ -9,10 +9,13 @@ use timely::dataflow::operators::{Input, Inspect, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 use timely_kafka_operators::ExchangeByKey;
 
+/// Per key, `(worker, sequence number)` in the order the records were seen.
+type SeenByKey = Arc<Mutex<BTreeMap<u32, Vec<(usize, u32)>>>>;
+
 fn keyed_order(workers: usize) {
     const KEYS: u32 = 12;
     const PER_KEY: u32 = 2_000;
-    let seen: Arc<Mutex<BTreeMap<u32, Vec<(usize, u32)>>>> = Arc::default();
+    let seen: SeenByKey = Arc::default();
     let sink = Arc::clone(&seen);
     timely::execute(timely::Config::process(workers), move |worker| {
         let (index, peers) = (worker.index(), worker.peers());

@@ -240,7 +240,7 @@ mod tests {
             let start = Instant::now();
             let mut buffer = BatchBuffer::new(max_size, max_bytes, Duration::from_secs(1));
             let mut out = Vec::new();
-            let mut seq = vec![0u32; 5];
+            let mut seq = [0u32; 5];
             for (i, (key, weight)) in records.iter().enumerate() {
                 let n = seq[*key as usize];
                 seq[*key as usize] += 1;
@@ -249,7 +249,7 @@ mod tests {
             drain(&mut buffer, &mut out);
             let total: usize = out.iter().map(|b| b.records.len()).sum();
             prop_assert_eq!(total, records.len());
-            let mut next = vec![0u32; 5];
+            let mut next = [0u32; 5];
             for batch in &out {
                 prop_assert!(!batch.records.is_empty());
                 prop_assert!(batch.records.len() <= max_size);
@@ -262,7 +262,7 @@ mod tests {
             if let Some(max_bytes) = max_bytes {
                 // A batch exceeds max_bytes only if it is a single oversized record.
                 let weights: std::collections::HashMap<(u8, u32), usize> = {
-                    let mut seq = vec![0u32; 5];
+                    let mut seq = [0u32; 5];
                     records.iter().map(|(k, w)| { let n = seq[*k as usize]; seq[*k as usize] += 1; ((*k, n), *w) }).collect()
                 };
                 for batch in &out {
