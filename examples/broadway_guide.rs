@@ -16,7 +16,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use timely::dataflow::operators::{Inspect, Probe};
@@ -44,7 +44,8 @@ struct Args {
     /// How many numbers to produce first (1..=COUNT); 0 produces none.
     #[arg(long, default_value_t = 1000)]
     count: usize,
-    /// Exit once this many seconds pass without a new record.
+    /// Exit once caught up with nothing new arriving for this many seconds (joining the
+    /// group and rebalances do not count).
     #[arg(long, default_value_t = 5)]
     idle_exit: u64,
     #[command(flatten)]
@@ -136,14 +137,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             source.handle.commit_after(&probe);
             source.handle
         });
-        let mut last = (0, Instant::now());
+        let control = handle.control();
         loop {
             worker.step_or_park(Some(Duration::from_millis(100)));
+            // Done once every produced number is batched, or once caught up and idle
+            // (`SourceControl::idle_for`: waiting for the group never counts).
             let now = seen.load(Ordering::SeqCst);
-            if now != last.0 {
-                last = (now, Instant::now());
-            }
-            if (expected > 0 && now >= expected) || last.1.elapsed() >= idle_exit {
+            if (expected > 0 && now >= expected) || control.idle_for() >= idle_exit {
                 break;
             }
         }

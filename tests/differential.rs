@@ -21,22 +21,6 @@ use timely_kafka::{KafkaSourceExt, OffsetReset};
 /// One input record: `(partition, key, value)`; `None` is a tombstone.
 type Input = (i32, u8, Option<u8>);
 
-/// The final state of every key in a changelog topic: the last record of each key (keys
-/// stay in one partition), a tombstone removing it.
-fn final_state(records: &[Written]) -> BTreeMap<String, String> {
-    let mut sorted: Vec<&Written> = records.iter().collect();
-    sorted.sort_by_key(|w| (w.partition, w.offset));
-    let mut state = BTreeMap::new();
-    for w in sorted {
-        let key = w.key.clone().expect("changelog records have keys");
-        match &w.payload {
-            Some(value) => state.insert(key, value.clone()),
-            None => state.remove(&key),
-        };
-    }
-    state
-}
-
 /// What the views must hold, recomputed from the input: the latest value per key (per
 /// partition order), and how many records carry each value.
 fn recompute(inputs: &[Input]) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
@@ -183,12 +167,12 @@ fn check_views(inputs: Vec<Input>, partitions: i32, workers: usize) {
 
     let (want_latest, want_counts) = recompute(&inputs);
     assert_eq!(
-        final_state(&read_topic(&cluster, &latest)),
+        changelog_state(&read_topic(&cluster, &latest)),
         want_latest,
         "upsert view, {workers} worker(s)"
     );
     assert_eq!(
-        final_state(&read_topic(&cluster, &counts)),
+        changelog_state(&read_topic(&cluster, &counts)),
         want_counts,
         "count view, {workers} worker(s)"
     );
@@ -304,8 +288,8 @@ fn a_killed_view_rebuilds_and_its_output_converges() {
     // The last run finishes: until the input is committed to its end.
     run_views(&cluster, &input, &latest, &counts, 1);
     let (want_latest, want_counts) = recompute(&inputs);
-    assert_eq!(final_state(&read_topic(&cluster, &latest)), want_latest);
-    assert_eq!(final_state(&read_topic(&cluster, &counts)), want_counts);
+    assert_eq!(changelog_state(&read_topic(&cluster, &latest)), want_latest);
+    assert_eq!(changelog_state(&read_topic(&cluster, &counts)), want_counts);
 }
 
 /// A partition that moves to another worker or process mid-run is read again from its
@@ -399,5 +383,8 @@ fn a_view_of_an_empty_input_empties_its_output() {
     let stale = ["k0", "k1", "k2"].map(|k| TestRecord::new("old").key(k));
     cluster.load(&latest, stale).unwrap();
     run_views(&cluster, &input, &latest, &counts, 2);
-    assert_eq!(final_state(&read_topic(&cluster, &latest)), BTreeMap::new());
+    assert_eq!(
+        changelog_state(&read_topic(&cluster, &latest)),
+        BTreeMap::new()
+    );
 }

@@ -301,3 +301,61 @@ fn three_members_one_killed_then_a_drain_run_lose_nothing() {
         "{duplicates} duplicates, more than the {by_killed} records the killed member wrote"
     );
 }
+
+/// The issue's `word_count` report: run twice in one group with `--idle-exit 5` and more
+/// input in between, the second run used to exit before its assignment and leave its counts
+/// out of the output. Each run rebuilds the counts from the whole input, so after the second
+/// every word's count covers both batches of lines.
+#[test]
+fn word_count_run_twice_counts_every_line() {
+    let (input, output, group) = (
+        unique_name("lines"),
+        unique_name("counts"),
+        unique_name("wc"),
+    );
+    let cluster = cluster(&input, &output);
+    let example = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples").join("word_count"))
+        .unwrap();
+    assert!(
+        example.exists(),
+        "{} is missing: `cargo test` builds the examples (or run `cargo build --examples`)",
+        example.display()
+    );
+    let lines = |from: usize, to: usize| {
+        let records: Vec<_> = (from..to)
+            .map(|i| {
+                timely_kafka::testing::TestRecord::new(format!("line{} common", i % 7))
+                    .partition(i as i32 % PARTITIONS)
+            })
+            .collect();
+        cluster.load(&input, records).unwrap();
+    };
+    let run = || {
+        Command::new(&example)
+            .args(["--brokers", &cluster.bootstrap_servers(), "--group", &group])
+            .args(["--input", &input, "--output", &output, "--idle-exit", "5"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start word_count")
+    };
+    lines(0, 700);
+    assert!(exits(run(), "first word_count").success());
+    lines(700, 1_400);
+    assert!(exits(run(), "second word_count").success());
+    let counts = changelog_state(&read_topic(&cluster, &output));
+    assert_eq!(
+        counts.get("common").map(String::as_str),
+        Some("1400"),
+        "{counts:?}"
+    );
+    for n in 0..7 {
+        assert_eq!(
+            counts.get(&format!("line{n}")).map(String::as_str),
+            Some("200")
+        );
+    }
+}

@@ -21,30 +21,35 @@ use common::*;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::ProbeHandle;
 use timely_kafka::testing::{unique_name, EmbeddedCluster, TestRecord};
-use timely_kafka::{ClassicAssignor, GroupProtocol, KafkaSourceExt};
+use timely_kafka::{ClassicAssignor, GroupProtocol, KafkaSourceExt, SourceConfig};
 
 const PARTITIONS: i32 = 6;
 
 #[test]
 fn members_join_and_leave_repeatedly_eager() {
-    churn(None);
+    churn(GroupProtocol::classic());
 }
 
 #[test]
 fn members_join_and_leave_repeatedly_cooperative_sticky() {
-    churn(Some(ClassicAssignor::CooperativeSticky));
+    churn(GroupProtocol::Classic(ClassicAssignor::CooperativeSticky));
+}
+
+#[test]
+fn members_join_and_leave_repeatedly_consumer_protocol() {
+    churn(GroupProtocol::consumer());
 }
 
 /// Member `a` (2 workers) runs throughout; three times, a member `b` joins, runs while
-/// records keep arriving, and leaves. `strategy` sets the classic protocol's assignor
-/// (librdkafka's default, eager, when `None`).
-fn churn(strategy: Option<ClassicAssignor>) {
+/// records keep arriving, and leaves, under `protocol`.
+fn churn(protocol: GroupProtocol) {
     const ROUNDS: usize = 3;
     init_logging();
     let topic = unique_name("churn");
     let group = unique_name("churn-group");
     let cluster = EmbeddedCluster::new(1).unwrap();
     cluster.create_topic(&topic, PARTITIONS).unwrap();
+    cluster.set_consumer_group_timeouts(Duration::from_secs(2), Duration::from_millis(250));
     let bootstrap = cluster.bootstrap_servers();
     let assigned = Arc::new(AtomicUsize::new(0));
     let revoked = Arc::new(AtomicUsize::new(0));
@@ -58,7 +63,17 @@ fn churn(strategy: Option<ClassicAssignor>) {
         |name: &'static str, assigned: Arc<AtomicUsize>, revoked: Arc<AtomicUsize>| {
             let revoked_from = Arc::clone(&revoked_from);
             let (held_on_assign, held_on_revoke) = (Arc::clone(&held), Arc::clone(&held));
-            let mut builder = config(&bootstrap, &group, &topic)
+            let builder = match protocol {
+                GroupProtocol::Classic(_) => config(&bootstrap, &group, &topic),
+                // The broker owns the session: the cluster's is shortened below instead.
+                GroupProtocol::Consumer(_) => SourceConfig::builder()
+                    .brokers(&bootstrap)
+                    .group_id(&group)
+                    .topic(&topic)
+                    .tick(Duration::from_millis(10))
+                    .commit_interval(Duration::from_millis(50)),
+            };
+            let builder = builder
                 .on_assigned(move |_, partition, generation| {
                     assert!(generation >= 0, "a generation is known on assignment");
                     assigned.fetch_add(1, Ordering::SeqCst);
@@ -85,10 +100,7 @@ fn churn(strategy: Option<ClassicAssignor>) {
                         .remove(&partition);
                     Ok(())
                 });
-            if let Some(assignor) = strategy {
-                builder = builder.group_protocol(GroupProtocol::Classic(assignor));
-            }
-            builder.build().unwrap()
+            builder.group_protocol(protocol).build().unwrap()
         };
     let seen: Processed = Arc::new(Mutex::new(Vec::new()));
 

@@ -193,6 +193,22 @@ impl Written {
     }
 }
 
+/// The final state of every key in a changelog topic: the last record of each key (keys
+/// stay in one partition), a tombstone removing it.
+pub fn changelog_state(records: &[Written]) -> BTreeMap<String, String> {
+    let mut sorted: Vec<&Written> = records.iter().collect();
+    sorted.sort_by_key(|w| (w.partition, w.offset));
+    let mut state = BTreeMap::new();
+    for w in sorted {
+        let key = w.key.clone().expect("changelog records have keys");
+        match &w.payload {
+            Some(value) => state.insert(key, value.clone()),
+            None => state.remove(&key),
+        };
+    }
+    state
+}
+
 /// Reads every record of `topic` (all partitions, from the beginning to the current end).
 pub fn read_topic(cluster: &EmbeddedCluster, topic: &str) -> Vec<Written> {
     let ends = cluster.end_offsets(topic).expect("end offsets");
