@@ -258,7 +258,10 @@ fn three_members_one_killed_then_a_drain_run_lose_nothing() {
 
 /// The same on the classic protocol with 300,000 records, as the issue measured it: on the
 /// mock every join and leave costs a 44 s stall, so it takes minutes. Run it by hand:
-/// `cargo test --test idle_exit classic_protocol -- --ignored --nocapture`.
+/// `cargo test --test idle_exit classic_protocol -- --ignored --nocapture`. On the mock it
+/// loses nothing but exceeds the duplicate bound: the mock refuses `OffsetCommit` while its
+/// classic group rebalances (a deviation, docs/reliability.md), so the leaving members' final
+/// commits fail and the drain run re-reads their share. The bound is Kafka's to meet.
 #[test]
 #[ignore = "minutes on the mock's classic protocol; run by hand to measure duplicates"]
 fn three_members_one_killed_classic_protocol() {
