@@ -94,11 +94,12 @@ pub struct PipeArgs {
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     settings: Vec<(String, String)>,
     /// A librdkafka setting for the consumer only (`session.timeout.ms`,
-    /// `heartbeat.interval.ms`, `fetch.wait.max.ms`, ...); repeat as needed.
+    /// `heartbeat.interval.ms`, `fetch.wait.max.ms`, ...); repeat as needed. Overrides a
+    /// --set of the same key.
     #[arg(long = "consumer-set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     consumer_settings: Vec<(String, String)>,
     /// A librdkafka setting for the producer only (`linger.ms`, `compression.type`, ...);
-    /// repeat as needed.
+    /// repeat as needed. Overrides a --set of the same key.
     #[arg(long = "producer-set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     producer_settings: Vec<(String, String)>,
     #[command(flatten)]
@@ -137,7 +138,7 @@ pub fn run(args: PipeArgs) -> ExitCode {
 }
 
 fn pipe(args: PipeArgs) -> Result<(), String> {
-    let summary = RunSummary::default();
+    let summary = RunSummary::new(args.timely.process, args.timely.processes);
     let mut source = SourceConfig::builder()
         .brokers(&args.brokers)
         .group_id(&args.group)

@@ -11,7 +11,10 @@
 //! input partition assigned to this process during the run, and *committed* the last offset
 //! the broker acknowledged as committed for each partition this process committed. With
 //! `--exchange` across processes, a process writes what its workers received, which need
-//! not be what it read. Also here: the one "stopping gracefully" line per process.
+//! not be what it read. Also here: the one "stopping gracefully" line per process. In a
+//! cluster of several processes each line starts `pipe[P]:`, P the process index. Each
+//! message is written to stderr in one piece, so processes sharing a terminal do not
+//! interleave within a line.
 
 use std::collections::BTreeSet;
 use std::fmt::{self, Display};
@@ -26,13 +29,14 @@ use timely_kafka::{KafkaRecord, SourceControl};
 const NAMED: usize = 16;
 
 /// Collects a run's counts from every local worker; clones share them.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct RunSummary {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
+    /// What each line starts with: `pipe`, or `pipe[P]` in a cluster of processes.
+    label: String,
     read: AtomicU64,
     held: Mutex<BTreeSet<(String, i32)>>,
     sinks: Mutex<Vec<SinkHandle>>,
@@ -45,6 +49,25 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl RunSummary {
+    /// A summary of process `process` of a timely cluster of `processes`.
+    pub fn new(process: usize, processes: usize) -> Self {
+        let label = if processes > 1 {
+            format!("pipe[{process}]")
+        } else {
+            "pipe".to_owned()
+        };
+        RunSummary {
+            inner: Arc::new(Inner {
+                label,
+                read: AtomicU64::new(0),
+                held: Mutex::default(),
+                sinks: Mutex::default(),
+                source: Mutex::default(),
+                stopping: AtomicBool::new(false),
+            }),
+        }
+    }
+
     /// Counts each record it sees as read; put it on the source's records, before any
     /// exchange.
     pub fn read_counter(&self) -> impl FnMut(&KafkaRecord) + 'static {
@@ -76,7 +99,8 @@ impl RunSummary {
     /// (other workers, a signal after an idle stop) print nothing.
     pub fn stopping(&self, reason: impl Display) {
         if !self.inner.stopping.swap(true, Ordering::SeqCst) {
-            eprintln!("pipe: {reason}: stopping gracefully");
+            let line = format!("{}: {reason}: stopping gracefully\n", self.inner.label);
+            eprint!("{line}");
         }
     }
 
@@ -84,13 +108,15 @@ impl RunSummary {
     /// joined the group says everything already).
     pub fn print(&self, input: &str, output: &str, elapsed: Duration) {
         if let Some(totals) = self.totals(input, output, elapsed) {
-            eprint!("{totals}");
+            let text = totals.to_string();
+            eprint!("{text}");
         }
     }
 
     fn totals(&self, input: &str, output: &str, elapsed: Duration) -> Option<Totals> {
         let progress = lock(&self.inner.source).as_ref()?.progress();
         Some(Totals {
+            label: self.inner.label.clone(),
             input: input.to_owned(),
             output: output.to_owned(),
             elapsed,
@@ -109,6 +135,7 @@ impl RunSummary {
 /// A finished run's numbers, rendered as the summary's lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Totals {
+    label: String,
     input: String,
     output: String,
     elapsed: Duration,
@@ -124,14 +151,14 @@ impl Display for Totals {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "pipe: read {} records from `{}`, wrote {} to `{}` (acknowledged), in {:.1?}",
-            self.read, self.input, self.written, self.output, self.elapsed
+            "{}: read {} records from `{}`, wrote {} to `{}` (acknowledged), in {:.1?}",
+            self.label, self.read, self.input, self.written, self.output, self.elapsed
         )?;
         if self.held.is_empty() {
             return writeln!(
                 f,
-                "pipe: held no partition of `{}`: none was assigned before the stop (does the topic exist? has the group more members than it has partitions?)",
-                self.input
+                "{}: held no partition of `{}`: none was assigned before the stop (does the topic exist? has the group more members than it has partitions?)",
+                self.label, self.input
             );
         }
         let held = names(self.held.iter().map(|(t, p)| format!("{t}/{p}")));
@@ -144,11 +171,12 @@ impl Display for Totals {
                     .map(|(t, p, o)| format!("{t}/{p}@{o}")),
             )
         };
-        writeln!(f, "pipe: held {held}; committed {committed}")?;
+        writeln!(f, "{}: held {held}; committed {committed}", self.label)?;
         if self.read == 0 {
             writeln!(
                 f,
-                "pipe: nothing was read: the partitions held had no records past the group's committed offsets"
+                "{}: nothing was read: the partitions held had no records past the group's committed offsets",
+                self.label
             )?;
         }
         Ok(())
@@ -171,6 +199,7 @@ mod tests {
 
     fn totals(read: u64, held: &[i32], committed: &[(i32, i64)]) -> Totals {
         Totals {
+            label: "pipe".into(),
             input: "in".into(),
             output: "out".into(),
             elapsed: Duration::from_millis(2345),
@@ -200,6 +229,12 @@ mod tests {
         assert!(text.contains("nothing was read"), "{text}");
         let text = totals(0, &[], &[]).to_string();
         assert!(text.contains("held no partition of `in`"), "{text}");
+    }
+
+    #[test]
+    fn processes_of_a_cluster_say_which_they_are() {
+        assert_eq!(RunSummary::new(0, 1).inner.label, "pipe");
+        assert_eq!(RunSummary::new(1, 2).inner.label, "pipe[1]");
     }
 
     #[test]
