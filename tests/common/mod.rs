@@ -339,7 +339,8 @@ pub fn spawn_captured(command: &mut Command) -> Child {
     child
 }
 
-fn forward_lines(pid: u32, from: impl std::io::Read + Send + 'static) {
+/// Forwards a child's output, line by line, to this test's captured output.
+pub fn forward_lines(pid: u32, from: impl std::io::Read + Send + 'static) {
     thread::spawn(move || {
         for line in BufReader::new(from).lines() {
             let Ok(line) = line else { break };
