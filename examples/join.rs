@@ -60,6 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         group: "orders-view",
         inputs: &[("orders", 2), ("customers", 2)],
         output: "orders-with-customers",
+        shape: "order → customer,amount",
         sample,
     };
     support::run(example, |records, inputs| {

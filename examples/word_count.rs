@@ -40,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         group: "word-count",
         inputs: &[("lines", 2)],
         output: "word-counts",
+        shape: "word → count",
         sample,
     };
     support::run(example, |records, _| {

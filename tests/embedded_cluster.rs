@@ -1,6 +1,8 @@
 //! Integration tests of `timely_kafka::testing` and the `mock-cluster` command, against
 //! real librdkafka mock brokers.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -394,9 +396,10 @@ fn mock_cluster_command_serves_other_clients_and_stops_on_sigterm() {
         .args(["--load", "t:1000", "--initial-rebalance-delay-ms", "0"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn mock-cluster");
+    common::forward_lines(child.id(), child.stderr.take().expect("stderr"));
 
     let stdout = child.stdout.take().expect("stdout");
     let (line_tx, lines) = mpsc::channel();

@@ -45,12 +45,12 @@ fn pipe(
     output: &str,
     extra: &[&str],
 ) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
-        .args(["pipe", "--brokers", &cluster.bootstrap_servers()])
-        .args(["--group", group, "--input", input, "--output", output])
-        .args(extra)
-        .spawn()
-        .expect("start a pipe process")
+    spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
+            .args(["pipe", "--brokers", &cluster.bootstrap_servers()])
+            .args(["--group", group, "--input", input, "--output", output])
+            .args(extra),
+    )
 }
 
 /// Waits for `child` to exit by itself within [`RUN_LIMIT`]; kills it and fails otherwise.
@@ -347,12 +347,11 @@ fn word_count_run_twice_counts_every_line() {
         cluster.load(&input, records).unwrap();
     };
     let run = || {
-        Command::new(&example)
-            .args(["--brokers", &cluster.bootstrap_servers(), "--group", &group])
-            .args(["--input", &input, "--output", &output, "--idle-exit", "5"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start word_count")
+        spawn_captured(
+            Command::new(&example)
+                .args(["--brokers", &cluster.bootstrap_servers(), "--group", &group])
+                .args(["--input", &input, "--output", &output, "--idle-exit", "5"]),
+        )
     };
     lines(0, 700);
     assert!(exits(run(), "first word_count").success());

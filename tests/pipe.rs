@@ -223,28 +223,28 @@ fn fatal_produce_error_exits_nonzero_without_committing_past_it() {
     }
     load(&cluster, &input, PARTITIONS, 0..PER_PARTITION);
     let bootstrap = cluster.bootstrap_servers();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
-        .args(["pipe", "--brokers", &bootstrap, "--group", &group])
-        .args([
-            "--input",
-            &input,
-            "--output",
-            &output,
-            "--idle-exit",
-            "30",
-            "-w",
-            "2",
-        ])
-        .args([
-            "--commit-interval-ms",
-            "50",
-            "--set",
-            "session.timeout.ms=2000",
-            "--set",
-            "heartbeat.interval.ms=250",
-        ])
-        .spawn()
-        .expect("run the pipe");
+    let mut child = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
+            .args(["pipe", "--brokers", &bootstrap, "--group", &group])
+            .args([
+                "--input",
+                &input,
+                "--output",
+                &output,
+                "--idle-exit",
+                "30",
+                "-w",
+                "2",
+            ])
+            .args([
+                "--commit-interval-ms",
+                "50",
+                "--consumer-set",
+                "session.timeout.ms=2000",
+                "--consumer-set",
+                "heartbeat.interval.ms=250",
+            ]),
+    );
     let started = Instant::now();
     while committed(&bootstrap, &group, &input, PARTITIONS)
         .values()
@@ -313,7 +313,9 @@ fn fatal_produce_error_exits_nonzero_without_committing_past_it() {
 }
 
 /// `pipe` on a healthy cluster: exits 0 on `--idle-exit`, output complete with `--header`s
-/// added, commits at end.
+/// added, commits at end; on stderr, one "stopping gracefully" line for its two workers
+/// and a summary of what it read, wrote, held and committed, with no librdkafka warnings
+/// (consumer keys go to the consumer only) and no colour codes (stderr is not a terminal).
 #[test]
 fn pipe_command_copies_and_exits_cleanly_when_idle() {
     init_logging();
@@ -323,7 +325,7 @@ fn pipe_command_copies_and_exits_cleanly_when_idle() {
         unique_name("cli-group"),
     );
     let cluster = input_cluster(&input, &output);
-    let status = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
+    let run = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
         .args([
             "pipe",
             "--brokers",
@@ -342,16 +344,54 @@ fn pipe_command_copies_and_exits_cleanly_when_idle() {
             "uppercase",
             "--header",
             "written-by=pipe-test",
+            "-w",
+            "2",
         ])
         .args([
-            "--set",
+            "--consumer-set",
             "session.timeout.ms=2000",
-            "--set",
+            "--consumer-set",
             "heartbeat.interval.ms=250",
         ])
-        .status()
+        .env_remove("RUST_LOG")
+        .output()
         .expect("run the pipe");
-    assert!(status.success(), "{status:?}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    eprintln!("{stderr}");
+    assert!(run.status.success(), "{:?}", run.status);
+    let total = PARTITIONS as usize * PER_PARTITION;
+    let lines: Vec<&str> = stderr.lines().collect();
+    let partitions =
+        |f: &dyn Fn(i32) -> String| (0..PARTITIONS).map(f).collect::<Vec<_>>().join(", ");
+    let read_written = format!(
+        "pipe: read {total} records from `{input}`, wrote {total} to `{output}` (acknowledged), in "
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&read_written)),
+        "the summary says what was read and written"
+    );
+    let held = partitions(&|p| format!("{input}/{p}"));
+    let committed_at = partitions(&|p| format!("{input}/{p}@{PER_PARTITION}"));
+    assert!(
+        lines.contains(&format!("pipe: held {held}; committed {committed_at}").as_str()),
+        "the summary says what was held and committed"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("stopping gracefully"))
+            .count(),
+        1,
+        "one stop line per process, not per worker"
+    );
+    assert!(
+        !stderr.contains("CONFWARN"),
+        "a setting reached the wrong client"
+    );
+    assert!(
+        !stderr.contains('\x1b'),
+        "colour codes in a log that is not a terminal"
+    );
     let written = read_topic(&cluster, &output);
     assert_eq!(written.len(), PARTITIONS as usize * PER_PARTITION);
     assert!(written

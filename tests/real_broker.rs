@@ -50,10 +50,10 @@ const SESSION: [(&str, &str); 2] = [
 fn pipe(group: &str, input: &str, output: &str, extra: &[&str]) -> Child {
     let session: Vec<String> = SESSION
         .iter()
-        .flat_map(|(key, value)| ["--set".to_owned(), format!("{key}={value}")])
+        .flat_map(|(key, value)| ["--consumer-set".to_owned(), format!("{key}={value}")])
         .collect();
     let mut args: Vec<&str> = extra.to_vec();
-    // Later `--set`s override the 2 s session `pipe_process` passes.
+    // Later `--consumer-set`s override the 2 s session `pipe_process` passes.
     args.extend(session.iter().map(String::as_str));
     pipe_process(&brokers(), group, input, output, &args)
 }

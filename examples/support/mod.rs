@@ -53,13 +53,15 @@ pub struct Example {
     /// Default input topics and their partition counts.
     pub inputs: &'static [(&'static str, i32)],
     pub output: &'static str,
+    /// What each printed line is, for the heading above them, e.g. `word → count`.
+    pub shape: &'static str,
     /// Loads sample records into the embedded cluster's input topics.
     pub sample: fn(&EmbeddedCluster) -> Result<(), Box<dyn std::error::Error>>,
 }
 
 /// Runs `view` over the input topics (named in order, as given) and writes it to the output topic as upserts, until
 /// the input has been idle for `--idle-exit` seconds. Every new value written is printed as
-/// `key → value`.
+/// `key → value`, under a heading naming the example's `shape` and the output topic.
 pub fn run<V>(example: Example, view: V) -> Result<(), Box<dyn std::error::Error>>
 where
     V: for<'scope> Fn(
@@ -75,6 +77,7 @@ where
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let args = ViewArgs::parse();
@@ -125,6 +128,10 @@ where
         .default_topic(&output)
         .build()?;
     let idle_exit = Duration::from_secs(args.idle_exit);
+    println!(
+        "{} (each value as the view writes it to `{output}`):",
+        example.shape
+    );
     let view = Arc::new(view);
     let inputs = Arc::new(inputs);
 

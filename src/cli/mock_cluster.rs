@@ -16,7 +16,7 @@ use clap::Args;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use timely_kafka::testing::{ClusterError, EmbeddedCluster, TestRecord};
-use tracing::{error, info};
+use tracing::info;
 
 use super::HelpFlag;
 
@@ -125,7 +125,7 @@ pub fn run(args: MockClusterArgs) -> ExitCode {
     match serve(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            error!("mock-cluster failed: {err}");
+            eprintln!("error: {err}");
             ExitCode::FAILURE
         }
     }

@@ -1,8 +1,10 @@
 //! Command-line parsing shared by all subcommands, and the subcommands themselves.
 //!
-//! Subcommands that run dataflows take timely's own flags (`-w/--threads`,
-//! `-n/--processes`, `-p/--process`, `-h/--hostfile`), so no command has clap's `-h` help
-//! short flag: every command gets a long-only `--help` through [`HelpFlag`] instead.
+//! `pipe` takes timely's own flags (`-w/--threads`, `-n/--processes`, `-p/--process`,
+//! `-h/--hostfile`) and `bench` its `-w`, so no command has clap's `-h` help short flag:
+//! every command gets a long-only `--help` through [`HelpFlag`] instead. Commands print
+//! errors once, as `error: ...` on stderr, and their own progress as plain lines; the log
+//! ([`logging`]) carries warnings and errors only unless `RUST_LOG` asks for more.
 
 pub mod bench;
 pub mod cpu;

@@ -7,6 +7,11 @@
 //! With `--idle-exit`, it stops the same graceful way once it has been caught up, with nothing
 //! new arriving, for that long (see `SourceControl::idle_for`).
 //! A delivery that fails for good exits non-zero without committing past the failed record.
+//! Either way it ends with a summary on stderr: records read and written, partitions held,
+//! offsets committed ([`summary`]).
+
+mod errors;
+mod summary;
 
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -26,6 +31,7 @@ use timely_kafka::{GroupProtocol, KafkaRecord, KafkaSourceExt, SourceConfig};
 use timely_kafka_operators::ExchangeByKey;
 
 use super::HelpFlag;
+use summary::RunSummary;
 
 /// What to do to each payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,19 +75,33 @@ pub struct PipeArgs {
     /// Consumer-group protocol: `classic` (every broker; the default) or `consumer`
     /// (KIP-848: Apache Kafka 4.0+ and the embedded cluster, where it avoids the classic
     /// protocol's ~44 s stall after a member leaves). With `consumer`, the session and
-    /// heartbeat timeouts are the broker's: `--set session.timeout.ms=...` is refused.
+    /// heartbeat timeouts are the broker's: `--consumer-set session.timeout.ms=...` is refused.
     #[arg(long, value_name = "PROTOCOL", default_value = "classic", value_parser = GroupProtocol::from_str)]
     group_protocol: GroupProtocol,
     /// Commit interval in milliseconds.
     #[arg(long, default_value_t = 1000)]
     commit_interval_ms: u64,
+    /// Give up when no broker in --brokers answers within this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    connect_timeout: u64,
     /// Add this header to every output record, `name=value` (for example which host or
     /// run wrote it); repeat as needed. Input headers are kept, and these follow them.
     #[arg(long = "header", value_name = "NAME=VALUE", value_parser = parse_header)]
     headers: Vec<(String, String)>,
-    /// Extra librdkafka settings for both clients, `key=value`; repeat as needed.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    settings: Vec<String>,
+    /// A librdkafka setting for both the consumer and the producer, `key=value`; repeat as
+    /// needed. A key only one client knows goes in --consumer-set or --producer-set
+    /// (librdkafka warns about a key its client ignores).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+    /// A librdkafka setting for the consumer only (`session.timeout.ms`,
+    /// `heartbeat.interval.ms`, `fetch.wait.max.ms`, ...); repeat as needed. Overrides a
+    /// --set of the same key.
+    #[arg(long = "consumer-set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    consumer_settings: Vec<(String, String)>,
+    /// A librdkafka setting for the producer only (`linger.ms`, `compression.type`, ...);
+    /// repeat as needed. Overrides a --set of the same key.
+    #[arg(long = "producer-set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    producer_settings: Vec<(String, String)>,
     #[command(flatten)]
     timely: TimelyArgs,
     #[command(flatten)]
@@ -98,12 +118,19 @@ fn parse_header(value: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Parses a `--set`, `--consumer-set` or `--producer-set KEY=VALUE` value.
+fn parse_setting(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err("expected KEY=VALUE with a non-empty key".to_owned()),
+    }
+}
+
 /// Runs the pipe; exit status 0 after a graceful stop, 1 on failure, 130 on a second signal.
 pub fn run(args: PipeArgs) -> ExitCode {
     match pipe(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("pipe failed: {err}");
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
@@ -111,20 +138,22 @@ pub fn run(args: PipeArgs) -> ExitCode {
 }
 
 fn pipe(args: PipeArgs) -> Result<(), String> {
+    let summary = RunSummary::new(args.timely.process, args.timely.processes);
     let mut source = SourceConfig::builder()
         .brokers(&args.brokers)
         .group_id(&args.group)
         .topic(&args.input)
         .group_protocol(args.group_protocol)
-        .commit_interval(Duration::from_millis(args.commit_interval_ms));
+        .commit_interval(Duration::from_millis(args.commit_interval_ms))
+        .connect_timeout(Duration::from_secs(args.connect_timeout))
+        .on_assigned(summary.on_assigned());
     let mut sink = SinkConfig::builder()
         .brokers(&args.brokers)
         .default_topic(&args.output);
-    for setting in &args.settings {
-        let (key, value) = setting
-            .split_once('=')
-            .ok_or_else(|| format!("--set {setting:?}: expected KEY=VALUE"))?;
+    for (key, value) in args.settings.iter().chain(&args.consumer_settings) {
         source = source.set(key, value);
+    }
+    for (key, value) in args.settings.iter().chain(&args.producer_settings) {
         sink = sink.set(key, value);
     }
     let source = source.build().map_err(|e| e.to_string())?;
@@ -137,13 +166,19 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
         Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("installing signal handlers: {e}"))?;
     {
         let stop = Arc::clone(&stop);
+        let summary = summary.clone();
         std::thread::spawn(move || {
             for signal in signals.forever() {
+                let name = if signal == SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
                 if stop.swap(true, Ordering::SeqCst) {
-                    tracing::warn!("second signal ({signal}): exiting now");
+                    eprintln!("pipe: second signal ({name}): exiting now");
                     std::process::exit(130);
                 }
-                tracing::info!("signal {signal}: stopping gracefully (again to exit at once)");
+                summary.stopping(format_args!("{name} (again to exit at once)"));
             }
         });
     }
@@ -157,20 +192,24 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
     // worker that dropped its dataflow no longer reports progress to the others.
     let failure: Arc<Mutex<Option<String>>> = Arc::default();
     let started = Instant::now();
+    let (input, output) = (args.input.clone(), args.output.clone());
+    let worker_summary = summary.clone();
     let guards = timely::execute(timely_config, move |worker| {
+        let summary = worker_summary.clone();
         let probe = ProbeHandle::new();
         let counter = Arc::clone(&records_in);
         let extra_headers = Arc::clone(&extra_headers);
         let failure = Arc::clone(&failure);
         let dataflow = worker.next_dataflow_index();
         let built = worker.dataflow(|scope| -> Result<_, String> {
-            let consumed = scope.kafka_source(&source).map_err(|e| e.to_string())?;
+            let consumed = scope
+                .kafka_source(&source)
+                .map_err(|e| errors::source_error(&e))?;
+            let records = consumed.records.inspect(summary.read_counter());
             let records = if exchange {
-                consumed
-                    .records
-                    .exchange_by_key(|r: &KafkaRecord| (r.topic.clone(), r.partition))
+                records.exchange_by_key(|r: &KafkaRecord| (r.topic.clone(), r.partition))
             } else {
-                consumed.records
+                records
             };
             let produced = records
                 .inspect(move |_| {
@@ -195,6 +234,7 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
             Ok((consumed.handle.control(), produced.handle))
         });
         let (control, sink_handle) = built?;
+        summary.watch(control.clone(), sink_handle.clone());
         loop {
             worker.step_or_park(Some(Duration::from_millis(100)));
             if let Some(idle) = idle_exit {
@@ -202,7 +242,7 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
                 // acknowledged by the output, and nothing new for `idle` (see
                 // `SourceControl::idle_for`). Waiting for the group never counts.
                 if control.idle_for() >= idle && !control.is_shutting_down() {
-                    tracing::info!("caught up and idle for {idle:?}: stopping gracefully");
+                    summary.stopping(format_args!("caught up and idle for {idle:?}"));
                     control.shutdown();
                 }
             }
@@ -248,6 +288,6 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
             first_error.get_or_insert(e);
         }
     }
-    eprintln!("pipe: {:.1?} elapsed", started.elapsed());
+    summary.print(&input, &output, started.elapsed());
     first_error.map_or(Ok(()), Err)
 }

@@ -95,6 +95,7 @@
 //! ```
 
 mod changelog;
+mod end_of_partition;
 mod input;
 mod rebuild;
 mod upsert;

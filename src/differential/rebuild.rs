@@ -19,6 +19,7 @@ use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use timely::scheduling::SyncActivator;
 
+use super::end_of_partition::EndOfPartitionIsExpected;
 use crate::error::SinkError;
 use crate::SourceConfig;
 
@@ -169,12 +170,12 @@ pub(super) fn watch_snapshot(
 /// partition (librdkafka's end-of-partition event, so a trailing transaction marker does
 /// not make it wait), the last record of a key winning and a tombstone removing it.
 pub(super) fn live_keys(brokers: &str, topic: &str) -> Result<Vec<Vec<u8>>, SinkError> {
-    let consumer: BaseConsumer = ClientConfig::new()
+    let consumer: BaseConsumer<EndOfPartitionIsExpected> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "timely-kafka-output-reader")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
-        .create()
+        .create_with_context(EndOfPartitionIsExpected)
         .map_err(|e| SinkError::Rebuild(format!("creating a reader of `{topic}`: {e}")))?;
     let metadata = consumer
         .fetch_metadata(Some(topic), REQUEST)

@@ -261,6 +261,16 @@ impl ClientContext for GroupContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        use rdkafka::error::RDKafkaErrorCode::{AllBrokersDown, BrokerTransportFailure};
+        // librdkafka logs every failed connection itself (facility FAIL, identical ones
+        // suppressed), and raises these again for each retry: a flood that says nothing new.
+        if matches!(
+            error,
+            KafkaError::Global(AllBrokersDown | BrokerTransportFailure)
+        ) {
+            tracing::debug!(target: "librdkafka", group = %self.shared.group_id, "{error}: {reason}");
+            return;
+        }
         tracing::warn!(target: "librdkafka", group = %self.shared.group_id, "{error}: {reason}");
     }
 }

@@ -5,7 +5,8 @@
 pub mod member;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -320,8 +321,37 @@ pub fn spawn_member(
     })
 }
 
+/// Spawns `command` with its stdout and stderr forwarded, line by line, to this test's
+/// captured output: shown when the test fails (or with `--nocapture`), not on a green run.
+/// (Threads spawned by a test inherit its output capture; a child's inherited file
+/// descriptors would not.)
+pub fn spawn_captured(command: &mut Command) -> Child {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a child process");
+    let pid = child.id();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    forward_lines(pid, stdout);
+    forward_lines(pid, stderr);
+    child
+}
+
+/// Forwards a child's output, line by line, to this test's captured output.
+pub fn forward_lines(pid: u32, from: impl std::io::Read + Send + 'static) {
+    thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("[child {pid}] {line}");
+        }
+    });
+}
+
 /// Starts `timely-kafka pipe` from `input` to `output` in a child process, with the test
-/// settings (exchange, 50 ms commits, 2 s session) and `extra` arguments.
+/// settings (exchange, 50 ms commits, 2 s session) and `extra` arguments; its output goes
+/// to the test's captured output ([`spawn_captured`]).
 pub fn pipe_process(
     bootstrap: &str,
     group: &str,
@@ -329,28 +359,28 @@ pub fn pipe_process(
     output: &str,
     extra: &[&str],
 ) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
-        .args([
-            "pipe",
-            "--brokers",
-            bootstrap,
-            "--group",
-            group,
-            "--input",
-            input,
-            "--output",
-            output,
-        ])
-        .args(["--exchange", "--commit-interval-ms", "50"])
-        .args([
-            "--set",
-            "session.timeout.ms=2000",
-            "--set",
-            "heartbeat.interval.ms=250",
-        ])
-        .args(extra)
-        .spawn()
-        .expect("start a pipe process")
+    spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
+            .args([
+                "pipe",
+                "--brokers",
+                bootstrap,
+                "--group",
+                group,
+                "--input",
+                input,
+                "--output",
+                output,
+            ])
+            .args(["--exchange", "--commit-interval-ms", "50"])
+            .args([
+                "--consumer-set",
+                "session.timeout.ms=2000",
+                "--consumer-set",
+                "heartbeat.interval.ms=250",
+            ])
+            .args(extra),
+    )
 }
 
 /// Polls `cond` every 20 ms until it holds, failing the test with `what` after [`DEADLINE`].

@@ -46,7 +46,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use timely_kafka::timely_args::TimelyArgs;
 
 use super::HelpFlag;
 use broker::BrokerMode;
@@ -64,9 +63,18 @@ pub struct BenchArgs {
     /// Partitions of the benchmark topics.
     #[arg(long, default_value_t = 8)]
     partitions: i32,
-    /// Worker counts to run the pipeline at, comma separated (timely's -w N runs only N).
-    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    /// Worker counts to run the pipeline at, comma separated; -w N runs at N only.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,2",
+        conflicts_with = "threads"
+    )]
     workers: Vec<usize>,
+    /// Run the pipeline at this one worker count instead of --workers (timely's -w; the
+    /// benchmark is one process, so it takes no -n, -p or -h).
+    #[arg(short = 'w', long = "threads", value_name = "NUM")]
+    threads: Option<usize>,
     /// Repetitions of each measurement (alternated).
     #[arg(long, default_value_t = 3)]
     reps: usize,
@@ -119,8 +127,6 @@ pub struct BenchArgs {
     #[arg(long, value_name = "PATH")]
     plot: Option<PathBuf>,
     #[command(flatten)]
-    timely: TimelyArgs,
-    #[command(flatten)]
     help: HelpFlag,
 }
 
@@ -129,7 +135,6 @@ pub fn run(args: BenchArgs) -> ExitCode {
     match suite::bench(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("bench failed: {err}");
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }

@@ -16,7 +16,7 @@ use crate::cli::cpu::Proc;
 
 /// Runs everything `args` asks for and prints the results.
 pub fn bench(args: &BenchArgs) -> Result<(), String> {
-    let worker_counts = workers::worker_counts(&args.timely, &args.workers, std::env::args_os())?;
+    let worker_counts = workers::worker_counts(args.threads, &args.workers)?;
     if args.reps == 0 || args.messages == 0 || args.partitions < 1 {
         return Err("--reps, --messages and --partitions must be at least 1".into());
     }
