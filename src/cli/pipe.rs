@@ -15,7 +15,7 @@ mod summary;
 
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -187,7 +187,6 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
     let transform = args.transform;
     let extra_headers = Arc::new(args.headers.clone());
     let exchange = args.exchange;
-    let records_in = Arc::new(AtomicU64::new(0));
     // The first sink failure of any worker: every local worker must then stop, since a
     // worker that dropped its dataflow no longer reports progress to the others.
     let failure: Arc<Mutex<Option<String>>> = Arc::default();
@@ -197,7 +196,6 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
     let guards = timely::execute(timely_config, move |worker| {
         let summary = worker_summary.clone();
         let probe = ProbeHandle::new();
-        let counter = Arc::clone(&records_in);
         let extra_headers = Arc::clone(&extra_headers);
         let failure = Arc::clone(&failure);
         let dataflow = worker.next_dataflow_index();
@@ -212,9 +210,6 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
                 records
             };
             let produced = records
-                .inspect(move |_| {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                })
                 .map(move |record| {
                     let mut out = SinkRecord::from_record(&record);
                     for (name, value) in extra_headers.iter() {
