@@ -51,6 +51,16 @@ pub enum ConfigError {
         /// The builder method that owns it.
         setter: String,
     },
+    /// A librdkafka key the library cannot honour was passed through `set`, in any value.
+    #[error("`{key}` cannot be set (it was set to `{value}`): {reason}")]
+    Refused {
+        /// The librdkafka key.
+        key: String,
+        /// The value the user set (redacted for secrets).
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// librdkafka rejected a passthrough key or value.
     #[error("librdkafka rejected `{key}` = `{value}`: {message}")]
     Rejected {

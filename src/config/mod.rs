@@ -14,7 +14,7 @@ mod start;
 mod validate;
 
 pub use hooks::LifecycleHook;
-pub(crate) use passthrough::{check_client_config, Forced, Managed};
+pub(crate) use passthrough::{check_client_config, Forced, Managed, Refused};
 pub use passthrough::{is_secret_key, Passthrough};
 pub use protocol::{ClassicAssignor, GroupProtocol, ServerAssignor};
 pub(crate) use source::SourceSettings;

@@ -45,6 +45,12 @@ pub(crate) struct Forced {
     pub reason: &'static str,
 }
 
+/// A key the library refuses in any value: it could not honour it.
+pub(crate) struct Refused {
+    pub key: &'static str,
+    pub reason: &'static str,
+}
+
 /// Asks librdkafka whether it accepts a whole client configuration; an error names the key.
 pub(crate) fn check_client_config(config: &ClientConfig) -> Result<(), ConfigError> {
     config
@@ -86,14 +92,22 @@ impl Passthrough {
         self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// Checks the entries against the managed and forced keys, then asks librdkafka whether
-    /// it knows each key and accepts each value.
+    /// Checks the entries against the managed, forced and refused keys, then asks
+    /// librdkafka whether it knows each key and accepts each value.
     pub(crate) fn validate(
         &self,
         managed: &[Managed],
         forced: &[Forced],
+        refused: &[Refused],
     ) -> Result<(), ConfigError> {
         for (key, value) in self.iter() {
+            if let Some(r) = refused.iter().find(|r| r.key == key) {
+                return Err(ConfigError::Refused {
+                    key: key.to_owned(),
+                    value: shown(key, value),
+                    reason: r.reason.to_owned(),
+                });
+            }
             if let Some(m) = managed.iter().find(|m| m.key == key) {
                 return Err(ConfigError::Managed {
                     key: key.to_owned(),
@@ -164,7 +178,7 @@ mod tests {
     fn unknown_key_is_rejected_by_name() {
         let mut p = Passthrough::default();
         p.set("no.such.property", "1");
-        match p.validate(&[], &[]) {
+        match p.validate(&[], &[], &[]) {
             Err(ConfigError::Rejected { key, .. }) => assert_eq!(key, "no.such.property"),
             other => panic!("expected Rejected, got {other:?}"),
         }

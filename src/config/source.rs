@@ -7,7 +7,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 
 use super::hooks::{LifecycleHook, LifecycleHooks};
-use super::passthrough::{check_client_config, Forced, Managed, Passthrough};
+use super::passthrough::{check_client_config, Forced, Managed, Passthrough, Refused};
 use super::protocol::GroupProtocol;
 use super::start::{OffsetReset, StartPolicy};
 use super::validate::{millis, positive, required, validate_topic_name};
@@ -236,6 +236,20 @@ const FORCED: &[Forced] = &[
         key: "enable.auto.offset.store",
         value: "false",
         reason: "librdkafka must not store the offset of a record that is merely fetched",
+    },
+];
+
+/// Keys the source cannot honour, whatever their value.
+const REFUSED: &[Refused] = &[
+    Refused {
+        key: "transactional.id",
+        reason: "the source does not use Kafka transactions: nothing would initialise them",
+    },
+    Refused {
+        key: "enable.partition.eof",
+        reason: "the source sets it itself: it keeps end-of-partition events off (librdkafka's \
+                 batch read moves the position one past one, and a paused partition then \
+                 resumes past a record) and tells when it has caught up by other means",
     },
 ];
 
@@ -485,14 +499,14 @@ impl SourceConfigBuilder {
 
     /// Per worker, the most records read but not yet past the commit frontier. At the bound
     /// the worker pauses its partitions (the member keeps polling, so it is not evicted) and
-    /// resumes below half of it. Default: 1,000,000.
+    /// resumes below half of it, so it must be at least 2. Default: 1,000,000.
     pub fn max_in_flight_records(mut self, records: u64) -> Self {
         self.max_in_flight_records = records;
         self
     }
 
     /// Per worker, the most key and payload bytes read but not yet past the commit frontier;
-    /// see [`max_in_flight_records`](Self::max_in_flight_records). Default: 32 MiB. A process's
+    /// see [`max_in_flight_records`](Self::max_in_flight_records); at least 2. Default: 32 MiB. A process's
     /// memory is roughly `partitions × queued_max_kbytes + workers × max_in_flight_bytes`:
     /// 16 MiB × 8 + 2 × 32 MiB = 192 MiB for 8 partitions on 2 workers.
     pub fn max_in_flight_bytes(mut self, bytes: u64) -> Self {
@@ -502,7 +516,8 @@ impl SourceConfigBuilder {
 
     /// Passes any other librdkafka key through (security, `client.id`,
     /// `session.timeout.ms`, ...). librdkafka checks the key
-    /// and value during [`build`](Self::build).
+    /// and value during [`build`](Self::build). Refused: `transactional.id` (the source uses
+    /// no transactions) and `enable.partition.eof` (the source sets it itself).
     pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.passthrough.set(key, value);
         self
@@ -542,7 +557,23 @@ impl SourceConfigBuilder {
                 reason: "must be at least 1".into(),
             });
         }
-        self.passthrough.validate(MANAGED, FORCED)?;
+        // Reading pauses at a bound and resumes below half of it: below 2 there is never
+        // room below half, and reading would stop for good.
+        for (key, bound) in [
+            ("max_in_flight_records", self.max_in_flight_records),
+            ("max_in_flight_bytes", self.max_in_flight_bytes),
+        ] {
+            if bound < 2 {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    value: bound.to_string(),
+                    reason: "must be at least 2: reading pauses at the bound and resumes below \
+                             half of it"
+                        .into(),
+                });
+            }
+        }
+        self.passthrough.validate(MANAGED, FORCED, REFUSED)?;
         self.group_protocol.validate(&self.passthrough)?;
         let rebalance_timeout = self
             .passthrough

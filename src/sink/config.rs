@@ -8,7 +8,7 @@ use rdkafka::ClientConfig;
 use super::partitioner::Partitioner;
 use crate::config::{
     check_client_config, millis, positive, required, validate_topic_name, Forced, Managed,
-    Passthrough,
+    Passthrough, Refused,
 };
 use crate::error::ConfigError;
 
@@ -195,6 +195,12 @@ const FORCED: &[Forced] = &[Forced {
     key: "delivery.report.only.error",
     value: "false",
     reason: "the sink's frontier advances on successful delivery reports",
+}];
+
+const REFUSED: &[Refused] = &[Refused {
+    key: "transactional.id",
+    reason: "the sink does not use Kafka transactions: nothing would initialise them, and a \
+             transactional producer refuses every record until they are",
 }];
 
 impl SinkConfig {
@@ -410,6 +416,7 @@ impl SinkConfigBuilder {
     }
 
     /// Passes any other librdkafka producer key through (security, `client.id`, ...).
+    /// Refused: `transactional.id` (the sink uses no transactions).
     pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.passthrough.set(key, value);
         self
@@ -469,7 +476,7 @@ impl SinkConfigBuilder {
                 return Err(invalid("retries", "0".into(), "idempotence needs retries"));
             }
         }
-        config.passthrough.validate(MANAGED, FORCED)?;
+        config.passthrough.validate(MANAGED, FORCED, REFUSED)?;
         let max_message = config
             .passthrough
             .get("message.max.bytes")

@@ -279,6 +279,7 @@ pub fn config_error_key(err: &timely_kafka::ConfigError) -> &str {
         | ConfigError::Invalid { key, .. }
         | ConfigError::Forced { key, .. }
         | ConfigError::Managed { key, .. }
+        | ConfigError::Refused { key, .. }
         | ConfigError::Rejected { key, .. } => key,
         other => panic!("unexpected error kind: {other:?}"),
     }
