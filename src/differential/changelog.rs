@@ -98,7 +98,7 @@ fn changelog<'scope>(
             let topic = config.default_topic().ok_or_else(|| {
                 SinkError::Rebuild("the sink needs a `default_topic` to rebuild into".into())
             })?;
-            live_keys(&config.brokers, topic)?
+            live_keys(config, topic)?
                 .into_iter()
                 .map(Change::Baseline)
                 .collect()

@@ -7,6 +7,9 @@
 //! ([`SourceConfig::commit_metadata`](crate::SourceConfig::commit_metadata)), so a commit
 //! left by an earlier run, which may already stand at the watermark, does not count. The
 //! group's committed offsets are shared by every process, so this holds cluster-wide.
+//!
+//! The clients built here carry the user's client settings (security, `client.id`, ...):
+//! the watcher the source config's, the reader of the output topic the sink config's.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +24,8 @@ use timely::scheduling::SyncActivator;
 
 use super::end_of_partition::EndOfPartitionIsExpected;
 use crate::error::SinkError;
+use crate::group::metadata_bytes;
+use crate::sink::SinkConfig;
 use crate::SourceConfig;
 
 /// How often the group's committed offsets are read while the snapshot is incomplete.
@@ -31,16 +36,23 @@ const REQUEST: Duration = Duration::from_secs(10);
 /// A `(topic, partition)` pair.
 type Partition = (String, i32);
 
+/// A committed offset and its metadata, as raw bytes (another client's need not be UTF-8).
+type CommittedAt = (Option<i64>, Vec<u8>);
+
 /// Where the input stood at start: per partition, its high watermark, and the committed
 /// offset and metadata the group held then.
 struct Snapshot {
     ends: BTreeMap<Partition, i64>,
-    committed_at_start: BTreeMap<Partition, (Option<i64>, String)>,
+    committed_at_start: BTreeMap<Partition, CommittedAt>,
 }
 
-fn client(brokers: &str, group: &str) -> Result<BaseConsumer, SinkError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+/// A client of the source's group, with the user's settings.
+fn client(source: &SourceConfig) -> Result<BaseConsumer, SinkError> {
+    let group = source.group_id();
+    let mut config = ClientConfig::new();
+    source.settings.passthrough.apply_to(&mut config);
+    config
+        .set("bootstrap.servers", source.brokers())
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()
@@ -51,7 +63,7 @@ fn client(brokers: &str, group: &str) -> Result<BaseConsumer, SinkError> {
 fn committed(
     consumer: &BaseConsumer,
     partitions: &[Partition],
-) -> Result<BTreeMap<Partition, (Option<i64>, String)>, SinkError> {
+) -> Result<BTreeMap<Partition, CommittedAt>, SinkError> {
     let mut tpl = TopicPartitionList::new();
     for (topic, partition) in partitions {
         tpl.add_partition(topic, *partition);
@@ -59,20 +71,20 @@ fn committed(
     let list = consumer
         .committed_offsets(tpl, REQUEST)
         .map_err(|e| SinkError::Rebuild(format!("reading committed offsets: {e}")))?;
+    let metadata = metadata_bytes(&list);
     let result = list
         .elements()
         .iter()
-        .map(|e| {
+        .zip(metadata)
+        .map(|(e, metadata)| {
             let offset = match e.offset() {
                 Offset::Offset(o) => Some(o),
                 _ => None,
             };
-            (
-                (e.topic().to_owned(), e.partition()),
-                (offset, e.metadata().to_owned()),
-            )
+            ((e.topic().to_owned(), e.partition()), (offset, metadata))
         })
         .collect();
+    drop(list);
     Ok(result)
 }
 
@@ -107,7 +119,7 @@ impl Snapshot {
     }
 
     /// Whether this run has committed every partition up to its end at start.
-    fn caught_up(&self, now: &BTreeMap<Partition, (Option<i64>, String)>) -> bool {
+    fn caught_up(&self, now: &BTreeMap<Partition, CommittedAt>) -> bool {
         self.ends.iter().all(|(tp, end)| match now.get(tp) {
             Some((Some(offset), metadata)) => {
                 *offset >= *end && Some(metadata) != self.committed_at_start.get(tp).map(|c| &c.1)
@@ -125,13 +137,13 @@ pub(super) fn watch_snapshot(
     alive: Weak<()>,
     activator: SyncActivator,
 ) -> Result<(), SinkError> {
-    let consumer = client(source.brokers(), source.group_id())?;
+    let consumer = client(source)?;
     let snapshot = Snapshot::take(&consumer, source)?;
     let group = source.group_id().to_owned();
     if snapshot
         .committed_at_start
         .values()
-        .any(|(_, metadata)| metadata == source.commit_metadata())
+        .any(|(_, metadata)| metadata == source.commit_metadata().as_bytes())
     {
         // The same config ran before in this process: its own commits look like this run's.
         tracing::warn!(%group, "the group's offsets already carry this source's commit metadata (a config reused across runs?): this run cannot tell its commits apart, so stale keys will not be removed");
@@ -168,10 +180,13 @@ pub(super) fn watch_snapshot(
 
 /// The keys `topic` holds a value for: its records read from the start to the end of each
 /// partition (librdkafka's end-of-partition event, so a trailing transaction marker does
-/// not make it wait), the last record of a key winning and a tombstone removing it.
-pub(super) fn live_keys(brokers: &str, topic: &str) -> Result<Vec<Vec<u8>>, SinkError> {
-    let consumer: BaseConsumer<EndOfPartitionIsExpected> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+/// not make it wait), the last record of a key winning and a tombstone removing it. The
+/// reader carries the sink's settings: it reads from the sink's cluster.
+pub(super) fn live_keys(sink: &SinkConfig, topic: &str) -> Result<Vec<Vec<u8>>, SinkError> {
+    let mut config = ClientConfig::new();
+    sink.passthrough.apply_to(&mut config);
+    let consumer: BaseConsumer<EndOfPartitionIsExpected> = config
+        .set("bootstrap.servers", &sink.brokers)
         .set("group.id", "timely-kafka-output-reader")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")

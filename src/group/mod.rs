@@ -27,6 +27,7 @@ mod start;
 
 pub(crate) use context::GroupContext;
 pub(crate) use membership::{Commit, Membership};
+pub(crate) use native_commit::metadata_bytes;
 pub(crate) use partition_queue::{FetchedEnd, NativePartitionQueue};
 pub(crate) use shared::GroupShared;
 pub(crate) use shared::PartitionHandle;

@@ -1,5 +1,6 @@
 //! Group calls rdkafka does not wrap (or wraps wrongly): asynchronous commits whose results
-//! come back as events on the consumer queue, and the group generation id.
+//! come back as events on the consumer queue, the group generation id, and commit metadata
+//! as raw bytes.
 //!
 //! rdkafka's `commit(.., CommitMode::Async)` calls `rd_kafka_commit` with no reply queue,
 //! so the result never reaches `ConsumerContext::commit_callback` (rust-rdkafka issue #856).
@@ -57,4 +58,28 @@ pub(crate) fn group_generation(consumer: &BaseConsumer<GroupContext>) -> Option<
     // SAFETY: destroys the object returned above, once, after its last use.
     unsafe { rdsys::rd_kafka_consumer_group_metadata_destroy(metadata) };
     (generation >= 0).then_some(generation)
+}
+
+/// The commit metadata of every element of `list`, in order, as raw bytes: rdkafka's
+/// `metadata()` panics on metadata that is not UTF-8, which any other client may leave.
+pub(crate) fn metadata_bytes(list: &TopicPartitionList) -> Vec<Vec<u8>> {
+    let raw = list.ptr();
+    // SAFETY: `raw` is the live list `list` owns, borrowed for this call; librdkafka keeps
+    // `cnt` initialised elements at `elems`.
+    let elems = unsafe { std::slice::from_raw_parts((*raw).elems, (*raw).cnt.max(0) as usize) };
+    elems
+        .iter()
+        .map(|elem| {
+            if elem.metadata.is_null() || elem.metadata_size == 0 {
+                Vec::new()
+            } else {
+                // SAFETY: a non-null `metadata` points at `metadata_size` bytes owned by the
+                // element, which outlives this copy.
+                unsafe {
+                    std::slice::from_raw_parts(elem.metadata as *const u8, elem.metadata_size)
+                }
+                .to_vec()
+            }
+        })
+        .collect()
 }
