@@ -156,6 +156,16 @@ pub enum SinkError {
         /// The producer error.
         source: Box<KafkaError>,
     },
+    /// The sink stopped waiting for room in the producer's queue because the source it
+    /// follows was shut down now ([`SinkHandle::stop_with`](crate::sink::SinkHandle::stop_with)):
+    /// this record and the ones after it were not sent, and their tick stays held.
+    #[error("stopped before queueing a record for {topic} (from {}): the source was shut down now while the producer's queue was full", origin.as_deref().unwrap_or("no Kafka input"))]
+    Stopped {
+        /// The output topic.
+        topic: String,
+        /// The input position the record came from.
+        origin: Option<String>,
+    },
     /// A record names no topic and the sink has no default topic.
     #[error("a record (from {}) names no topic and the sink has no `default_topic`", origin.as_deref().unwrap_or("no Kafka input"))]
     NoTopic {

@@ -226,6 +226,8 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             produced.acknowledged.probe_with(&probe);
             consumed.handle.commit_after(&probe);
+            // A sink failing on one worker stops the others at once, full queue or not.
+            produced.handle.stop_with(&consumed.handle.control());
             Ok((consumed.handle.control(), produced.handle))
         });
         let (control, sink_handle) = built?;

@@ -18,6 +18,7 @@ use timely::scheduling::SyncActivator;
 
 use super::record::SourcePosition;
 use crate::error::SinkError;
+use crate::source::SourceControl;
 
 /// What travels with each record through librdkafka.
 pub(crate) struct DeliveryTag {
@@ -41,6 +42,8 @@ pub(crate) struct Deliveries {
     room: Condvar,
     delivered: AtomicU64,
     activator: Mutex<Option<SyncActivator>>,
+    /// Sources whose immediate shutdown ends a wait for room.
+    stop_with: Mutex<Vec<SourceControl>>,
 }
 
 impl Deliveries {
@@ -51,6 +54,7 @@ impl Deliveries {
             room: Condvar::new(),
             delivered: AtomicU64::new(0),
             activator: Mutex::new(None),
+            stop_with: Mutex::new(Vec::new()),
         }
     }
 
@@ -73,12 +77,33 @@ impl Deliveries {
         }
     }
 
+    /// Ends waits for room once `control` is shut down now.
+    pub(crate) fn stop_with(&self, control: SourceControl) {
+        self.stop_with
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(control);
+    }
+
+    /// Whether a source this sink follows was shut down now.
+    pub(crate) fn stopping_now(&self) -> bool {
+        self.stop_with
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(SourceControl::stopping_now)
+    }
+
     /// Records a fatal error (the first one wins) and wakes the operator.
     pub(crate) fn fail(&self, error: SinkError) {
         {
             let mut ledger = self.lock();
             if ledger.failure.is_none() {
-                tracing::error!("{error}");
+                if matches!(error, SinkError::Stopped { .. }) {
+                    tracing::warn!("{error}");
+                } else {
+                    tracing::error!("{error}");
+                }
                 ledger.failure = Some(error);
             }
         }

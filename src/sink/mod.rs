@@ -23,7 +23,8 @@
 //! * **Backpressure.** When librdkafka's queue is full (`queue_max_messages`,
 //!   `queue_max_kbytes`), the sink waits for delivery reports to free room before taking
 //!   more input; the worker (and the source partitions it reads) waits with it. Nothing is
-//!   dropped and nothing spins.
+//!   dropped and nothing spins. [`SinkHandle::stop_with`] ends that wait when the source is
+//!   shut down now.
 //! * **Order.** Each worker has its own producer; records of one key sent by one worker are
 //!   written in order (idempotence guarantees it across retries).
 
@@ -42,6 +43,7 @@ pub use record::{SinkRecord, SourcePosition};
 use timely::dataflow::StreamVec;
 
 use crate::error::SinkError;
+use crate::source::SourceControl;
 use deliveries::Deliveries;
 
 /// What [`KafkaSinkExt::kafka_sink`] returns.
@@ -73,6 +75,16 @@ impl SinkHandle {
     /// Records handed to librdkafka and not yet acknowledged, on this worker.
     pub fn in_flight(&self) -> u64 {
         self.deliveries.in_flight()
+    }
+
+    /// Makes the sink give up waiting for room in the producer's queue once `control` is
+    /// shut down now ([`SourceControl::shutdown_now`]): a full queue (an unreachable broker,
+    /// say) would otherwise hold the worker, and with it the source's immediate shutdown,
+    /// until deliveries time out. The records not yet queued are then not sent: their tick
+    /// stays held, so nothing after them is committed, and [`error`](Self::error) reports
+    /// [`SinkError::Stopped`]. Call it when building the dataflow.
+    pub fn stop_with(&self, control: &SourceControl) {
+        self.deliveries.stop_with(control.clone());
     }
 }
 

@@ -184,6 +184,14 @@ impl Writer {
                     if self.deliveries.failure().is_some() {
                         return;
                     }
+                    if self.deliveries.stopping_now() {
+                        // Held like a failure: this record and the rest are not sent.
+                        self.deliveries.fail(SinkError::Stopped {
+                            topic: topic.clone(),
+                            origin,
+                        });
+                        return;
+                    }
                 }
                 Err((error, _)) => {
                     self.deliveries.fail(SinkError::Enqueue {

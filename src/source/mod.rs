@@ -195,6 +195,11 @@ impl SourceControl {
         self.shared.progress()
     }
 
+    /// Whether an immediate shutdown ([`shutdown_now`](Self::shutdown_now)) was requested.
+    pub(crate) fn stopping_now(&self) -> bool {
+        self.shared.abort_requested()
+    }
+
     /// Halts commits of a partition (see [`FailurePolicy::Stop`](crate::process::FailurePolicy)).
     pub(crate) fn halt(&self, halt: crate::process::HaltedPartition) {
         self.shared.halt(halt);
