@@ -56,11 +56,22 @@ impl GroupContext {
                 }
             }
         }
+        let Some(arc) = self.consumer.get().and_then(Weak::upgrade) else {
+            // The consumer is closing (this runs inside its close): nothing will read these
+            // partitions, but librdkafka's close waits for the assign call that completes the
+            // rebalance, so make it; the revoke that follows releases them.
+            let assigned = if cooperative {
+                consumer.incremental_assign(tpl)
+            } else {
+                consumer.assign(tpl)
+            };
+            if let Err(err) = assigned {
+                tracing::warn!(group = %self.shared.group_id, "completing an assignment while closing failed: {err}");
+            }
+            return;
+        };
         let StartPositions { list, committed } =
             start_positions(consumer, &self.settings, &partitions);
-        let Some(arc) = self.consumer.get().and_then(Weak::upgrade) else {
-            return; // the consumer is closing
-        };
         // Split every partition's queue *before* assigning: assigning starts fetching, and a
         // record fetched before its queue is split would land on the consumer's queue.
         {

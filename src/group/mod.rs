@@ -24,6 +24,8 @@ mod partition_queue;
 mod shared;
 mod slot;
 mod start;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use context::GroupContext;
 pub(crate) use membership::{Commit, Membership};
