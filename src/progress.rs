@@ -95,6 +95,35 @@ impl PartitionProgress {
         }
     }
 
+    /// Where this ownership's processed records end, capped like
+    /// [`commit_position_capped`](Self::commit_position_capped), whether or not that offset
+    /// was already handed to a commit: what a partition's final commit must have committed.
+    /// `None` if nothing was processed past where the ownership began.
+    ///
+    /// ```
+    /// use timely_kafka::progress::PartitionProgress;
+    ///
+    /// let mut p = PartitionProgress::after_commit(Some(5));
+    /// assert_eq!(p.processed_position_capped(None), None);
+    /// p.emitted(100, 9);
+    /// p.release(None);
+    /// p.mark_committed(10);
+    /// assert_eq!(p.commit_position_capped(None), None);        // already sent
+    /// assert_eq!(p.processed_position_capped(None), Some(10)); // still where it ends
+    /// assert_eq!(p.processed_position_capped(Some(7)), Some(7));
+    /// ```
+    pub fn processed_position_capped(&self, cap: Option<i64>) -> Option<i64> {
+        let cap = cap.filter(|c| self.floor.is_none_or(|f| *c > f));
+        let position = match (self.processed, cap) {
+            (Some(p), Some(c)) => Some(p.min(c)),
+            (p, _) => p,
+        }?;
+        match self.floor {
+            Some(f) if position <= f => None,
+            _ => Some(position),
+        }
+    }
+
     /// Notes that `offset` was handed to a commit.
     pub fn mark_committed(&mut self, offset: i64) {
         self.committed = Some(self.committed.map_or(offset, |c| c.max(offset)));

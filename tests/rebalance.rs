@@ -3,11 +3,17 @@
 //! lose nothing, each ownership reads its partition in order, and lifecycle hooks see every
 //! assignment and revocation.
 //!
-//! Duplicates: a revoked partition's final commit is sent while the group rebalances. Kafka
-//! accepts it then (PreparingRebalance); librdkafka's mock refuses it (its JOINING state
-//! answers REBALANCE_IN_PROGRESS), so on the mock the new owner re-reads from the last
-//! periodic commit. The test therefore counts duplicates instead of forbidding them, and
-//! checks they only come from a change of owner, never from within one ownership.
+//! Duplicates: a revoked partition is committed where its drained records end before it is
+//! released, and the revoke waits for the broker's answer. With the eager protocol that
+//! commit goes out while the group rebalances: Kafka accepts it then (PreparingRebalance);
+//! librdkafka's mock refuses it (its JOINING state answers REBALANCE_IN_PROGRESS,
+//! `rd_kafka_mock_cgrp_classic_check_state`), so on the mock the new owner re-reads from the
+//! last accepted commit. A cooperative revoke comes once the group is stable again, and its
+//! commit is accepted (unless another rebalance has begun meanwhile): no duplicates there.
+//! Until the revoke waited for its final commit, duplicates on handoff were ours on any
+//! broker too (see `tests/source_lifecycle.rs`). The test counts duplicates instead of
+//! forbidding them, and checks they only come from a change of owner, never from within one
+//! ownership.
 
 mod common;
 

@@ -402,10 +402,13 @@ impl SourceConfigBuilder {
         self
     }
 
-    /// On a rebalance, how long a revoked partition's in-flight records may take to finish
-    /// (so their offsets can be committed) before the partition is released anyway. What is
-    /// unfinished then is not committed, is logged, and will be read again by the new owner.
-    /// Must stay below the group's rebalance timeout (`max.poll.interval.ms`). Default: 10 s.
+    /// On a rebalance (also one during a shutdown), how long a revoked partition's in-flight
+    /// records may take to finish before the partition is released anyway. The partition is
+    /// then committed where its processed records end, and the release waits for the
+    /// broker's answer within the same timeout (a quarter of it, at most 1 s, is kept for
+    /// that answer). What is unfinished is not committed, is logged, and will be read again
+    /// by the new owner. Must stay below the group's rebalance timeout
+    /// (`max.poll.interval.ms`). Default: 10 s.
     pub fn revoke_drain_timeout(mut self, timeout: Duration) -> Self {
         self.revoke_drain_timeout = timeout;
         self

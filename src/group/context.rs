@@ -1,8 +1,8 @@
 //! librdkafka callbacks of the group's consumer: rebalances, commit results and logs.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -11,7 +11,8 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::TopicPartitionList;
 
-use super::native_commit::group_generation;
+use super::membership::{commit_and_wait, Commit};
+use super::native_commit::{group_generation, CommitQueue, PartitionCommitResult};
 use super::shared::{AssignedPartition, GroupShared, PartitionHandle, Revoking};
 use super::start::{start_positions, StartPositions};
 use super::NativePartitionQueue;
@@ -24,9 +25,16 @@ pub(crate) struct GroupContext {
     pub shared: Arc<GroupShared>,
     settings: Arc<SourceSettings>,
     /// The consumer itself, to split partition queues during a rebalance. Weak, so the
-    /// context does not keep its own consumer alive.
+    /// context does not keep its own consumer alive; it no longer upgrades once the
+    /// consumer is closing.
     consumer: OnceLock<Weak<BaseConsumer<GroupContext>>>,
+    /// The queue commit results arrive on; taken away before the consumer closes.
+    commits: Mutex<Option<Arc<CommitQueue>>>,
 }
+
+/// The most a revoke keeps back from its drain for the final commit's answer: a quarter of
+/// the revoke drain timeout, at most this.
+const REVOKE_COMMIT_RESERVE: Duration = Duration::from_secs(1);
 
 impl GroupContext {
     pub(crate) fn new(shared: Arc<GroupShared>, settings: Arc<SourceSettings>) -> Self {
@@ -34,11 +42,33 @@ impl GroupContext {
             shared,
             settings,
             consumer: OnceLock::new(),
+            commits: Mutex::new(None),
         }
     }
 
-    pub(crate) fn set_consumer(&self, consumer: &Arc<BaseConsumer<GroupContext>>) {
+    pub(crate) fn set_consumer(
+        &self,
+        consumer: &Arc<BaseConsumer<GroupContext>>,
+        commits: Arc<CommitQueue>,
+    ) {
         let _ = self.consumer.set(Arc::downgrade(consumer));
+        *self.commits.lock().unwrap_or_else(|e| e.into_inner()) = Some(commits);
+    }
+
+    /// The queue commits are sent with, unless the membership is closing.
+    pub(crate) fn commit_queue(&self) -> Option<Arc<CommitQueue>> {
+        self.commits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Lets go of the commit queue, which must not outlive the consumer's client.
+    pub(crate) fn release_commit_queue(&self) {
+        self.commits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
     }
 
     fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
@@ -77,6 +107,11 @@ impl GroupContext {
         {
             let mut state = self.shared.lock();
             state.idle.unsettle();
+            // librdkafka keeps an application's pause across unassign and assign: a
+            // partition a worker paused at its in-flight bound before it was revoked would
+            // come back paused, and stay so. Resume them all, under the lock a worker pauses
+            // under, before any worker sees the new epoch.
+            let mut resume = TopicPartitionList::with_capacity(partitions.len());
             if !cooperative {
                 for (_, stale) in std::mem::take(&mut state.assignment) {
                     stale.handle.set_epoch(0);
@@ -103,6 +138,7 @@ impl GroupContext {
                 };
                 let epoch = GroupShared::next_epoch(&mut state);
                 handle.set_epoch(epoch);
+                resume.add_partition(&tp.0, tp.1);
                 handle
                     .owner
                     .store(GroupShared::undealt(), Ordering::Release);
@@ -114,6 +150,11 @@ impl GroupContext {
                         committed_at_start: committed.get(tp).copied().flatten(),
                     },
                 );
+            }
+            if resume.count() > 0 {
+                if let Err(err) = consumer.resume(&resume) {
+                    tracing::warn!(group = %self.shared.group_id, "resuming {} failed: {err}", describe(&partitions));
+                }
             }
             self.shared.assignment_changed(&mut state);
         }
@@ -170,10 +211,12 @@ impl GroupContext {
         Some(Arc::new(PartitionHandle::new(queue, owner)))
     }
 
-    /// Stops reading the revoked partitions, lets their in-flight records finish and be
-    /// committed by their workers (bounded by the revoke drain timeout), then releases them.
-    /// Runs on the group thread, never on a timely worker, so waiting here cannot block the
-    /// dataflow it waits for.
+    /// Stops reading the revoked partitions, lets their in-flight records finish (bounded by
+    /// the revoke drain timeout), commits each where its processed records end and waits for
+    /// the broker's answer (within the same timeout), then releases them. A shutdown under
+    /// way drains them too. Runs on the group thread, never on a timely worker, so waiting
+    /// here cannot block the dataflow it waits for; commit results arrive on a thread of
+    /// their own.
     fn on_revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         let partitions = to_partitions(tpl);
         let cooperative = matches!(
@@ -181,8 +224,10 @@ impl GroupContext {
             RebalanceProtocol::Cooperative
         );
         let lost = consumer.assignment_lost();
-        // A lost assignment belongs to someone else already; a shutdown drains by itself.
-        let drain = !lost && !self.shared.shutdown_requested();
+        // A lost assignment belongs to someone else already. While the consumer closes (or
+        // once every local source has made its final commit) no source is left to drain.
+        let closing = self.consumer.get().and_then(Weak::upgrade).is_none();
+        let drain = !lost && !closing && !self.shared.all_closed();
         {
             let mut state = self.shared.lock();
             // A rebalance is under way: never idle until the next assignment.
@@ -196,25 +241,32 @@ impl GroupContext {
                     continue;
                 };
                 if drain {
-                    state
-                        .revoking
-                        .insert(tp.clone(), Revoking { epoch, done: false });
+                    state.revoking.insert(
+                        tp.clone(),
+                        Revoking {
+                            epoch,
+                            done: false,
+                            position: None,
+                        },
+                    );
                 }
             }
             self.shared.state_changed();
         }
         if drain {
             tracing::info!(group = %self.shared.group_id, "revoking {}: draining in-flight records", describe(&partitions));
-            let deadline = Instant::now() + self.settings.revoke_drain_timeout;
-            let undrained = self.shared.wait_revoked(&partitions, deadline);
-            if !undrained.is_empty() && !self.shared.shutdown_requested() {
+            let timeout = self.settings.revoke_drain_timeout;
+            let deadline = Instant::now() + timeout;
+            let drained_by = deadline - (timeout / 4).min(REVOKE_COMMIT_RESERVE);
+            let undrained = self.shared.wait_revoked(&partitions, drained_by);
+            if !undrained.is_empty() && !self.shared.all_closed() {
                 tracing::warn!(
                     group = %self.shared.group_id,
-                    "revoke drain timeout ({:?}) passed for {}: their unfinished records are not committed and will be read again",
-                    self.settings.revoke_drain_timeout,
+                    "revoke drain timeout ({timeout:?}) passed for {}: what is processed is committed; their unfinished records are not, and will be read again",
                     describe(&undrained)
                 );
             }
+            self.commit_revoked(consumer, &partitions, deadline);
         }
         {
             let mut state = self.shared.lock();
@@ -245,6 +297,63 @@ impl GroupContext {
         };
         if let Err(err) = released {
             tracing::warn!(group = %self.shared.group_id, "releasing {} failed: {err}", describe(&partitions));
+        }
+    }
+}
+
+impl GroupContext {
+    /// Commits each draining partition of `partitions` where its processed records end, as
+    /// its worker last reported, unless the broker already accepted that commit under this
+    /// assignment; waits for the answers until `deadline`.
+    fn commit_revoked(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        partitions: &[TopicPartition],
+        deadline: Instant,
+    ) {
+        let finals: Vec<Commit> = {
+            let state = self.shared.lock();
+            partitions
+                .iter()
+                .filter_map(|tp| {
+                    let r = state.revoking.get(tp)?;
+                    let offset = r.position?;
+                    let accepted = state.commit_answers.get(tp).is_some_and(|a| {
+                        a.accepted && a.commit.epoch == r.epoch && a.commit.offset >= offset
+                    });
+                    (!accepted).then(|| Commit {
+                        tp: tp.clone(),
+                        epoch: r.epoch,
+                        offset,
+                    })
+                })
+                .collect()
+        };
+        if finals.is_empty() {
+            return;
+        }
+        match commit_and_wait(
+            consumer,
+            &self.shared,
+            &self.settings,
+            &finals,
+            &[],
+            deadline,
+            false,
+        ) {
+            Ok(sent) if !sent.is_empty() => tracing::info!(
+                group = %self.shared.group_id,
+                "final commit of revoked partitions: {}",
+                sent.iter()
+                    .map(|s| format!("{}/{}@{}", s.tp.0, s.tp.1, s.commit.offset))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(group = %self.shared.group_id, "{err}");
+                self.shared.record_error(err.to_string());
+            }
         }
     }
 }
@@ -317,38 +426,10 @@ impl ConsumerContext for GroupContext {
     }
 
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
-        tracing::debug!(group = %self.shared.group_id, ?result, "commit result for {} partition(s)", offsets.count());
-        let mut state = self.shared.lock();
-        for elem in offsets.elements() {
-            let Some(offset) = elem.offset().to_raw() else {
-                continue;
-            };
-            let tp = (elem.topic().to_owned(), elem.partition());
-            if state.commits_in_flight.get(&tp) == Some(&offset) {
-                state.commits_in_flight.remove(&tp);
-            }
-            let outcome = match (&result, elem.error()) {
-                (Err(e), _) => Err(e.clone()),
-                (Ok(()), partition_result) => partition_result,
-            };
-            match outcome {
-                Ok(()) => {
-                    let entry = state.committed.entry(tp).or_insert(offset);
-                    *entry = (*entry).max(offset);
-                }
-                Err(err) => {
-                    let message = format!(
-                        "group `{}`: commit of {}/{}@{offset} failed: {err}; it will be retried",
-                        self.shared.group_id, tp.0, tp.1
-                    );
-                    tracing::warn!("{message}");
-                    state.last_error = Some(message);
-                    state.failed_commits.insert(tp, offset);
-                }
-            }
-        }
-        drop(state);
-        self.shared.commit_results_arrived();
+        // Commits are sent with their own reply queue (see `native_commit`); any result
+        // that still comes this way is recorded the same.
+        self.shared
+            .commit_answered(&result, &PartitionCommitResult::from_list(offsets));
     }
 }
 

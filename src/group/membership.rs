@@ -1,4 +1,5 @@
-//! [`Membership`]: the consumer, the thread that serves its group events, and commits.
+//! [`Membership`]: the consumer, the thread that serves its group events, the thread that
+//! serves its commit results, and commits.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::shared::GroupShared;
+use super::native_commit::CommitQueue;
+use super::shared::{GroupShared, GroupState, SentCommit};
 use super::GroupContext;
 use crate::config::SourceSettings;
 use crate::error::Error;
@@ -20,6 +22,9 @@ const GROUP_POLL: Duration = Duration::from_millis(100);
 /// How long the final commit waits before sending a refused commit again.
 const COMMIT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How long the commit thread blocks in one poll; it bounds how late it notices a stop.
+const COMMIT_POLL: Duration = Duration::from_millis(100);
+
 /// One consumer-group membership, shared by the local workers' sources.
 pub(crate) struct Membership {
     pub consumer: Arc<BaseConsumer<GroupContext>>,
@@ -29,10 +34,34 @@ pub(crate) struct Membership {
     pub token: u64,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Serves commit results, whatever the group thread is doing.
+    commit_thread: Option<JoinHandle<()>>,
+}
+
+/// A commit that was sent.
+#[derive(Debug, Clone)]
+pub(crate) struct Sent {
+    pub tp: TopicPartition,
+    pub commit: SentCommit,
+}
+
+/// Whether `sent` has been answered, and if so whether the broker accepted it. A later
+/// commit of the partition answered since then answers it too (an accepted later commit
+/// at or past its offset covers it).
+pub(crate) fn answer(state: &GroupState, sent: &Sent) -> Option<bool> {
+    let last = state.commit_answers.get(&sent.tp)?;
+    if last.commit.seq == sent.commit.seq {
+        Some(last.accepted)
+    } else if last.commit.seq > sent.commit.seq {
+        Some(last.accepted && last.commit.offset >= sent.commit.offset)
+    } else {
+        None
+    }
 }
 
 /// One partition's commit: the offset after its last processed record, and the assignment
 /// epoch the caller read it under.
+#[derive(Debug, Clone)]
 pub(crate) struct Commit {
     pub tp: TopicPartition,
     pub epoch: u64,
@@ -87,21 +116,55 @@ impl Membership {
             }
         }
         let consumer = Arc::new(consumer);
-        consumer.context().set_consumer(&consumer);
+        let commits = Arc::new(CommitQueue::new(&consumer));
+        consumer
+            .context()
+            .set_consumer(&consumer, Arc::clone(&commits));
         let stop = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::Builder::new()
+        // On a failure below, the commit queue must go before the consumer's client does.
+        let abandon = |commit_thread: Option<JoinHandle<()>>| {
+            stop.store(true, Ordering::Release);
+            if let Some(thread) = commit_thread {
+                let _ = thread.join();
+            }
+            consumer.context().release_commit_queue();
+        };
+        let commit_thread = std::thread::Builder::new()
+            .name(format!("kafka-commits-{}", settings.group_id))
+            .spawn({
+                let shared = Arc::clone(&shared);
+                let stop = Arc::clone(&stop);
+                move || {
+                    while !stop.load(Ordering::Acquire) {
+                        commits.serve(COMMIT_POLL, |result, offsets| {
+                            shared.commit_answered(&result, offsets)
+                        });
+                    }
+                }
+            })
+            .map_err(|e| {
+                abandon(None);
+                Error::kafka(
+                    "starting the commit thread",
+                    rdkafka::error::KafkaError::Subscription(e.to_string()),
+                )
+            })?;
+        let thread = match std::thread::Builder::new()
             .name(format!("kafka-group-{}", settings.group_id))
             .spawn({
                 let consumer = Arc::clone(&consumer);
                 let stop = Arc::clone(&stop);
                 move || serve_group(&consumer, &stop)
-            })
-            .map_err(|e| {
-                Error::kafka(
+            }) {
+            Ok(thread) => thread,
+            Err(e) => {
+                abandon(Some(commit_thread));
+                return Err(Error::kafka(
                     "starting the group thread",
                     rdkafka::error::KafkaError::Subscription(e.to_string()),
-                )
-            })?;
+                ));
+            }
+        };
         Ok(Arc::new(Membership {
             consumer,
             shared,
@@ -109,6 +172,7 @@ impl Membership {
             token: random_token(),
             stop,
             thread: Some(thread),
+            commit_thread: Some(commit_thread),
         }))
     }
 
@@ -158,155 +222,50 @@ impl Membership {
     /// awaiting its result (the caller sends it again later), and records `processed` for
     /// progress reports. The commit is sent asynchronously under the state lock, so no
     /// revoke can slip in between the ownership check and the send. With `wait` (the final
-    /// commit), the caller then waits without the lock for the broker's answer, sending
-    /// refused commits again, until all are confirmed or the deadline passes. Returns the
-    /// offsets sent.
+    /// commit), the caller then waits without the lock for the broker's answer to these very
+    /// commits, sending refused ones again, until all are accepted or the deadline passes.
+    /// Returns the offsets sent.
     pub(crate) fn commit(
         &self,
         offsets: &[Commit],
         processed: &[(TopicPartition, i64)],
         wait: Option<Instant>,
     ) -> Result<Vec<(TopicPartition, i64)>, Error> {
-        if let Some(deadline) = wait {
-            // The final commit must not be held back behind an earlier one: let those
-            // results arrive first (bounded by the same deadline).
-            self.shared.wait_for_commits(deadline, |state| {
-                offsets
-                    .iter()
-                    .all(|c| !state.commits_in_flight.contains_key(&c.tp))
-            });
-        }
-        let sent = self.send_commit(offsets, processed)?;
         let Some(deadline) = wait else {
-            return Ok(sent);
+            let sent = send_commits(
+                &self.consumer,
+                &self.shared,
+                &self.settings,
+                offsets,
+                processed,
+            )?;
+            return Ok(sent.into_iter().map(|s| (s.tp, s.commit.offset)).collect());
         };
-        let mut pending: Vec<Commit> = offsets
-            .iter()
-            .filter(|c| sent.iter().any(|(tp, _)| *tp == c.tp))
-            .map(|c| Commit {
-                tp: c.tp.clone(),
-                epoch: c.epoch,
-                offset: c.offset,
-            })
-            .collect();
-        while !pending.is_empty() {
-            let answered = self.shared.wait_for_commits(deadline, |state| {
-                pending.iter().all(|c| {
-                    state.committed.get(&c.tp).is_some_and(|o| *o >= c.offset)
-                        || state.failed_commits.contains_key(&c.tp)
-                })
-            });
-            if !answered {
-                let late: Vec<(TopicPartition, i64)> =
-                    pending.iter().map(|c| (c.tp.clone(), c.offset)).collect();
-                tracing::warn!(
-                    group = %self.settings.group_id,
-                    "the broker did not confirm the commit of {} in time",
-                    describe_offsets(&late)
-                );
-                break;
-            }
-            let refused: Vec<Commit> = {
-                let mut state = self.shared.lock();
-                pending
-                    .drain(..)
-                    .filter(|c| state.failed_commits.remove(&c.tp).is_some())
-                    .collect()
-            };
-            if refused.is_empty() {
-                break;
-            }
-            if Instant::now() + COMMIT_RETRY_BACKOFF >= deadline {
-                let offsets: Vec<(TopicPartition, i64)> =
-                    refused.iter().map(|c| (c.tp.clone(), c.offset)).collect();
-                tracing::warn!(group = %self.settings.group_id, "the broker refused the commit of {}", describe_offsets(&offsets));
-                break;
-            }
-            // A retry backoff, not synchronisation: the coordinator refused the commit.
-            std::thread::sleep(COMMIT_RETRY_BACKOFF);
-            self.send_commit(&refused, &[])?;
-            pending = refused;
-        }
-        Ok(sent)
+        let sent = commit_and_wait(
+            &self.consumer,
+            &self.shared,
+            &self.settings,
+            offsets,
+            processed,
+            deadline,
+            true,
+        )?;
+        Ok(sent.into_iter().map(|s| (s.tp, s.commit.offset)).collect())
     }
 
-    /// Sends the commits of partitions still assigned under the caller's epoch.
-    fn send_commit(
-        &self,
-        offsets: &[Commit],
-        processed: &[(TopicPartition, i64)],
-    ) -> Result<Vec<(TopicPartition, i64)>, Error> {
-        let mut sent = Vec::with_capacity(offsets.len());
-        let mut state = self.shared.lock();
-        for (tp, offset) in processed {
-            state.processed.insert(tp.clone(), *offset);
-        }
-        let mut tpl = TopicPartitionList::with_capacity(offsets.len());
-        for commit in offsets {
-            let owned = state
-                .assignment
-                .get(&commit.tp)
-                .is_some_and(|a| a.epoch == commit.epoch);
-            if !owned {
-                tracing::warn!(
-                    group = %self.settings.group_id,
-                    "not committing {}/{}@{}: the partition is no longer assigned here",
-                    commit.tp.0,
-                    commit.tp.1,
-                    commit.offset
-                );
-                continue;
-            }
-            if let Some(earlier) = state.commits_in_flight.get(&commit.tp) {
-                // Sent later, once the earlier commit's result is in: never two at once.
-                tracing::debug!(
-                    group = %self.settings.group_id,
-                    "holding the commit of {}/{}@{}: {earlier} has no result yet",
-                    commit.tp.0,
-                    commit.tp.1,
-                    commit.offset
-                );
-                continue;
-            }
-            let (topic, partition) = &commit.tp;
-            let mut elem = tpl.add_partition(topic, *partition);
-            elem.set_offset(Offset::Offset(commit.offset))
-                .map_err(|e| {
-                    Error::kafka(
-                        format!("committing {topic}/{partition}@{}", commit.offset),
-                        e,
-                    )
-                })?;
-            elem.set_metadata(self.settings.commit_metadata.as_str());
-            state.failed_commits.remove(&commit.tp);
-            state
-                .commits_in_flight
-                .insert(commit.tp.clone(), commit.offset);
-            sent.push((commit.tp.clone(), commit.offset));
-        }
-        if !sent.is_empty() {
-            super::native_commit::commit_async(&self.consumer, &tpl).map_err(|source| {
-                Error::Commit {
-                    group: self.settings.group_id.clone(),
-                    offsets: describe_offsets(&sent),
-                    source: Box::new(source),
-                }
-            })?;
-        }
-        Ok(sent)
-    }
-
-    /// Pauses (or resumes) fetching `partitions` that are still assigned here.
-    pub(crate) fn pause(&self, partitions: &[TopicPartition], pause: bool) {
+    /// Pauses (or resumes) fetching `partitions` that are still assigned under the caller's
+    /// epoch. librdkafka keeps an application's pause across unassign and assign, so the
+    /// group thread resumes every partition it assigns; this runs under the state lock, so
+    /// a pause meant for an older assignment can never land after that resume.
+    pub(crate) fn pause(&self, partitions: &[(TopicPartition, u64)], pause: bool) {
         let state = self.shared.lock();
         let mut tpl = TopicPartitionList::new();
-        for (topic, partition) in partitions
+        for ((topic, partition), _) in partitions
             .iter()
-            .filter(|tp| state.assignment.contains_key(*tp))
+            .filter(|(tp, epoch)| state.assignment.get(tp).is_some_and(|a| a.epoch == *epoch))
         {
             tpl.add_partition(topic, *partition);
         }
-        drop(state);
         if tpl.count() == 0 {
             return;
         }
@@ -315,6 +274,7 @@ impl Membership {
         } else {
             self.consumer.resume(&tpl)
         };
+        drop(state);
         if let Err(err) = result {
             tracing::warn!(group = %self.settings.group_id, "{} failed: {err}", if pause { "pausing" } else { "resuming" });
         }
@@ -342,6 +302,11 @@ impl Drop for Membership {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        if let Some(thread) = self.commit_thread.take() {
+            let _ = thread.join();
+        }
+        // The commit queue must go before the client it belongs to.
+        self.consumer.context().release_commit_queue();
         // Queues hold the consumer; release them so dropping it closes the consumer, which
         // leaves the group.
         {
@@ -353,7 +318,196 @@ impl Drop for Membership {
     }
 }
 
-/// The group thread: serves rebalance callbacks, commit results and errors until stopped.
+/// Sends the commits of partitions still assigned under the caller's epoch, at most one in
+/// flight per partition, and records `processed` for progress reports. Runs on a worker or
+/// on the group thread (a revoked partition's final commit); never blocks on a result.
+pub(crate) fn send_commits(
+    consumer: &BaseConsumer<GroupContext>,
+    shared: &GroupShared,
+    settings: &SourceSettings,
+    offsets: &[Commit],
+    processed: &[(TopicPartition, i64)],
+) -> Result<Vec<Sent>, Error> {
+    let mut sent = Vec::with_capacity(offsets.len());
+    let mut state = shared.lock();
+    for (tp, offset) in processed {
+        state.processed.insert(tp.clone(), *offset);
+    }
+    let mut tpl = TopicPartitionList::with_capacity(offsets.len());
+    for commit in offsets {
+        let owned = state
+            .assignment
+            .get(&commit.tp)
+            .is_some_and(|a| a.epoch == commit.epoch);
+        if !owned {
+            tracing::warn!(
+                group = %settings.group_id,
+                "not committing {}/{}@{}: the partition is no longer assigned here",
+                commit.tp.0,
+                commit.tp.1,
+                commit.offset
+            );
+            continue;
+        }
+        if let Some(earlier) = state.commits_in_flight.get(&commit.tp) {
+            // Sent later, once the earlier commit's result is in: never two at once.
+            tracing::debug!(
+                group = %settings.group_id,
+                "holding the commit of {}/{}@{}: {} has no result yet",
+                commit.tp.0,
+                commit.tp.1,
+                commit.offset,
+                earlier.offset
+            );
+            continue;
+        }
+        let (topic, partition) = &commit.tp;
+        let mut elem = tpl.add_partition(topic, *partition);
+        elem.set_offset(Offset::Offset(commit.offset))
+            .map_err(|e| {
+                Error::kafka(
+                    format!("committing {topic}/{partition}@{}", commit.offset),
+                    e,
+                )
+            })?;
+        elem.set_metadata(settings.commit_metadata.as_str());
+        state.failed_commits.remove(&commit.tp);
+        let sent_commit = SentCommit {
+            offset: commit.offset,
+            epoch: commit.epoch,
+            seq: GroupShared::next_commit_seq(&mut state),
+        };
+        state
+            .commits_in_flight
+            .insert(commit.tp.clone(), sent_commit);
+        sent.push(Sent {
+            tp: commit.tp.clone(),
+            commit: sent_commit,
+        });
+    }
+    if !sent.is_empty() {
+        let described: Vec<(TopicPartition, i64)> = sent
+            .iter()
+            .map(|s| (s.tp.clone(), s.commit.offset))
+            .collect();
+        let error = |source| Error::Commit {
+            group: settings.group_id.clone(),
+            offsets: describe_offsets(&described),
+            source: Box::new(source),
+        };
+        let Some(queue) = consumer.context().commit_queue() else {
+            // The membership is closing; nothing will answer.
+            for s in &sent {
+                state.commits_in_flight.remove(&s.tp);
+            }
+            return Err(error(rdkafka::error::KafkaError::Canceled));
+        };
+        if let Err(source) = queue.commit_async(consumer, &tpl) {
+            for s in &sent {
+                state.commits_in_flight.remove(&s.tp);
+            }
+            return Err(error(source));
+        }
+    }
+    Ok(sent)
+}
+
+/// Sends `offsets` once no earlier commit of theirs awaits its answer (bounded by
+/// `deadline`), and waits until `deadline` for the broker's answer to these very commits.
+/// With `retry`, refused ones are sent again after a backoff while time is left. Returns
+/// the commits sent (first sends only).
+pub(crate) fn commit_and_wait(
+    consumer: &BaseConsumer<GroupContext>,
+    shared: &GroupShared,
+    settings: &SourceSettings,
+    offsets: &[Commit],
+    processed: &[(TopicPartition, i64)],
+    deadline: Instant,
+    retry: bool,
+) -> Result<Vec<Sent>, Error> {
+    // Never two commits of a partition at once: a commit held back behind an earlier one
+    // is sent once that one's result is in (another thread may have sent it meanwhile).
+    let mut first: Vec<Sent> = Vec::new();
+    let mut unsent: Vec<Commit> = offsets.to_vec();
+    loop {
+        shared.wait_for_commits(deadline, |state| {
+            unsent
+                .iter()
+                .all(|c| !state.commits_in_flight.contains_key(&c.tp))
+        });
+        let sent = send_commits(consumer, shared, settings, &unsent, processed)?;
+        let state = shared.lock();
+        unsent.retain(|c| {
+            let held_back = state
+                .commits_in_flight
+                .get(&c.tp)
+                .is_some_and(|f| !sent.iter().any(|s| s.commit == *f));
+            let owned = state
+                .assignment
+                .get(&c.tp)
+                .is_some_and(|a| a.epoch == c.epoch);
+            held_back && owned
+        });
+        drop(state);
+        first.extend(sent);
+        if unsent.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+    }
+    let mut pending = first.clone();
+    while !pending.is_empty() {
+        let answered = shared.wait_for_commits(deadline, |state| {
+            pending.iter().all(|s| answer(state, s).is_some())
+        });
+        if !answered {
+            let late: Vec<(TopicPartition, i64)> = pending
+                .iter()
+                .filter(|s| answer(&shared.lock(), s).is_none())
+                .map(|s| (s.tp.clone(), s.commit.offset))
+                .collect();
+            tracing::warn!(
+                group = %settings.group_id,
+                "the broker did not answer the commit of {} in time",
+                describe_offsets(&late)
+            );
+            break;
+        }
+        let refused: Vec<Commit> = {
+            let mut state = shared.lock();
+            let refused: Vec<Commit> = pending
+                .iter()
+                .filter(|s| answer(&state, s) == Some(false))
+                .map(|s| Commit {
+                    tp: s.tp.clone(),
+                    epoch: s.commit.epoch,
+                    offset: s.commit.offset,
+                })
+                .collect();
+            for c in &refused {
+                // Sent again here, not by the worker.
+                if state.failed_commits.get(&c.tp) == Some(&c.offset) {
+                    state.failed_commits.remove(&c.tp);
+                }
+            }
+            refused
+        };
+        if refused.is_empty() {
+            break;
+        }
+        if !retry || Instant::now() + COMMIT_RETRY_BACKOFF >= deadline {
+            let offsets: Vec<(TopicPartition, i64)> =
+                refused.iter().map(|c| (c.tp.clone(), c.offset)).collect();
+            tracing::warn!(group = %settings.group_id, "the broker refused the commit of {}", describe_offsets(&offsets));
+            break;
+        }
+        // A retry backoff, not synchronisation: the coordinator refused the commit.
+        std::thread::sleep(COMMIT_RETRY_BACKOFF);
+        pending = send_commits(consumer, shared, settings, &refused, &[])?;
+    }
+    Ok(first)
+}
+
+/// The group thread: serves rebalance callbacks and errors until stopped.
 fn serve_group(consumer: &BaseConsumer<GroupContext>, stop: &AtomicBool) {
     while !stop.load(Ordering::Acquire) {
         match consumer.poll(GROUP_POLL) {

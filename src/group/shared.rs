@@ -7,6 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use timely::scheduling::SyncActivator;
 
 use super::idle::IdleClock;
+use super::native_commit::PartitionCommitResult;
 use super::partition_queue::{FetchedEnd, Read};
 use super::NativePartitionQueue;
 use crate::ownership::{deal, TopicPartition};
@@ -64,8 +65,28 @@ impl PartitionHandle {
 pub(crate) struct Revoking {
     /// The assignment epoch being revoked.
     pub epoch: u64,
-    /// Set by the owning worker once its in-flight records are done and committed.
+    /// Set by the owning worker once its in-flight records are done.
     pub done: bool,
+    /// The offset after the last record processed under this epoch, as the owning worker
+    /// last reported it: what the partition's final commit commits before its release.
+    pub position: Option<i64>,
+}
+
+/// A commit sent and not yet answered (at most one per partition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SentCommit {
+    pub offset: i64,
+    /// The assignment epoch it was sent under.
+    pub epoch: u64,
+    /// Tells this commit apart from every other one of this membership.
+    pub seq: u64,
+}
+
+/// The broker's answer to a partition's last answered commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CommitAnswer {
+    pub commit: SentCommit,
+    pub accepted: bool,
 }
 
 /// A partition assigned to this process.
@@ -128,10 +149,15 @@ pub(crate) struct GroupState {
     pub committed: BTreeMap<TopicPartition, i64>,
     /// Commits the broker refused, to be sent again by their owner.
     pub failed_commits: HashMap<TopicPartition, i64>,
-    /// The offset of each partition's commit that was sent and has no result yet. At most
-    /// one per partition: librdkafka retries a commit by itself (after a timeout, say), and
-    /// a retried older commit landing after a newer one would move the group backwards.
-    pub commits_in_flight: HashMap<TopicPartition, i64>,
+    /// Each partition's commit that was sent and has no result yet. At most one per
+    /// partition: librdkafka retries a commit by itself (after a timeout, say), and a
+    /// retried older commit landing after a newer one would move the group backwards.
+    pub commits_in_flight: HashMap<TopicPartition, SentCommit>,
+    /// Each partition's last answered commit: a wait for one commit's answer looks here,
+    /// never at `committed` (a maximum over every ownership of the partition).
+    pub commit_answers: HashMap<TopicPartition, CommitAnswer>,
+    /// The last commit sequence number handed out.
+    pub last_commit_seq: u64,
     pub last_error: Option<String>,
     /// The error that stopped the source (a lifecycle hook's), if any.
     pub fatal: Option<String>,
@@ -231,18 +257,31 @@ impl GroupShared {
         UNDEALT
     }
 
-    /// Marks a revoked partition drained (and its final offset sent for commit).
-    pub(crate) fn revoke_drained(&self, tp: &TopicPartition, epoch: u64) {
+    /// Reports a revoked partition's processed position under `epoch`, and whether its
+    /// in-flight records are done (then it is drained, and `position` is final).
+    pub(crate) fn revoke_progress(
+        &self,
+        tp: &TopicPartition,
+        epoch: u64,
+        position: Option<i64>,
+        done: bool,
+    ) {
         let mut state = self.lock();
         if let Some(r) = state.revoking.get_mut(tp).filter(|r| r.epoch == epoch) {
-            r.done = true;
+            if position.is_some() {
+                r.position = position;
+            }
+            r.done |= done;
         }
         drop(state);
-        self.revocations.notify_all();
+        if done {
+            self.revocations.notify_all();
+        }
     }
 
-    /// Waits until every partition in `partitions` that is draining has drained, or
-    /// `deadline`. Returns the partitions that did not drain in time.
+    /// Waits until every partition in `partitions` that is draining has drained, every
+    /// local source has closed (none is left to drain them), or `deadline`. Returns the
+    /// partitions that did not drain.
     pub(crate) fn wait_revoked(
         &self,
         partitions: &[TopicPartition],
@@ -256,7 +295,10 @@ impl GroupShared {
                 .cloned()
                 .collect();
             let now = std::time::Instant::now();
-            if pending.is_empty() || now >= deadline || self.shutdown_requested() {
+            let closed = state
+                .local_workers
+                .is_some_and(|n| self.closed.load(Ordering::Acquire) >= n);
+            if pending.is_empty() || now >= deadline || closed {
                 return pending;
             }
             state = self
@@ -273,8 +315,65 @@ impl GroupShared {
         self.wake_all();
     }
 
-    /// Wakes threads waiting for commit results.
-    pub(crate) fn commit_results_arrived(&self) {
+    /// Hands out the sequence number of a commit about to be sent.
+    pub(crate) fn next_commit_seq(state: &mut GroupState) -> u64 {
+        state.last_commit_seq += 1;
+        state.last_commit_seq
+    }
+
+    /// Records the broker's answer to commits (`result` for the request, then each
+    /// partition's own) and wakes threads waiting for commit results.
+    pub(crate) fn commit_answered(
+        &self,
+        result: &rdkafka::error::KafkaResult<()>,
+        partitions: &[PartitionCommitResult],
+    ) {
+        tracing::debug!(group = %self.group_id, ?result, "commit result for {} partition(s)", partitions.len());
+        let mut state = self.lock();
+        for elem in partitions {
+            let offset = elem.offset;
+            if offset < 0 {
+                continue;
+            }
+            let tp = (elem.topic.clone(), elem.partition);
+            let sent = state
+                .commits_in_flight
+                .get(&tp)
+                .copied()
+                .filter(|c| c.offset == offset);
+            if sent.is_some() {
+                state.commits_in_flight.remove(&tp);
+            }
+            let outcome = match (result, &elem.result) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(()), partition_result) => partition_result.clone(),
+            };
+            if let Some(commit) = sent {
+                state.commit_answers.insert(
+                    tp.clone(),
+                    CommitAnswer {
+                        commit,
+                        accepted: outcome.is_ok(),
+                    },
+                );
+            }
+            match outcome {
+                Ok(()) => {
+                    let entry = state.committed.entry(tp).or_insert(offset);
+                    *entry = (*entry).max(offset);
+                }
+                Err(err) => {
+                    let message = format!(
+                        "group `{}`: commit of {}/{}@{offset} failed: {err}; it will be retried",
+                        self.group_id, tp.0, tp.1
+                    );
+                    tracing::warn!("{message}");
+                    state.last_error = Some(message);
+                    state.failed_commits.insert(tp, offset);
+                }
+            }
+        }
+        drop(state);
         self.commit_results.notify_all();
     }
 
@@ -328,12 +427,11 @@ impl GroupShared {
         }
     }
 
-    /// Asks every local source to stop fetching, drain and commit.
+    /// Asks every local source to stop fetching, drain and commit. A revoke under way keeps
+    /// waiting for its partitions: the draining sources report them as before.
     pub(crate) fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::Release);
         self.wake_all();
-        // A revoke waiting for drains gives up: shutdown drains on its own.
-        self.revocations.notify_all();
     }
 
     pub(crate) fn shutdown_requested(&self) -> bool {
@@ -351,9 +449,13 @@ impl GroupShared {
         self.abort.load(Ordering::Acquire)
     }
 
-    /// Notes that a local source made its final commit.
+    /// Notes that a local source made its final commit. A revoke waiting for drains stops
+    /// waiting once every local source has.
     pub(crate) fn source_closed(&self) {
         self.closed.fetch_add(1, Ordering::AcqRel);
+        // Under the lock a waiting revoke checks the count with: no wake-up is lost.
+        drop(self.lock());
+        self.revocations.notify_all();
     }
 
     /// Whether every local source has made its final commit.

@@ -115,8 +115,9 @@ struct SourceReader {
     batch: Vec<KafkaRecord>,
     /// Records read and not yet past the commit frontier.
     in_flight: InFlight,
-    /// Partitions paused because the in-flight bound was reached.
-    paused: Vec<TopicPartition>,
+    /// Partitions paused because the in-flight bound was reached, with the assignment
+    /// epoch they were paused under.
+    paused: Vec<(TopicPartition, u64)>,
     /// Whether this worker last reported itself caught up to the idle clock (`None`: not
     /// since the assignment last changed).
     reported_caught_up: Option<bool>,
@@ -207,8 +208,8 @@ impl SourceReader {
                 // commit any more); the rest keep their progress.
                 self.sync_assignment();
                 // Without a commit frontier nothing will ever be committed: do not wait.
-                let no_frontier = self.commit_probes.borrow().user.is_empty();
-                let drained = no_frontier || self.owned.iter().all(|p| !p.progress.has_in_flight());
+                let drained =
+                    !self.commits() || self.owned.iter().all(|p| !p.progress.has_in_flight());
                 let abort = self.membership.shared.abort_requested();
                 if drained || abort || Instant::now() >= deadline {
                     if abort && !drained {
@@ -224,6 +225,13 @@ impl SourceReader {
                         );
                     }
                     self.commit(true);
+                    // Partitions being revoked were committed above, while still assigned:
+                    // their revoke need not wait for them.
+                    for p in self.owned.iter().filter(|p| p.revoking) {
+                        self.membership
+                            .shared
+                            .revoke_progress(&p.tp, p.epoch, None, true);
+                    }
                     self.phase = Phase::Done;
                     self.owned.clear();
                     self.membership.shared.source_closed();
@@ -250,9 +258,10 @@ impl SourceReader {
         let state = self.membership.shared.lock();
         let version = self.membership.shared.version();
         let mut previous: Vec<OwnedPartition> = std::mem::take(&mut self.owned);
-        // Only partitions kept under the same assignment stay paused: librdkafka assigns
-        // a partition unpaused, so one handed back (or gone) must be paused again if needed.
-        let mut still_paused: Vec<TopicPartition> = Vec::new();
+        // Only partitions kept under the same assignment stay paused: the group thread
+        // resumes every partition it assigns (librdkafka would keep our pause across the
+        // unassign and assign), so one handed back must be paused again if needed.
+        let mut still_paused: Vec<(TopicPartition, u64)> = Vec::new();
         for (tp, assigned) in &state.assignment {
             if assigned.handle.owner.load(Ordering::Acquire) != self.rank.rank {
                 continue;
@@ -268,8 +277,8 @@ impl SourceReader {
                 Some(i) => {
                     let mut kept = previous.swap_remove(i);
                     kept.revoking = revoking;
-                    if self.paused.contains(tp) {
-                        still_paused.push(tp.clone());
+                    if self.paused.contains(&(tp.clone(), assigned.epoch)) {
+                        still_paused.push((tp.clone(), assigned.epoch));
                     }
                     self.owned.push(kept);
                 }
@@ -380,14 +389,14 @@ impl SourceReader {
         } else {
             !self.in_flight.has_room(max_records, max_bytes)
         };
-        let mine: Vec<TopicPartition> = self
+        let mine: Vec<(TopicPartition, u64)> = self
             .owned
             .iter()
             .filter(|p| !p.revoking)
-            .map(|p| p.tp.clone())
+            .map(|p| (p.tp.clone(), p.epoch))
             .collect();
         if pausing {
-            let newly: Vec<TopicPartition> = mine
+            let newly: Vec<(TopicPartition, u64)> = mine
                 .into_iter()
                 .filter(|tp| !self.paused.contains(tp))
                 .collect();
@@ -404,26 +413,41 @@ impl SourceReader {
         pausing
     }
 
-    /// Commits and lets go of revoked partitions whose in-flight records are done (or all of
-    /// them, if there is no commit frontier to wait for).
+    /// Reports where each revoked partition's processed records end, and lets go of those
+    /// whose in-flight records are done (all of them without a commit frontier, or on an
+    /// immediate shutdown): the group thread commits them there before it releases them.
     fn finish_revoked(&mut self) {
         if !self.owned.iter().any(|p| p.revoking) {
             return;
         }
-        let no_frontier = self.commit_probes.borrow().user.is_empty();
-        let (done, keep): (Vec<OwnedPartition>, Vec<OwnedPartition>) =
-            std::mem::take(&mut self.owned)
-                .into_iter()
-                .partition(|p| p.revoking && (no_frontier || !p.progress.has_in_flight()));
-        self.owned = keep;
-        let commits = commit_positions(&self.membership, &done);
-        if let Err(err) = self.membership.commit(&commits, &[], None) {
-            tracing::warn!("{err}");
-            self.membership.shared.record_error(err.to_string());
+        let commits = self.commits();
+        let abort = self.membership.shared.abort_requested();
+        let revoking: Vec<&OwnedPartition> = self.owned.iter().filter(|p| p.revoking).collect();
+        let tps: Vec<TopicPartition> = revoking.iter().map(|p| p.tp.clone()).collect();
+        let halts = self.membership.shared.halt_offsets(&tps);
+        let mut done = Vec::new();
+        for (p, halt) in revoking.into_iter().zip(halts) {
+            let position = commits
+                .then(|| p.progress.processed_position_capped(halt))
+                .flatten();
+            let drained = !commits || abort || !p.progress.has_in_flight();
+            self.membership
+                .shared
+                .revoke_progress(&p.tp, p.epoch, position, drained);
+            if drained {
+                done.push((p.tp.clone(), p.epoch));
+            }
         }
-        for p in &done {
-            self.membership.shared.revoke_drained(&p.tp, p.epoch);
-        }
+        self.owned.retain(|p| {
+            !done
+                .iter()
+                .any(|(tp, epoch)| *tp == p.tp && *epoch == p.epoch)
+        });
+    }
+
+    /// Whether this source commits: it has a commit frontier.
+    fn commits(&self) -> bool {
+        !self.commit_probes.borrow().user.is_empty()
     }
 
     /// Releases the ticks the commit frontier has passed. Returns whether any partition's
