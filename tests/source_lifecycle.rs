@@ -1,6 +1,7 @@
 //! The source across pauses, revocations and shutdowns: a paused partition handed back is
-//! read again, and a revoked partition is committed where its drained records end (also
-//! when the revoke comes during a shutdown).
+//! read again, a revoked partition is committed where its drained records end (also when
+//! the revoke comes during a shutdown), and a source without a commit frontier keeps reading
+//! and never commits.
 
 mod common;
 
@@ -19,7 +20,8 @@ use timely::dataflow::operators::{Capability, Inspect, Probe};
 use timely::dataflow::ProbeHandle;
 use timely_kafka::testing::{unique_name, EmbeddedCluster};
 use timely_kafka::{
-    ClassicAssignor, GroupProtocol, KafkaRecord, KafkaSourceExt, SourceConfigBuilder, SourceControl,
+    ClassicAssignor, GroupProtocol, KafkaRecord, KafkaSourceExt, SourceConfig, SourceConfigBuilder,
+    SourceControl,
 };
 
 const TICK_MS: u64 = 10;
@@ -407,4 +409,57 @@ fn a_partition_revoked_during_a_shutdown_is_committed_before_release() {
         reread.len(),
         reread.first()
     );
+}
+
+/// Runs a source without `commit_after` until it has read `expected` records (or the
+/// deadline); returns how many it read.
+fn read_without_commit_frontier(config: SourceConfig, expected: usize) -> usize {
+    let read = timely::execute_directly(move |worker| {
+        let read = Rc::new(AtomicUsize::new(0));
+        let counter = Rc::clone(&read);
+        let handle = worker.dataflow(|scope| {
+            let source = scope.kafka_source(&config).unwrap();
+            source.records.inspect(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+            source.handle
+        });
+        let started = Instant::now();
+        while read.load(Ordering::SeqCst) < expected && started.elapsed() < DEADLINE {
+            worker.step_or_park(Some(Duration::from_millis(20)));
+        }
+        handle.shutdown();
+        while !handle.control().is_closed() {
+            worker.step_or_park(Some(Duration::from_millis(20)));
+        }
+        read.load(Ordering::SeqCst)
+    });
+    read
+}
+
+/// Without a commit frontier the source reads everything, whatever its in-flight bounds,
+/// and commits nothing.
+#[test]
+fn a_source_without_a_commit_frontier_keeps_reading_and_never_commits() {
+    init_logging();
+    const PER_PARTITION: usize = 1_000;
+    let topic = unique_name("no-frontier");
+    let cluster = loaded_cluster(&topic, 2, PER_PARTITION);
+    let bootstrap = cluster.bootstrap_servers();
+    for bound in ["max_in_flight_records", "max_in_flight_bytes"] {
+        let group = unique_name("no-frontier-group");
+        let builder = config(&bootstrap, &group, &topic);
+        let builder = match bound {
+            "max_in_flight_records" => builder.max_in_flight_records(100),
+            _ => builder.max_in_flight_bytes(1_000),
+        };
+        let config = builder.max_records_per_activation(16).build().unwrap();
+        let read = read_without_commit_frontier(config, 2 * PER_PARTITION);
+        assert_eq!(read, 2 * PER_PARTITION, "with {bound}: read everything");
+        let committed = committed(&bootstrap, &group, &topic, 2);
+        assert!(
+            committed.values().all(Option::is_none),
+            "with {bound}: nothing committed: {committed:?}"
+        );
+    }
 }

@@ -96,7 +96,10 @@ impl CommitProbes {
 impl SourceHandle {
     /// Commits offsets once this probe's frontier passes them. Attach the probe at the very
     /// end of the dataflow (after your sink), so "passed the probe" means "fully processed".
-    /// Without a probe the source reads but never commits (and says so in the log).
+    /// Without a probe the source reads but never commits (and says so in the log), and its
+    /// in-flight bounds do not apply. Attach it while building the dataflow: once records
+    /// were read with no probe attached, nothing says they were processed, and the source
+    /// never commits.
     /// Call it more than once to wait for several ends (for example a sink and a
     /// dead-letter sink): commits then wait for all of them.
     pub fn commit_after(&self, probe: &ProbeHandle<u64>) {

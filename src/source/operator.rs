@@ -112,6 +112,9 @@ struct SourceReader {
     timer_due: Option<Instant>,
     last_commit: Instant,
     warned_no_probe: bool,
+    /// Records were let go without a commit frontier: nothing says they were processed, so
+    /// this source never commits, even if a frontier is attached later.
+    read_ungated: bool,
     batch: Vec<KafkaRecord>,
     /// Records read and not yet past the commit frontier.
     in_flight: InFlight,
@@ -145,6 +148,7 @@ impl SourceReader {
             timer_due: None,
             last_commit: Instant::now(),
             warned_no_probe: false,
+            read_ungated: false,
             batch: Vec::new(),
             in_flight: InFlight::default(),
             paused: Vec::new(),
@@ -445,23 +449,33 @@ impl SourceReader {
         });
     }
 
-    /// Whether this source commits: it has a commit frontier.
+    /// Whether this source commits: it has a commit frontier and let nothing go without one.
     fn commits(&self) -> bool {
-        !self.commit_probes.borrow().user.is_empty()
+        !self.read_ungated && !self.commit_probes.borrow().user.is_empty()
     }
 
     /// Releases the ticks the commit frontier has passed. Returns whether any partition's
     /// processed position moved.
     fn release(&mut self) -> bool {
-        let Ok(frontier) = self.commit_probes.borrow().frontier() else {
-            if !self.warned_no_probe && self.phase != Phase::Discovering {
-                tracing::warn!(
-                    "no commit frontier attached (call `commit_after(&probe)` on the source handle): \
-                     this source will not commit offsets"
-                );
-                self.warned_no_probe = true;
+        let frontier = self.commit_probes.borrow().frontier();
+        let frontier = match frontier {
+            Ok(frontier) if !self.read_ungated => frontier,
+            _ => {
+                if !self.warned_no_probe && self.phase != Phase::Discovering {
+                    tracing::warn!(
+                        "no commit frontier attached (call `commit_after(&probe)` on the source handle \
+                         before the dataflow runs): this source will not commit offsets"
+                    );
+                    self.warned_no_probe = true;
+                }
+                // Nothing to wait for: what was read no longer counts against the in-flight
+                // bound, and no progress is kept.
+                self.in_flight.release(None);
+                for partition in &mut self.owned {
+                    self.read_ungated |= partition.progress.release(None);
+                }
+                return false;
             }
-            return false;
         };
         let mut advanced = false;
         for partition in &mut self.owned {
@@ -472,6 +486,9 @@ impl SourceReader {
     }
 
     fn maybe_commit(&mut self, advanced: bool) {
+        if !self.commits() {
+            return;
+        }
         let due = match self.membership.settings.commit {
             CommitCadence::Interval(interval) => self.last_commit.elapsed() >= interval,
             CommitCadence::OnFrontierAdvance => {
@@ -487,6 +504,9 @@ impl SourceReader {
     /// commit waits (bounded) for the broker's answer.
     fn commit(&mut self, last: bool) {
         self.last_commit = Instant::now();
+        if !self.commits() {
+            return;
+        }
         let mine: Vec<TopicPartition> = self.owned.iter().map(|p| p.tp.clone()).collect();
         for (tp, offset) in self.membership.take_failed_commits(&mine) {
             if let Some(p) = self.owned.iter_mut().find(|p| p.tp == tp) {
