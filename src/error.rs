@@ -98,6 +98,15 @@ pub enum Error {
         /// The client error.
         source: Box<KafkaError>,
     },
+    /// A second source was built from one config (or a clone of it) on one worker: it would
+    /// read the same partition queues as the first.
+    #[error("worker {worker} already has a source of group `{group}` built from this config: build one source per config on each worker (clones of a config share its membership); build a second config for a second, independent membership")]
+    SourceAlreadyBuilt {
+        /// The consumer group.
+        group: String,
+        /// The worker's index.
+        worker: usize,
+    },
     /// An offset commit failed.
     #[error("commit of {offsets} for group `{group}` failed: {source}")]
     Commit {

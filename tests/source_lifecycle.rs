@@ -1,7 +1,7 @@
 //! The source across pauses, revocations and shutdowns: a paused partition handed back is
 //! read again, a revoked partition is committed where its drained records end (also when
-//! the revoke comes during a shutdown), and a source without a commit frontier keeps reading
-//! and never commits.
+//! the revoke comes during a shutdown), a source without a commit frontier keeps reading and
+//! never commits, and one config builds one source per worker.
 
 mod common;
 
@@ -462,4 +462,48 @@ fn a_source_without_a_commit_frontier_keeps_reading_and_never_commits() {
             "with {bound}: nothing committed: {committed:?}"
         );
     }
+}
+
+/// Two sources from one config on one worker would read the same partition queues: the
+/// second is refused with an error that says so, and the first reads on.
+#[test]
+fn one_config_builds_one_source_per_worker() {
+    init_logging();
+    let topic = unique_name("twice");
+    let group = unique_name("twice-group");
+    let cluster = loaded_cluster(&topic, 2, 10);
+    let config = config(&cluster.bootstrap_servers(), &group, &topic)
+        .build()
+        .unwrap();
+    let (refused, read) = timely::execute_directly(move |worker| {
+        let read = Rc::new(AtomicUsize::new(0));
+        let probe = ProbeHandle::new();
+        let counter = Rc::clone(&read);
+        let (handle, refused) = worker.dataflow(|scope| {
+            let first = scope.kafka_source(&config).expect("the first source");
+            // A clone shares the membership, so it counts as the same config.
+            let refused = scope.kafka_source(&config.clone()).err();
+            first
+                .records
+                .inspect(move |_| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                })
+                .probe_with(&probe);
+            first.handle.commit_after(&probe);
+            (first.handle, refused)
+        });
+        let started = Instant::now();
+        while read.load(Ordering::SeqCst) < 20 && started.elapsed() < DEADLINE {
+            worker.step_or_park(Some(Duration::from_millis(20)));
+        }
+        handle.shutdown();
+        (refused, read.load(Ordering::SeqCst))
+    });
+    let error = refused.expect("a second source from one config on one worker is refused");
+    let message = error.to_string();
+    assert!(
+        message.contains(&group) && message.contains("worker 0"),
+        "the error names the group and the worker: {message}"
+    );
+    assert_eq!(read, 20, "the first source reads every record");
 }

@@ -1,8 +1,9 @@
 //! [`Membership`]: the consumer, the thread that serves its group events, the thread that
 //! serves its commit results, and commits.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,25 @@ pub(crate) struct Membership {
     thread: Option<JoinHandle<()>>,
     /// Serves commit results, whatever the group thread is doing.
     commit_thread: Option<JoinHandle<()>>,
+    /// The (global) indices of the workers that have built a source of this membership.
+    sources: Mutex<HashSet<usize>>,
+}
+
+/// A worker's claim on a membership: one source per membership per worker. Released when
+/// the source is dropped.
+pub(crate) struct SourceClaim {
+    membership: Arc<Membership>,
+    worker: usize,
+}
+
+impl Drop for SourceClaim {
+    fn drop(&mut self) {
+        self.membership
+            .sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.worker);
+    }
 }
 
 /// A commit that was sent.
@@ -173,7 +193,25 @@ impl Membership {
             stop,
             thread: Some(thread),
             commit_thread: Some(commit_thread),
+            sources: Mutex::new(HashSet::new()),
         }))
+    }
+
+    /// Claims this membership for a source on worker `worker` (its global index): a worker
+    /// builds at most one source per membership, since a second would read the same
+    /// partition queues.
+    pub(crate) fn claim(self: &Arc<Self>, worker: usize) -> Result<SourceClaim, Error> {
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        if !sources.insert(worker) {
+            return Err(Error::SourceAlreadyBuilt {
+                group: self.settings.group_id.clone(),
+                worker,
+            });
+        }
+        Ok(SourceClaim {
+            membership: Arc::clone(self),
+            worker,
+        })
     }
 
     /// Registers local worker `rank` of `workers`; the last registration subscribes.

@@ -28,7 +28,7 @@ mod start;
 mod tests;
 
 pub(crate) use context::GroupContext;
-pub(crate) use membership::{Commit, Membership};
+pub(crate) use membership::{Commit, Membership, SourceClaim};
 pub(crate) use native_commit::metadata_bytes;
 pub(crate) use partition_queue::{FetchedEnd, NativePartitionQueue};
 pub(crate) use shared::GroupShared;

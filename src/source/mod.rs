@@ -214,7 +214,9 @@ pub trait KafkaSourceExt<'scope> {
     /// Joins the consumer group of `config` (once per process, shared by all workers that use
     /// the same config) and returns the records of the partitions this worker owns.
     ///
-    /// Call it on every worker, with the same config. Fails if no broker answers within the
+    /// Call it on every worker, with the same config, once per worker: a second source of
+    /// one config (or a clone of it) on one worker would read the same partition queues, and
+    /// is refused with [`Error::SourceAlreadyBuilt`]. Fails if no broker answers within the
     /// config's connect timeout.
     ///
     /// # Examples
@@ -266,11 +268,12 @@ pub trait KafkaSourceExt<'scope> {
 impl<'scope> KafkaSourceExt<'scope> for Scope<'scope, u64> {
     fn kafka_source(&self, config: &SourceConfig) -> Result<KafkaSource<'scope>, Error> {
         let membership = MembershipSlot::get_or_create(config)?;
+        let claim = membership.claim(self.index())?;
         let control = SourceControl {
             shared: Arc::clone(&membership.shared),
         };
         let commit_probes = Rc::new(RefCell::new(CommitProbes::default()));
-        let records = operator::build_source(*self, membership, Rc::clone(&commit_probes));
+        let records = operator::build_source(*self, membership, claim, Rc::clone(&commit_probes));
         Ok(KafkaSource {
             records,
             handle: SourceHandle {

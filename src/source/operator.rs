@@ -19,7 +19,7 @@ use super::discovery::{discover_local_rank, LocalRank};
 use super::CommitProbes;
 use crate::clock::TickClock;
 use crate::config::CommitCadence;
-use crate::group::{Commit, FetchedEnd, Membership, PartitionHandle};
+use crate::group::{Commit, FetchedEnd, Membership, PartitionHandle, SourceClaim};
 use crate::ownership::TopicPartition;
 use crate::progress::PartitionProgress;
 use crate::record::KafkaRecord;
@@ -61,6 +61,7 @@ enum Phase {
 pub(crate) fn build_source<'scope>(
     scope: Scope<'scope, u64>,
     membership: Arc<Membership>,
+    claim: SourceClaim,
     commit_probes: Rc<RefCell<CommitProbes>>,
 ) -> StreamVec<'scope, u64, KafkaRecord> {
     let mut builder = OperatorBuilder::new("KafkaSource".to_owned(), scope);
@@ -78,7 +79,7 @@ pub(crate) fn build_source<'scope>(
         activator.clone(),
     );
 
-    let mut reader = SourceReader::new(membership, commit_probes, activator);
+    let mut reader = SourceReader::new(membership, claim, commit_probes, activator);
     builder.build_reschedule(move |mut capabilities| {
         let mut capability = capabilities.pop();
         let mut sync_activator = Some(sync_activator);
@@ -101,6 +102,8 @@ pub(crate) fn build_source<'scope>(
 /// The operator's state and logic, separate from timely's plumbing.
 struct SourceReader {
     membership: Arc<Membership>,
+    /// This worker's one source of the membership; released with the operator.
+    _claim: SourceClaim,
     commit_probes: Rc<RefCell<CommitProbes>>,
     activator: Activator,
     phase: Phase,
@@ -129,12 +132,14 @@ struct SourceReader {
 impl SourceReader {
     fn new(
         membership: Arc<Membership>,
+        claim: SourceClaim,
         commit_probes: Rc<RefCell<CommitProbes>>,
         activator: Activator,
     ) -> Self {
         let clock = TickClock::new(membership.settings.tick);
         SourceReader {
             membership,
+            _claim: claim,
             commit_probes,
             activator,
             phase: Phase::Discovering,
