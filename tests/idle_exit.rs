@@ -8,8 +8,8 @@
 //! The classic protocol is the default. On librdkafka's mock cluster a classic group that a
 //! member has left waits about `session.timeout.ms − 1 s` (44 s) before its next assignment
 //! (a mock deviation; Apache Kafka rebalances as soon as the members rejoin), so the restart
-//! tests take that long; the scenarios with several members joining and leaving run on the
-//! consumer protocol (KIP-848), where the mock behaves like Kafka.
+//! tests take that long. The multi-member scenarios run on the consumer protocol (KIP-848),
+//! where the mock has no such stall, and the kill scenario also on the classic protocol.
 
 mod common;
 
