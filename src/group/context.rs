@@ -16,7 +16,7 @@ use super::native_commit::{group_generation, CommitQueue, PartitionCommitResult}
 use super::shared::{AssignedPartition, GroupShared, PartitionHandle, Revoking};
 use super::start::{start_positions, StartPositions};
 use super::NativePartitionQueue;
-use crate::config::SourceSettings;
+use crate::config::{GroupProtocol, SourceSettings};
 use crate::ownership::TopicPartition;
 
 /// The consumer's context. Its callbacks run on the group thread (inside `poll`) or, while
@@ -71,6 +71,33 @@ impl GroupContext {
             .take();
     }
 
+    /// Under the consumer protocol a member assigned nothing gets no rebalance callback:
+    /// librdkafka starts one only when the group's target assignment differs from the
+    /// member's current (empty) one. Once the member has joined (it has a member epoch) with
+    /// nothing assigned and nothing being revoked, its assignment is settled, so its idle
+    /// clock can run. Called by the group thread between polls.
+    pub(crate) fn settle_if_joined_with_nothing(&self, consumer: &BaseConsumer<Self>) {
+        if !matches!(self.settings.group_protocol, GroupProtocol::Consumer(_)) {
+            return;
+        }
+        let unsettled_and_empty = |state: &super::shared::GroupState| {
+            !state.idle.is_settled()
+                && state.subscribed
+                && state.assignment.is_empty()
+                && state.revoking.is_empty()
+        };
+        if !unsettled_and_empty(&self.shared.lock()) {
+            return;
+        }
+        if group_generation(consumer).is_some_and(|epoch| epoch > 0) {
+            let mut state = self.shared.lock();
+            if unsettled_and_empty(&state) {
+                tracing::debug!(group = %self.shared.group_id, "joined with no partitions assigned");
+                state.idle.settle();
+            }
+        }
+    }
+
     fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         let partitions = to_partitions(tpl);
         let cooperative = matches!(
@@ -100,8 +127,11 @@ impl GroupContext {
             }
             return;
         };
-        let StartPositions { list, committed } =
-            start_positions(consumer, &self.settings, &partitions);
+        let StartPositions {
+            list,
+            committed,
+            bounds,
+        } = start_positions(consumer, &self.settings, &partitions);
         // Split every partition's queue *before* assigning: assigning starts fetching, and a
         // record fetched before its queue is split would land on the consumer's queue.
         {
@@ -148,6 +178,7 @@ impl GroupContext {
                         handle,
                         epoch,
                         committed_at_start: committed.get(tp).copied().flatten(),
+                        bounds: bounds.get(tp).copied().unwrap_or_default(),
                     },
                 );
             }

@@ -38,6 +38,11 @@ impl IdleClock {
         self.since = None;
     }
 
+    /// Whether the group has handed this process its assignment since the last rebalance.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.settled
+    }
+
     /// The group has handed this process its assignment.
     pub(crate) fn settle(&mut self) {
         self.settled = true;

@@ -548,6 +548,7 @@ pub(crate) fn commit_and_wait(
 /// The group thread: serves rebalance callbacks and errors until stopped.
 fn serve_group(consumer: &BaseConsumer<GroupContext>, stop: &AtomicBool) {
     while !stop.load(Ordering::Acquire) {
+        consumer.context().settle_if_joined_with_nothing(consumer);
         match consumer.poll(GROUP_POLL) {
             None => {}
             Some(Ok(message)) => {

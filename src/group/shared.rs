@@ -9,6 +9,7 @@ use timely::scheduling::SyncActivator;
 use super::idle::IdleClock;
 use super::native_commit::PartitionCommitResult;
 use super::partition_queue::{FetchedEnd, Read};
+use super::start::LogBounds;
 use super::NativePartitionQueue;
 use crate::ownership::{deal, TopicPartition};
 use crate::process::HaltedPartition;
@@ -96,6 +97,8 @@ pub(crate) struct AssignedPartition {
     pub epoch: u64,
     /// The group's committed offset when it was assigned, if known: commits never go below.
     pub committed_at_start: Option<i64>,
+    /// Where it starts and where its log ended when it was assigned, where the broker said.
+    pub bounds: LogBounds,
 }
 
 /// The commit status of one partition, as last published.
@@ -213,8 +216,20 @@ impl GroupShared {
 
     /// Local worker `rank` of `workers` reports whether its partitions are at their end with
     /// nothing in flight.
-    pub(crate) fn report_caught_up(&self, rank: usize, workers: usize, caught_up: bool) {
-        self.lock().idle.report(rank, workers, caught_up);
+    /// The report is about the assignment as of `version`; one about an older assignment (the
+    /// assignment changed while the worker looked) is ignored: the worker reports again once
+    /// it has synced.
+    pub(crate) fn report_caught_up(
+        &self,
+        rank: usize,
+        workers: usize,
+        caught_up: bool,
+        version: Option<u64>,
+    ) {
+        let mut state = self.lock();
+        if version == Some(self.version()) {
+            state.idle.report(rank, workers, caught_up);
+        }
     }
 
     /// How long the process's source has been idle (see [`IdleClock`]).

@@ -24,6 +24,19 @@ pub(crate) struct StartPositions {
     pub list: TopicPartitionList,
     /// The group's committed offset of each partition, where one was read.
     pub committed: BTreeMap<TopicPartition, Option<i64>>,
+    /// Where each partition starts and where its log ended at assignment, as offsets, where
+    /// the broker answered: the source is not caught up with a partition before reaching that
+    /// end (see [`log_bounds`]).
+    pub bounds: BTreeMap<TopicPartition, LogBounds>,
+}
+
+/// A newly assigned partition's start offset and the end of its log at assignment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LogBounds {
+    /// The first offset to be read, if it could be resolved.
+    pub start: Option<i64>,
+    /// The log end offset (the last stable offset under `read_committed`) at assignment.
+    pub end: Option<i64>,
 }
 
 /// Builds the assignment list with an explicit start offset for every partition.
@@ -34,10 +47,73 @@ pub(crate) fn start_positions(
 ) -> StartPositions {
     let mut committed_at_start = BTreeMap::new();
     let list = resolve(consumer, settings, partitions, &mut committed_at_start);
+    let bounds = log_bounds(consumer, &list, settings.connect_timeout);
     StartPositions {
         list,
         committed: committed_at_start,
+        bounds,
     }
+}
+
+/// Resolves each partition's start to an offset and reads where its log ends, with one
+/// `ListOffsets` request per leader for the ends and one for the starts that are "earliest"
+/// (librdkafka's cache cannot say either: its high watermark is from the partition's last
+/// fetch, which may predate this assignment). Partitions the broker does not answer for get
+/// no bounds; the source then waits for records before it counts them caught up.
+fn log_bounds(
+    consumer: &BaseConsumer<GroupContext>,
+    list: &TopicPartitionList,
+    timeout: Duration,
+) -> BTreeMap<TopicPartition, LogBounds> {
+    let query = |partitions: &[&rdkafka::topic_partition_list::TopicPartitionListElem<'_>],
+                 which: Offset| {
+        let mut query = TopicPartitionList::with_capacity(partitions.len());
+        for elem in partitions {
+            // offsets_for_times takes the timestamp in the offset field: -1 asks for the end,
+            // -2 for the start.
+            let _ = query.add_partition_offset(elem.topic(), elem.partition(), which);
+        }
+        if query.count() == 0 {
+            return BTreeMap::new();
+        }
+        match consumer.offsets_for_times(query, timeout) {
+            Ok(found) => found
+                .elements()
+                .iter()
+                .filter(|e| e.error().is_ok())
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(o) => Some(((e.topic().to_owned(), e.partition()), o)),
+                    _ => None,
+                })
+                .collect(),
+            Err(err) => {
+                tracing::debug!("reading log offsets at assignment failed: {err}");
+                BTreeMap::new()
+            }
+        }
+    };
+    let elements = list.elements();
+    let all: Vec<_> = elements.iter().collect();
+    let earliest: Vec<_> = elements
+        .iter()
+        .filter(|e| e.offset() == Offset::Beginning)
+        .collect();
+    let ends = query(&all, Offset::End);
+    let starts = query(&earliest, Offset::Beginning);
+    elements
+        .iter()
+        .map(|e| {
+            let tp = (e.topic().to_owned(), e.partition());
+            let end = ends.get(&tp).copied();
+            let start = match e.offset() {
+                Offset::Offset(o) => Some(o),
+                Offset::Beginning => starts.get(&tp).copied(),
+                Offset::End => end,
+                _ => None,
+            };
+            (tp, LogBounds { start, end })
+        })
+        .collect()
 }
 
 fn resolve(

@@ -36,8 +36,10 @@ struct OwnedPartition {
     epoch: u64,
     /// Revoked: no more reading; commit once in-flight records are done, then let go.
     revoking: bool,
-    /// The offset after the last record read, or the committed offset it started from.
+    /// The offset after the last record read, or the offset it started from.
     next: Option<i64>,
+    /// Where its log ended when it was assigned: it is not caught up before reaching it.
+    end_at_assign: Option<i64>,
     /// Everything fetchable was read: its queue was empty and its position had reached the
     /// high watermark of its last fetch. Cleared by the next record.
     at_end: bool,
@@ -297,7 +299,8 @@ impl SourceReader {
                     handle: Arc::clone(&assigned.handle),
                     epoch: assigned.epoch,
                     revoking,
-                    next: assigned.committed_at_start,
+                    next: assigned.bounds.start,
+                    end_at_assign: assigned.bounds.end,
                     at_end: false,
                     progress: PartitionProgress::after_commit(assigned.committed_at_start),
                 }),
@@ -345,7 +348,11 @@ impl SourceReader {
                 partition.at_end = false;
                 partition.next = self.batch.last().map(|r| r.offset + 1);
             } else if !partition.at_end && error.is_none() {
-                partition.at_end = reached_end(partition.next, partition.handle.fetched_end());
+                partition.at_end = reached_end(
+                    partition.next,
+                    partition.end_at_assign,
+                    partition.handle.fetched_end(),
+                );
             }
             let mut bytes = 0u64;
             for record in &self.batch[start..] {
@@ -381,9 +388,14 @@ impl SourceReader {
             .all(|p| !p.revoking && p.at_end && (no_frontier || !p.progress.has_in_flight()));
         if self.reported_caught_up != Some(caught_up) {
             self.reported_caught_up = Some(caught_up);
-            self.membership
-                .shared
-                .report_caught_up(self.rank.rank, self.rank.workers, caught_up);
+            // About the assignment as of `version_seen`: a report about an older one is
+            // ignored, and this worker reports again once it has synced.
+            self.membership.shared.report_caught_up(
+                self.rank.rank,
+                self.rank.workers,
+                caught_up,
+                self.version_seen,
+            );
         }
     }
 
@@ -562,20 +574,18 @@ impl SourceReader {
 }
 
 /// Whether a partition whose queue is empty has been read to its end: its position (the
-/// later of the offset after the last record read and librdkafka's position, which also
-/// covers transaction markers) has reached the high watermark of its last fetch. With nothing
-/// read yet in this assignment and no committed offset, a fetch response with nothing for the
-/// queue means the start was the end. Before the first fetch response it is not at its end.
-/// A cached watermark may be a little behind the broker's; records fetched after it reset the
-/// idle clock when they arrive.
-fn reached_end(next: Option<i64>, fetched: FetchedEnd) -> bool {
+/// later of where it started or the offset after the last record read, and librdkafka's
+/// position, which also covers transaction markers) has reached both the end its log had when
+/// it was assigned and the high watermark of its latest fetch. librdkafka's cached watermark
+/// alone is not enough: it is from the partition's last fetch, which may predate this
+/// assignment. Before any fetch response, or with no known position, it is not at its end.
+fn reached_end(next: Option<i64>, end_at_assign: Option<i64>, fetched: FetchedEnd) -> bool {
     let Some(high_watermark) = fetched.high_watermark else {
         return false;
     };
-    match next.max(fetched.position) {
-        Some(position) => position >= high_watermark,
-        None => true,
-    }
+    let end = high_watermark.max(end_at_assign.unwrap_or(high_watermark));
+    next.max(fetched.position)
+        .is_some_and(|position| position >= end)
 }
 
 /// The commit each partition is due: its processed position, capped at a `Stop` halt. Read
@@ -611,23 +621,31 @@ mod tests {
 
     #[test]
     fn not_at_end_before_the_first_fetch_response() {
-        assert!(!reached_end(Some(10), fetched(Some(10), None)));
-        assert!(!reached_end(None, fetched(None, None)));
+        assert!(!reached_end(Some(10), Some(10), fetched(Some(10), None)));
+        assert!(!reached_end(None, None, fetched(None, None)));
     }
 
     #[test]
     fn at_end_once_the_position_reaches_the_high_watermark() {
-        assert!(!reached_end(Some(9), fetched(None, Some(10))));
-        assert!(reached_end(Some(10), fetched(None, Some(10))));
+        assert!(!reached_end(Some(9), Some(10), fetched(None, Some(10))));
+        assert!(reached_end(Some(10), Some(10), fetched(None, Some(10))));
         // A transaction marker at offset 10: no record past 9, but librdkafka's position
         // moved past the marker.
-        assert!(reached_end(Some(10), fetched(Some(11), Some(11))));
-        // A committed offset at the end, nothing read in this assignment.
-        assert!(reached_end(Some(500), fetched(None, Some(500))));
+        assert!(reached_end(Some(10), Some(11), fetched(Some(11), Some(11))));
+        // Started at a committed offset at the end, nothing read in this assignment.
+        assert!(reached_end(Some(500), Some(500), fetched(None, Some(500))));
     }
 
     #[test]
-    fn nothing_read_and_no_commit_means_the_start_was_the_end() {
-        assert!(reached_end(None, fetched(None, Some(0))));
+    fn a_watermark_from_before_the_assignment_is_not_the_end() {
+        // Handed back at its committed offset 500; the log grew to 800 while another member
+        // owned it, and librdkafka still caches 500 from this process's last fetch.
+        assert!(!reached_end(Some(500), Some(800), fetched(None, Some(500))));
+    }
+
+    #[test]
+    fn an_unknown_start_is_never_the_end() {
+        assert!(!reached_end(None, None, fetched(None, Some(500))));
+        assert!(!reached_end(None, Some(0), fetched(None, Some(0))));
     }
 }
