@@ -5,14 +5,18 @@
 //! * its membership holds a settled assignment: the group has handed it its partitions (maybe
 //!   none) and no rebalance is under way. Joining, waiting for the group's first rebalance
 //!   delay, waiting for a dead member's session to expire and revoking are never idle;
-//! * every partition it owns is at its end: librdkafka's end-of-partition event was the last
-//!   thing its queue delivered (the fetcher reached the high watermark, or the last stable
-//!   offset under `read_committed`), and no record has arrived since;
+//! * every partition it owns is at its end: its queue is empty and its position (the offset
+//!   after the last record, or transaction marker, handed over; or where it started) has
+//!   reached both the end its log had when it was assigned and the high watermark of its
+//!   latest fetch, and no record has arrived since. Under `read_committed` an open
+//!   transaction holds this back until it ends;
 //! * every record it has read has passed the commit frontier (when there is one).
 //!
 //! The idle time counts from the moment the last of these became true. Each local worker
 //! reports whether its own partitions are caught up; any change to the assignment marks every
-//! worker as not caught up until it has looked at its new partitions.
+//! worker as not caught up until it has looked at its new partitions, and a report about an
+//! older assignment is ignored. Under the consumer protocol a member assigned nothing gets no
+//! rebalance callback: the group thread settles it once it has a member epoch.
 
 use std::time::{Duration, Instant};
 

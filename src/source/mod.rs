@@ -165,9 +165,10 @@ impl SourceControl {
     ///
     /// The process is idle while (1) the group has handed it its assignment (possibly empty)
     /// and no rebalance is under way, (2) every partition it owns is at its end (its queue is
-    /// empty and its position, transaction markers included, has reached the high watermark
-    /// of its last fetch; an open transaction under `read_committed` holds this back until it
-    /// ends), and (3) every record it read has passed
+    /// empty and its position, transaction markers included, has reached both the end its log
+    /// had when it was assigned and the high watermark of its latest fetch; an open
+    /// transaction under `read_committed` holds this back until it ends), and (3) every
+    /// record it read has passed
     /// the commit frontier. The time counts from the moment the last of these began to hold,
     /// so joining the group, the group's initial rebalance delay, waiting for a dead member's
     /// session to expire, revoking and reading a backlog never count as idle. A partition
