@@ -36,8 +36,7 @@ fn cluster(input: &str, output: &str) -> EmbeddedCluster {
     cluster
 }
 
-/// Starts `timely-kafka pipe` with nothing but the required flags and `extra`: default
-/// session, heartbeat, commit interval and protocol unless `extra` says otherwise.
+/// `timely-kafka pipe` at the defaults, with `extra` flags.
 fn pipe(
     cluster: &EmbeddedCluster,
     group: &str,
@@ -45,12 +44,7 @@ fn pipe(
     output: &str,
     extra: &[&str],
 ) -> Child {
-    spawn_captured(
-        Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
-            .args(["pipe", "--brokers", &cluster.bootstrap_servers()])
-            .args(["--group", group, "--input", input, "--output", output])
-            .args(extra),
-    )
+    pipe_at_defaults(&cluster.bootstrap_servers(), group, input, output, extra)
 }
 
 /// Waits for `child` to exit by itself within [`RUN_LIMIT`]; kills it and fails otherwise.

@@ -200,6 +200,23 @@ fn load_after_tick(
     load(cluster, topic, 2, seqs);
 }
 
+/// Waits until the member that took `partition` has read offset `last`, then returns the
+/// offsets below `processed` it read again: records the first owner had processed.
+fn reread_after_handoff(seen: &Processed, partition: i32, last: i64, processed: i64) -> Vec<i64> {
+    wait_for("the new owner to read the partition it took", || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|(_, p, o)| *p == partition && *o == last)
+    });
+    seen.lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, p, o)| *p == partition && *o < processed)
+        .map(|(_, _, o)| *o)
+        .collect()
+}
+
 fn cooperative(builder: SourceConfigBuilder) -> SourceConfigBuilder {
     builder
         .tick(Duration::from_millis(TICK_MS))
@@ -315,19 +332,7 @@ fn a_revoked_partition_is_committed_where_its_drained_records_end() {
     let revoked = a.revoked.lock().unwrap()[0];
     // One more record each, to see where b starts reading the partition it took.
     load(&cluster, &topic, 2, 200..201);
-    wait_for("b to read the partition it took", || {
-        seen.lock()
-            .unwrap()
-            .iter()
-            .any(|(_, p, o)| *p == revoked && *o == 200)
-    });
-    let reread: Vec<i64> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, p, o)| *p == revoked && *o < 200)
-        .map(|(_, _, o)| *o)
-        .collect();
+    let reread = reread_after_handoff(&seen, revoked, 200, 200);
     stop_b.store(true, Ordering::SeqCst);
     b.join().unwrap();
     a.stop();
@@ -386,19 +391,7 @@ fn a_partition_revoked_during_a_shutdown_is_committed_before_release() {
         !a.revoked.lock().unwrap().is_empty()
     });
     let revoked = a.revoked.lock().unwrap()[0];
-    wait_for("b to read the partition it took to its end", || {
-        seen.lock()
-            .unwrap()
-            .iter()
-            .any(|(_, p, o)| *p == revoked && *o == 199)
-    });
-    let reread: Vec<i64> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, p, o)| *p == revoked && *o < 100)
-        .map(|(_, _, o)| *o)
-        .collect();
+    let reread = reread_after_handoff(&seen, revoked, 199, 100);
     stop_b.store(true, Ordering::SeqCst);
     b.join().unwrap();
     a.stop();

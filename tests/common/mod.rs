@@ -350,10 +350,10 @@ pub fn forward_lines(pid: u32, from: impl std::io::Read + Send + 'static) {
     });
 }
 
-/// Starts `timely-kafka pipe` from `input` to `output` in a child process, with the test
-/// settings (exchange, 50 ms commits, 2 s session) and `extra` arguments; its output goes
-/// to the test's captured output ([`spawn_captured`]).
-pub fn pipe_process(
+/// Starts `timely-kafka pipe` from `input` to `output` in a child process with nothing but
+/// the required flags and `extra`: the defaults a user gets. Its output goes to the test's
+/// captured output ([`spawn_captured`]).
+pub fn pipe_at_defaults(
     bootstrap: &str,
     group: &str,
     input: &str,
@@ -362,26 +362,32 @@ pub fn pipe_process(
 ) -> Child {
     spawn_captured(
         Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
-            .args([
-                "pipe",
-                "--brokers",
-                bootstrap,
-                "--group",
-                group,
-                "--input",
-                input,
-                "--output",
-                output,
-            ])
-            .args(["--exchange", "--commit-interval-ms", "50"])
-            .args([
-                "--consumer-set",
-                "session.timeout.ms=2000",
-                "--consumer-set",
-                "heartbeat.interval.ms=250",
-            ])
+            .args(["pipe", "--brokers", bootstrap, "--group", group])
+            .args(["--input", input, "--output", output])
             .args(extra),
     )
+}
+
+/// [`pipe_at_defaults`] with the test settings (exchange, 50 ms commits, 2 s session) before
+/// `extra`.
+pub fn pipe_process(
+    bootstrap: &str,
+    group: &str,
+    input: &str,
+    output: &str,
+    extra: &[&str],
+) -> Child {
+    let mut args = vec![
+        "--exchange",
+        "--commit-interval-ms",
+        "50",
+        "--consumer-set",
+        "session.timeout.ms=2000",
+        "--consumer-set",
+        "heartbeat.interval.ms=250",
+    ];
+    args.extend_from_slice(extra);
+    pipe_at_defaults(bootstrap, group, input, output, &args)
 }
 
 /// Polls `cond` every 20 ms until it holds, failing the test with `what` after [`DEADLINE`].
