@@ -87,7 +87,10 @@ fn log_bounds(
                 })
                 .collect(),
             Err(err) => {
-                tracing::debug!("reading log offsets at assignment failed: {err}");
+                tracing::warn!(
+                    "reading log offsets at assignment failed: {err}; until records arrive, \
+                     those partitions do not count as caught up (idle)"
+                );
                 BTreeMap::new()
             }
         }
