@@ -388,3 +388,41 @@ fn a_view_of_an_empty_input_empties_its_output() {
         BTreeMap::new()
     );
 }
+
+/// A view over an input topic that does not exist (a misspelled name, say) must not start:
+/// an empty input would count as caught up at once, and every key of the output topic would
+/// be tombstoned. The build fails naming the topic, and the output keeps its keys.
+#[test]
+fn a_rebuild_over_a_missing_input_topic_fails_and_deletes_nothing() {
+    let cluster = EmbeddedCluster::new(1).unwrap();
+    let (output, missing) = (unique_name("view"), unique_name("no-such-topic"));
+    cluster.create_topic(&output, 1).unwrap();
+    let keys = (0..3).map(|i| TestRecord::new(format!("v{i}")).key(format!("k{i}")));
+    cluster.load(&output, keys.collect::<Vec<_>>()).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let source = config(&bootstrap, &unique_name("g"), &missing)
+        .ignore_committed(true)
+        .build()
+        .unwrap();
+    let sink = SinkConfig::builder()
+        .brokers(&bootstrap)
+        .default_topic(&output)
+        .build()
+        .unwrap();
+    let error = timely::execute_directly(move |worker| {
+        worker.dataflow(|scope| {
+            let consumed = scope.kafka_source(&source).unwrap();
+            let built = consumed
+                .records
+                .upserts()
+                .collection
+                .rebuild_to_kafka(&sink, &source);
+            consumed.handle.control().shutdown_now();
+            built.err().map(|e| e.to_string())
+        })
+    });
+    let error = error.expect("the rebuild must refuse a missing input topic");
+    assert!(error.contains(&missing), "{error}");
+    let state = changelog_state(&read_topic(&cluster, &output));
+    assert_eq!(state.len(), 3, "the output keeps every key: {state:?}");
+}

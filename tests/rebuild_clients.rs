@@ -78,15 +78,7 @@ impl ClientIds {
 
 /// The final value of every key in a changelog topic (a tombstone removes the key).
 fn final_state(cluster: &EmbeddedCluster, topic: &str) -> BTreeMap<String, String> {
-    let mut state = BTreeMap::new();
-    for record in read_topic(cluster, topic) {
-        let key = record.key.unwrap_or_default();
-        match record.payload {
-            Some(value) => state.insert(key, value),
-            None => state.remove(&key),
-        };
-    }
-    state
+    changelog_state(&read_topic(cluster, topic))
 }
 
 /// Rebuilds the upsert view of `input` into `output` through `brokers`, with `settings`

@@ -37,7 +37,9 @@ pub trait UpsertSinkExt<'scope> {
     /// the output topic holds; once the view has caught up with the input as it stood at
     /// start (every input partition committed by this run up to its end then), it writes a
     /// tombstone for each of those keys this run has not written: keys that left the view
-    /// while it was down. The output topic then equals the view.
+    /// while it was down. The output topic then equals the view. An input topic that does
+    /// not exist is an error ([`SinkError::Rebuild`](crate::SinkError)) naming the topic,
+    /// never an empty view: that would delete every key of the output.
     fn rebuild_to_kafka(
         self,
         config: &SinkConfig,

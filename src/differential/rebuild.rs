@@ -95,6 +95,22 @@ impl Snapshot {
             let metadata = consumer
                 .fetch_metadata(Some(topic), REQUEST)
                 .map_err(|e| SinkError::Rebuild(format!("metadata of `{topic}`: {e}")))?;
+            // A missing (or misspelled) input would look like an empty one: the view would
+            // count as caught up at once and tombstone every key of its output. Refuse it.
+            let found = metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic.as_str());
+            match found {
+                Some(t) if t.error().is_none() && !t.partitions().is_empty() => {}
+                _ => {
+                    return Err(SinkError::Rebuild(format!(
+                    "input topic `{topic}` does not exist (or has no partitions): a view rebuilt \
+                         from it would be empty and would delete every key of its output topic; \
+                         check the source's topics"
+                )))
+                }
+            }
             for t in metadata.topics() {
                 for p in t.partitions() {
                     let (low, high) =
