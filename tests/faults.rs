@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 6 | [`coordinator_moves_and_failed_lookups_do_not_stall_commits`] |
 //! | 7 | [`refused_commits_neither_stall_fetching_nor_regress`] |
-//! | 6, 7 | [`retried_commit_requests_never_move_the_committed_offset_back`] (ignored: a library bug) |
+//! | 6, 7 | [`retried_commit_requests_never_move_the_committed_offset_back`] (a regression test: retried commits once moved the committed offset back) |
 //! | 8 | [`offset_fetch_errors_on_a_new_group_start_at_earliest`], [`offset_fetch_errors_on_a_new_group_with_latest_skip_only_older_records`] |
 //! | 9 | [`all_brokers_down_then_up_rejoins_and_catches_up`] |
 //! | 10 | [`leader_changes_and_a_slow_broker_keep_fetching_in_order`] |
@@ -612,7 +612,7 @@ fn wall_clock_ms() -> u64 {
 /// commit/abort control records), and a `read_committed` consumer receives all ten records,
 /// the aborted ones included (Fetch responses carry no aborted-transaction list, and the last
 /// stable offset is always the end offset). There is no gap to commit across; this needs a
-/// real broker (see DESIGN.md).
+/// real broker (`tests/real_broker.rs`; the deviation is in docs/reliability.md).
 #[test]
 fn idle_and_empty_partitions_hold_back_neither_frontier_nor_commits() {
     const PARTITIONS: i32 = 4;

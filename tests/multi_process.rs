@@ -134,11 +134,15 @@ fn two_process_cluster_then_join_and_kill() {
         }
         if p0_exit.elapsed() > Duration::from_secs(30) {
             let _ = p0.kill();
-            break p0.wait().unwrap();
+            panic!("the killed process's partner hung instead of exiting");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    eprintln!("the killed process's partner exited with {p0_status:?}");
+    // It must say it failed: a zero status would tell a supervisor all was well.
+    assert!(
+        !p0_status.success(),
+        "the killed process's partner exited 0 though its cluster lost a process"
+    );
 
     let records = read_topic(&cluster, &output);
     // I1: every input record is in the output.
