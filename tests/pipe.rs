@@ -223,27 +223,23 @@ fn fatal_produce_error_exits_nonzero_without_committing_past_it() {
     }
     load(&cluster, &input, PARTITIONS, 0..PER_PARTITION);
     let bootstrap = cluster.bootstrap_servers();
-    let mut child = spawn_captured(
-        Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
-            .args(["pipe", "--brokers", &bootstrap, "--group", &group])
-            .args([
-                "--input",
-                &input,
-                "--output",
-                &output,
-                "--idle-exit",
-                "30",
-                "-w",
-                "2",
-            ])
-            .args([
-                "--commit-interval-ms",
-                "50",
-                "--consumer-set",
-                "session.timeout.ms=2000",
-                "--consumer-set",
-                "heartbeat.interval.ms=250",
-            ]),
+    let mut child = pipe_at_defaults(
+        &bootstrap,
+        &group,
+        &input,
+        &output,
+        &[
+            "--idle-exit",
+            "30",
+            "-w",
+            "2",
+            "--commit-interval-ms",
+            "50",
+            "--consumer-set",
+            "session.timeout.ms=2000",
+            "--consumer-set",
+            "heartbeat.interval.ms=250",
+        ],
     );
     let started = Instant::now();
     while committed(&bootstrap, &group, &input, PARTITIONS)

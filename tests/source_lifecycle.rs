@@ -200,6 +200,27 @@ fn load_after_tick(
     load(cluster, topic, 2, seqs);
 }
 
+/// Starts member `b` (one worker, cooperative-sticky) on its own thread; returns it, what
+/// it processes, and its stop flag.
+fn second_member(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+) -> (thread::JoinHandle<()>, Processed, Arc<AtomicBool>) {
+    let seen: Processed = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let member = spawn_member(
+        "b",
+        cooperative(config(bootstrap, group, topic))
+            .build()
+            .unwrap(),
+        1,
+        Arc::clone(&seen),
+        Arc::clone(&stop),
+    );
+    (member, seen, stop)
+}
+
 /// Waits until the member that took `partition` has read offset `last`, then returns the
 /// offsets below `processed` it read again: records the first owner had processed.
 fn reread_after_handoff(seen: &Processed, partition: i32, last: i64, processed: i64) -> Vec<i64> {
@@ -305,17 +326,7 @@ fn a_revoked_partition_is_committed_where_its_drained_records_end() {
         a.read.load(Ordering::SeqCst) == 400
     });
     let before = a.control.progress().generation;
-    let seen: Processed = Arc::default();
-    let stop_b = Arc::new(AtomicBool::new(false));
-    let b = spawn_member(
-        "b",
-        cooperative(config(&bootstrap, &group, &topic))
-            .build()
-            .unwrap(),
-        1,
-        Arc::clone(&seen),
-        Arc::clone(&stop_b),
-    );
+    let (b, seen, stop_b) = second_member(&bootstrap, &group, &topic);
     wait_for("the revoke to begin", || {
         a.control.progress().generation != before
     });
@@ -376,17 +387,7 @@ fn a_partition_revoked_during_a_shutdown_is_committed_before_release() {
         a.passed.lock().unwrap().len() == 200
     });
     a.control.shutdown();
-    let seen: Processed = Arc::default();
-    let stop_b = Arc::new(AtomicBool::new(false));
-    let b = spawn_member(
-        "b",
-        cooperative(config(&bootstrap, &group, &topic))
-            .build()
-            .unwrap(),
-        1,
-        Arc::clone(&seen),
-        Arc::clone(&stop_b),
-    );
+    let (b, seen, stop_b) = second_member(&bootstrap, &group, &topic);
     wait_for("a to release a partition", || {
         !a.revoked.lock().unwrap().is_empty()
     });
