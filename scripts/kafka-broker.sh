@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Runs a throwaway single-node Apache Kafka broker (KRaft, broker and controller in one JVM)
+# on free loopback ports, for the tests and for trying timely-kafka against the real thing.
+#
+#   scripts/kafka-broker.sh                      # start; prints the bootstrap servers first
+#   scripts/kafka-broker.sh --partitions 8 --set group.initial.rebalance.delay.ms=0
+#   scripts/kafka-broker.sh --fetch              # only download the broker into the cache
+#
+# The first line of stdout is the bootstrap servers (`127.0.0.1:PORT`), as with
+# `timely-kafka mock-cluster`; everything else goes to stderr. The broker runs until this
+# script gets SIGINT or SIGTERM, then it is stopped and its state directory removed.
+#
+# Options:
+#   --version V        Apache Kafka version (default: $KAFKA_VERSION below)
+#   --port P           the client listener's port (default: a free one)
+#   --partitions N     partitions of auto-created topics (num.partitions; default 1)
+#   --listener NAME    the client listener's security protocol: plaintext (the only one so far)
+#   --set KEY=VALUE    any broker setting (server.properties), repeatable; last one wins
+#   --log FILE         keep the broker's log in FILE (default: inside the state directory)
+#   --start-timeout S  seconds to wait for the broker to start (default 90)
+#   --fetch            fetch the broker into the cache and exit
+#
+# Environment:
+#   TIMELY_KAFKA_CACHE  where broker jars are cached (default ~/.cache/timely-kafka)
+#   KAFKA_BROKER_HEAP   JVM heap flags (default -Xms256m -Xmx1g)
+#   JAVA_HOME           the JDK to use (Kafka 4 needs Java 17 or newer)
+#
+# The broker and its dependencies come from Maven Central (org.apache.kafka:kafka_2.13)
+# through the machine's Maven, once per version: a cached version starts without Maven.
+set -euo pipefail
+
+KAFKA_VERSION=4.4.0
+LOG4J_VERSION=2.24.3
+
+version=$KAFKA_VERSION
+port=
+partitions=1
+listener=plaintext
+settings=()
+log_file=
+start_timeout=90
+fetch_only=false
+
+die() {
+  echo "kafka-broker: $*" >&2
+  exit 1
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --version) version=${2:?--version needs a value}; shift 2 ;;
+    --port) port=${2:?--port needs a value}; shift 2 ;;
+    --partitions) partitions=${2:?--partitions needs a value}; shift 2 ;;
+    --listener) listener=${2:?--listener needs a value}; shift 2 ;;
+    --set) settings+=("${2:?--set needs KEY=VALUE}"); shift 2 ;;
+    --log) log_file=${2:?--log needs a file}; shift 2 ;;
+    --start-timeout) start_timeout=${2:?--start-timeout needs seconds}; shift 2 ;;
+    --fetch) fetch_only=true; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+
+[[ $partitions =~ ^[1-9][0-9]*$ ]] || die "--partitions must be a positive number, got '$partitions'"
+[[ $start_timeout =~ ^[1-9][0-9]*$ ]] || die "--start-timeout must be whole seconds, got '$start_timeout'"
+[ -z "$port" ] || [[ $port =~ ^[1-9][0-9]*$ ]] || die "--port must be a port number, got '$port'"
+for setting in "${settings[@]}"; do
+  [[ $setting == ?*=* ]] || die "--set takes KEY=VALUE, got '$setting'"
+done
+case "$listener" in
+  plaintext) ;;
+  *) die "--listener '$listener' is not supported; only plaintext is, so far" ;;
+esac
+
+# --- Java ---------------------------------------------------------------------------------
+java=${JAVA_HOME:+$JAVA_HOME/bin/}java
+command -v "$java" >/dev/null 2>&1 || die "no Java: '$java' not found (Kafka $version needs Java 17+; set JAVA_HOME)"
+java_major=$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
+[ -n "$java_major" ] || die "could not read the Java version from '$java -version'"
+[ "$java_major" -ge 17 ] || die "Java $java_major found; Kafka $version needs Java 17 or newer (set JAVA_HOME)"
+
+# --- Fetch (cached) -----------------------------------------------------------------------
+cache=${TIMELY_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/timely-kafka}/kafka-$version
+libs=$cache/libs
+if [ ! -f "$libs/.complete" ]; then
+  command -v mvn >/dev/null 2>&1 || die "no Maven: 'mvn' is needed once to fetch Kafka $version from Maven Central"
+  echo "kafka-broker: fetching Apache Kafka $version from Maven Central into $cache" >&2
+  rm -rf "$libs"
+  mkdir -p "$cache"
+  cat >"$cache/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.timely-kafka</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>$version</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$version</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j-impl</artifactId>
+      <version>$LOG4J_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+  if ! mvn_out=$(mvn -B -q -f "$cache/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$libs" -DincludeScope=runtime 2>&1); then
+    printf '%s\n' "$mvn_out" | tail -n 20 >&2
+    die "Maven could not fetch org.apache.kafka:kafka_2.13:$version (output above)"
+  fi
+  ls "$libs"/kafka_2.13-"$version".jar >/dev/null 2>&1 \
+    || die "Maven finished but $libs holds no kafka_2.13-$version.jar"
+  touch "$libs/.complete"
+fi
+if $fetch_only; then
+  echo "kafka-broker: Apache Kafka $version is in $libs" >&2
+  exit 0
+fi
+classpath="$libs/*"
+
+# --- Ports --------------------------------------------------------------------------------
+# A port is free when nothing accepts a connection on it and it can be bound.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+command -v python3 >/dev/null 2>&1 || die "python3 is needed to pick free ports"
+if [ -n "$port" ]; then
+  ! in_use "$port" || die "port $port is in use"
+else
+  port=$(free_port)
+fi
+controller_port=$(free_port)
+while [ "$controller_port" = "$port" ]; do controller_port=$(free_port); done
+
+# --- State --------------------------------------------------------------------------------
+state=$(mktemp -d "${TMPDIR:-/tmp}/kafka-broker.XXXXXX")
+broker_pid=
+cleanup() {
+  if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
+    kill -TERM "$broker_pid" 2>/dev/null || true
+    # A controlled shutdown takes a few seconds; past 30 s the broker is killed.
+    for _ in $(seq 1 300); do
+      kill -0 "$broker_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$broker_pid" 2>/dev/null || true
+    wait "$broker_pid" 2>/dev/null || true
+  fi
+  rm -rf "$state"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log_file=${log_file:-$state/broker.log}
+cat >"$state/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$state/data
+num.partitions=$partitions
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+EOF
+for setting in "${settings[@]}"; do
+  printf '%s\n' "$setting" >>"$state/server.properties"
+done
+cat >"$state/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = $log_file
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+EOF
+
+# --- Format and start ---------------------------------------------------------------------
+jvm=(-cp "$classpath" "-Dlog4j2.configurationFile=$state/log4j2.properties")
+cluster_id=$("$java" "${jvm[@]}" kafka.tools.StorageTool random-uuid 2>"$state/format.err") \
+  || { cat "$state/format.err" >&2; die "could not create a cluster id"; }
+"$java" "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
+  -c "$state/server.properties" >"$state/format.out" 2>&1 \
+  || { cat "$state/format.out" >&2; die "could not format the storage directory"; }
+
+read -r -a heap <<<"${KAFKA_BROKER_HEAP:--Xms256m -Xmx1g}"
+"$java" "${heap[@]}" -XX:+UseG1GC -Djava.awt.headless=true "${jvm[@]}" \
+  kafka.Kafka "$state/server.properties" >"$state/broker.out" 2>&1 &
+broker_pid=$!
+
+broker_failed() {
+  echo "--- broker output ($state/broker.out)" >&2
+  tail -n 20 "$state/broker.out" >&2 || true
+  echo "--- broker log ($log_file)" >&2
+  grep -E ' (ERROR|FATAL) ' "$log_file" 2>/dev/null | tail -n 20 >&2 || true
+  die "$*"
+}
+
+started=false
+deadline=$((SECONDS + start_timeout))
+while [ $SECONDS -lt $deadline ]; do
+  kill -0 "$broker_pid" 2>/dev/null || broker_failed "the broker exited while starting"
+  if grep -q 'Kafka Server started' "$log_file" 2>/dev/null; then
+    started=true
+    break
+  fi
+  sleep 0.2
+done
+$started || broker_failed "the broker did not start within ${start_timeout}s"
+
+echo "127.0.0.1:$port"
+echo "kafka-broker: Apache Kafka $version on 127.0.0.1:$port (state: $state, log: $log_file); stop with Ctrl-C" >&2
+
+# Until a signal, or until the broker exits by itself (which is a failure).
+wait "$broker_pid" || true
+broker_pid=
+broker_failed "the broker exited unexpectedly"
