@@ -63,15 +63,6 @@ fn exits(mut child: Child, what: &str) -> ExitStatus {
     }
 }
 
-/// Sends SIGTERM to `child`.
-fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 /// Waits until the output holds at least `count` records.
 fn output_reaches(cluster: &EmbeddedCluster, output: &str, count: i64) {
     wait_for(&format!("{count} records in {output}"), || {

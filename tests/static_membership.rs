@@ -12,10 +12,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use common::hooks::held;
 use common::*;
 use timely_kafka::testing::unique_name;
 use timely_kafka::{GroupProtocol, SourceConfig};
@@ -25,24 +26,6 @@ const PARTITIONS: i32 = 4;
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `b` stays down between stopping and starting again.
 const DOWNTIME: Duration = Duration::from_secs(1);
-
-/// Hook calls in order: `(member, assigned?, partition)`.
-type Events = Arc<Mutex<Vec<(&'static str, bool, i32)>>>;
-
-/// The partitions `member` holds after `events`.
-fn held(events: &[(&'static str, bool, i32)], member: &str) -> BTreeSet<i32> {
-    let mut held = BTreeSet::new();
-    for (m, assigned, p) in events {
-        if *m == member {
-            if *assigned {
-                held.insert(*p);
-            } else {
-                held.remove(p);
-            }
-        }
-    }
-    held
-}
 
 /// What the other member saw while `b` restarted.
 struct Restart {
@@ -65,24 +48,19 @@ fn restart_b(static_b: bool) -> Restart {
     // Heartbeats every 100 ms: a rebalance reaches the other member well within DOWNTIME.
     cluster.set_consumer_group_timeouts(SESSION_TIMEOUT, Duration::from_millis(100));
     let bootstrap = cluster.bootstrap_servers();
-    let events: Events = Arc::default();
+    let events: hooks::Events = Arc::default();
     let make = |name: &'static str, index: Option<usize>| {
-        let (on_assign, on_revoke) = (Arc::clone(&events), Arc::clone(&events));
-        let mut builder = SourceConfig::builder()
-            .brokers(&bootstrap)
-            .group_id(&group)
-            .topic(&topic)
-            .tick(Duration::from_millis(10))
-            .commit_interval(Duration::from_millis(50))
-            .group_protocol(GroupProtocol::consumer())
-            .on_assigned(move |_, p, _| {
-                on_assign.lock().unwrap().push((name, true, p));
-                Ok(())
-            })
-            .on_revoked(move |_, p, _| {
-                on_revoke.lock().unwrap().push((name, false, p));
-                Ok(())
-            });
+        let mut builder = hooks::recording_hooks(
+            SourceConfig::builder()
+                .brokers(&bootstrap)
+                .group_id(&group)
+                .topic(&topic)
+                .tick(Duration::from_millis(10))
+                .commit_interval(Duration::from_millis(50))
+                .group_protocol(GroupProtocol::consumer()),
+            name,
+            &events,
+        );
         if let Some(index) = index {
             builder = builder.static_membership("pipeline", index);
         }

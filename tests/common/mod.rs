@@ -2,6 +2,7 @@
 //! holds, and read committed offsets the way any other Kafka client would.
 #![allow(dead_code)]
 
+pub mod hooks;
 pub mod member;
 
 use std::collections::BTreeMap;
@@ -122,13 +123,36 @@ pub fn consume_with_progress(
     )
 }
 
-/// Committed offsets of `group` on `topic`, read by a separate client.
+/// Committed offsets of `group` on `topic`, read by a separate client. A reading the broker
+/// refuses for now (`NOT_COORDINATOR` while a group's coordinator is set up) is taken again,
+/// until the [`DEADLINE`].
 pub fn committed(
     bootstrap: &str,
     group: &str,
     topic: &str,
     partitions: i32,
 ) -> BTreeMap<i32, Option<i64>> {
+    let started = Instant::now();
+    loop {
+        match try_committed(bootstrap, group, topic, partitions) {
+            Ok(committed) => return committed,
+            Err(e) if started.elapsed() < DEADLINE => {
+                eprintln!("reading {group}'s commits on {topic} failed, again: {e}");
+                thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("read {group}'s committed offsets on {topic}: {e}"),
+        }
+    }
+}
+
+/// [`committed`], or the error of the reading (a real broker answers `NOT_COORDINATOR`
+/// now and then, while a new group's coordinator is being set up).
+pub fn try_committed(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> rdkafka::error::KafkaResult<BTreeMap<i32, Option<i64>>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
@@ -138,9 +162,7 @@ pub fn committed(
     for p in 0..partitions {
         tpl.add_partition(topic, p);
     }
-    let result = consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .expect("read committed offsets");
+    let result = consumer.committed_offsets(tpl, Duration::from_secs(10))?;
     let map = (0..partitions)
         .map(|p| {
             let offset = match result.find_partition(topic, p).map(|e| e.offset()) {
@@ -151,7 +173,7 @@ pub fn committed(
         })
         .collect();
     drop(result);
-    map
+    Ok(map)
 }
 
 /// Groups seen records by partition, in the order they were seen.
@@ -388,6 +410,15 @@ pub fn pipe_process(
     ];
     args.extend_from_slice(extra);
     pipe_at_defaults(bootstrap, group, input, output, &args)
+}
+
+/// Sends SIGTERM to `child`, as a supervisor stopping it would.
+pub fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM {}", child.id());
 }
 
 /// Polls `cond` every 20 ms until it holds, failing the test with `what` after [`DEADLINE`].
