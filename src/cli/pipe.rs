@@ -252,6 +252,12 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
                     .unwrap_or_else(|e| e.into_inner())
                     .get_or_insert(error.to_string());
             }
+            if let Some(error) = control.error() {
+                failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(error);
+            }
             let failed = failure.lock().unwrap_or_else(|e| e.into_inner()).clone();
             if failed.is_some() && !control.is_closed() {
                 // Nothing past the failed record may be committed: stop now, commit what is

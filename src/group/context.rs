@@ -109,7 +109,7 @@ impl GroupContext {
             for (topic, partition) in &partitions {
                 if let Err(error) = hook(topic, *partition, generation) {
                     self.shared
-                        .hook_failed(format!("assigned hook for {topic}/{partition}: {error}"));
+                        .fail(format!("assigned hook for {topic}/{partition}: {error}"));
                 }
             }
         }
@@ -317,7 +317,7 @@ impl GroupContext {
             for (topic, partition) in &partitions {
                 if let Err(error) = hook(topic, *partition, generation) {
                     self.shared
-                        .hook_failed(format!("revoked hook for {topic}/{partition}: {error}"));
+                        .fail(format!("revoked hook for {topic}/{partition}: {error}"));
                 }
             }
         }

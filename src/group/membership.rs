@@ -579,11 +579,44 @@ fn serve_group(consumer: &BaseConsumer<GroupContext>, stop: &AtomicBool) {
                 }
             }
             Some(Err(err)) => {
-                tracing::warn!(group = %consumer.context().shared.group_id, "consumer error: {err}");
-                consumer.context().shared.record_error(err.to_string());
+                let shared = &consumer.context().shared;
+                match refusal(&err, &shared.group_id) {
+                    Some(refused) => shared.fail(refused),
+                    None => {
+                        tracing::warn!(group = %shared.group_id, "consumer error: {err}");
+                        shared.record_error(err.to_string());
+                    }
+                }
             }
         }
     }
+}
+
+/// The group's errors that no retry can cure, as the message the sources stop with; `None`
+/// for the errors librdkafka retries by itself. Without this, librdkafka would rejoin every
+/// few seconds, refused each time, and the source would wait forever for an assignment.
+fn refusal(err: &rdkafka::error::KafkaError, group: &str) -> Option<String> {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    let why = match err.rdkafka_error_code()? {
+        Code::InvalidSessionTimeout => {
+            "the broker refused `session.timeout.ms`: it must lie within the broker's \
+             group.min.session.timeout.ms and group.max.session.timeout.ms (Kafka's defaults: \
+             6 s and 30 min)"
+        }
+        Code::GroupAuthorizationFailed => "this client is not authorized to use the group",
+        Code::InvalidGroupId => "the broker refused the group id",
+        Code::GroupMaxSizeReached => "the group is full (the broker's group.max.size)",
+        Code::InconsistentGroupProtocol => {
+            "the group's members use different group protocols or assignors"
+        }
+        Code::UnsupportedAssignor => "the broker does not support the configured assignor",
+        Code::FencedInstanceId => {
+            "another member with the same `group.instance.id` joined the group"
+        }
+        Code::Fatal => "librdkafka raised a fatal error",
+        _ => return None,
+    };
+    Some(format!("group `{group}`: {why} ({err})"))
 }
 
 /// A token that differs between memberships and processes: std's per-process random hash

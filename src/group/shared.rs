@@ -479,8 +479,9 @@ impl GroupShared {
         workers.is_some_and(|n| self.closed.load(Ordering::Acquire) >= n)
     }
 
-    /// A lifecycle hook failed: stop the sources with its error.
-    pub(crate) fn hook_failed(&self, message: String) {
+    /// Something the sources cannot go on from (a lifecycle hook failed, the group refused
+    /// this member for good): stop them with its error.
+    pub(crate) fn fail(&self, message: String) {
         tracing::error!(group = %self.group_id, "{message}; stopping the source");
         {
             let mut state = self.lock();

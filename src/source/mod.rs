@@ -150,7 +150,11 @@ impl SourceControl {
         self.shared.request_abort();
     }
 
-    /// The error that stopped the sources (a lifecycle hook returned it), if any.
+    /// The error that stopped the sources, if any: a lifecycle hook returned it, or the group
+    /// refused this member in a way no retry cures (a `session.timeout.ms` outside the
+    /// broker's range, no authorization for the group, a full group, a fenced static
+    /// member, members with different protocols or assignors, a fatal librdkafka error).
+    /// The message names the group and what was refused.
     pub fn error(&self) -> Option<String> {
         self.shared.fatal()
     }

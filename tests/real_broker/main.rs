@@ -9,6 +9,7 @@
 //!   members churning with one killed, each under the classic and the KIP-848 `consumer`
 //!   group protocols.
 //! - [`start`]: a start at a timestamp, and partitions added while the source runs (row 19).
+//! - [`refusals`]: settings Kafka refuses stop the source with an error naming them.
 //! - [`static_membership`]: a static member's restart within the session timeout (row 20).
 //!
 //! Reads of a topic go to its end offsets, never to a quiet period. Commits are read
@@ -21,5 +22,6 @@ mod common;
 mod broker;
 mod groups;
 mod pipeline;
+mod refusals;
 mod start;
 mod static_membership;
