@@ -68,8 +68,11 @@ pub struct PipeArgs {
     exchange: bool,
     /// Exit gracefully once the pipe has been idle for this many seconds: assigned its
     /// partitions (possibly none), caught up with each of them, every record read written
-    /// and acknowledged, and nothing new arriving. Joining the group, rebalances and waiting
-    /// for a dead member's session to expire never count as idle.
+    /// and acknowledged, and nothing new arriving. Joining the group, rebalances and (under
+    /// the classic protocol) waiting for a dead member's session to expire never count as
+    /// idle; under `consumer`, Kafka gives a restarted member a dead member's partitions only
+    /// when that member's session ends, so set this longer than the broker's
+    /// group.consumer.session.timeout.ms to take them over.
     #[arg(long, value_name = "SECONDS")]
     idle_exit: Option<u64>,
     /// Consumer-group protocol: `classic` (every broker; the default) or `consumer`
