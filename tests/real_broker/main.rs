@@ -8,6 +8,7 @@
 //! - [`groups`]: two `pipe` processes rebalancing, a `pipe` SIGKILLed and restarted, three
 //!   members churning with one killed, each under the classic and the KIP-848 `consumer`
 //!   group protocols.
+//! - [`kafka_broker_script`]: `scripts/kafka-broker.sh` starts, serves, stops and fails as documented.
 //! - [`start`]: a start at a timestamp, and partitions added while the source runs (row 19).
 //! - [`refusals`]: settings Kafka refuses stop the source with an error naming them.
 //! - [`static_membership`]: a static member's restart within the session timeout (row 20).
@@ -21,6 +22,7 @@ mod common;
 
 mod broker;
 mod groups;
+mod kafka_broker_script;
 mod pipeline;
 mod refusals;
 mod start;
