@@ -64,3 +64,26 @@ fn settings_must_be_key_value() {
         assert!(stderr.contains("KEY=VALUE"), "{flag}: {stderr}");
     }
 }
+
+#[test]
+fn an_assignor_the_protocol_does_not_have_is_refused_naming_the_key() {
+    for (protocol, assignor, key) in [
+        ("classic", "uniform", "partition.assignment.strategy"),
+        ("consumer", "cooperative-sticky", "group.remote.assignor"),
+    ] {
+        let run = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
+            .args(["pipe", "--brokers", &closed_port(), "--group", "g"])
+            .args(["--input", "in", "--output", "out"])
+            .args(["--group-protocol", protocol, "--assignor", assignor])
+            .output()
+            .expect("run the pipe");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{protocol}: {stderr}");
+        assert!(stderr.contains(key), "{protocol}: {stderr}");
+        assert!(stderr.contains(assignor), "{protocol}: {stderr}");
+        assert!(
+            !stderr.contains("no broker answered"),
+            "refused before connecting: {stderr}"
+        );
+    }
+}

@@ -81,6 +81,12 @@ pub struct PipeArgs {
     /// heartbeat timeouts are the broker's: `--consumer-set session.timeout.ms=...` is refused.
     #[arg(long, value_name = "PROTOCOL", default_value = "classic", value_parser = GroupProtocol::from_str)]
     group_protocol: GroupProtocol,
+    /// The group protocol's assignor. `classic`: `range,roundrobin` (the default; eager),
+    /// `range`, `roundrobin` (eager) or `cooperative-sticky` (incremental: members keep the
+    /// partitions that do not move). `consumer`: `uniform` or `range` (default: the broker's
+    /// first `group.consumer.assignors`).
+    #[arg(long, value_name = "NAME")]
+    assignor: Option<String>,
     /// Commit interval in milliseconds.
     #[arg(long, default_value_t = 1000)]
     commit_interval_ms: u64,
@@ -142,11 +148,18 @@ pub fn run(args: PipeArgs) -> ExitCode {
 
 fn pipe(args: PipeArgs) -> Result<(), String> {
     let summary = RunSummary::new(args.timely.process, args.timely.processes);
+    let group_protocol = match &args.assignor {
+        Some(name) => args
+            .group_protocol
+            .with_assignor(name)
+            .map_err(|e| e.to_string())?,
+        None => args.group_protocol,
+    };
     let mut source = SourceConfig::builder()
         .brokers(&args.brokers)
         .group_id(&args.group)
         .topic(&args.input)
-        .group_protocol(args.group_protocol)
+        .group_protocol(group_protocol)
         .commit_interval(Duration::from_millis(args.commit_interval_ms))
         .connect_timeout(Duration::from_secs(args.connect_timeout))
         .on_assigned(summary.on_assigned());

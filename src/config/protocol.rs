@@ -94,6 +94,51 @@ impl GroupProtocol {
         GroupProtocol::Consumer(ServerAssignor::default())
     }
 
+    /// This protocol with the assignor called `name`: for `classic`, `range,roundrobin`,
+    /// `range`, `roundrobin` or `cooperative-sticky` (`partition.assignment.strategy`); for
+    /// `consumer`, `uniform` or `range` (`group.remote.assignor`). Any other name is an error
+    /// naming the key and the choices.
+    ///
+    /// ```
+    /// use timely_kafka::{ClassicAssignor, GroupProtocol};
+    ///
+    /// let protocol = GroupProtocol::classic().with_assignor("cooperative-sticky").unwrap();
+    /// assert_eq!(protocol, GroupProtocol::Classic(ClassicAssignor::CooperativeSticky));
+    /// assert!(GroupProtocol::consumer().with_assignor("cooperative-sticky").is_err());
+    /// ```
+    pub fn with_assignor(self, name: &str) -> Result<Self, ConfigError> {
+        let wanted = name.trim().to_ascii_lowercase();
+        let invalid = |key: &str, choices: &str| ConfigError::Invalid {
+            key: key.to_owned(),
+            value: name.to_owned(),
+            reason: format!("the {self} protocol's assignors are {choices}"),
+        };
+        match self {
+            GroupProtocol::Classic(_) => {
+                let all = [
+                    ClassicAssignor::RangeRoundRobin,
+                    ClassicAssignor::Range,
+                    ClassicAssignor::RoundRobin,
+                    ClassicAssignor::CooperativeSticky,
+                ];
+                all.into_iter()
+                    .find(|a| a.key_value() == wanted)
+                    .map(GroupProtocol::Classic)
+                    .ok_or_else(|| {
+                        invalid(
+                            "partition.assignment.strategy",
+                            "`range,roundrobin`, `range`, `roundrobin` and `cooperative-sticky`",
+                        )
+                    })
+            }
+            GroupProtocol::Consumer(_) => [ServerAssignor::Uniform, ServerAssignor::Range]
+                .into_iter()
+                .find(|a| a.key_value() == Some(wanted.as_str()))
+                .map(GroupProtocol::Consumer)
+                .ok_or_else(|| invalid("group.remote.assignor", "`uniform` and `range`")),
+        }
+    }
+
     /// Refuses passthrough keys this protocol does not use, naming the key.
     pub(crate) fn validate(&self, passthrough: &Passthrough) -> Result<(), ConfigError> {
         if let GroupProtocol::Consumer(_) = self {
@@ -198,6 +243,16 @@ mod tests {
             " Consumer".parse::<GroupProtocol>().unwrap(),
             GroupProtocol::consumer()
         );
+        assert_eq!(
+            GroupProtocol::consumer().with_assignor(" Uniform").unwrap(),
+            GroupProtocol::Consumer(ServerAssignor::Uniform)
+        );
+        match GroupProtocol::classic().with_assignor("uniform") {
+            Err(ConfigError::Invalid { key, .. }) => {
+                assert_eq!(key, "partition.assignment.strategy")
+            }
+            other => panic!("{other:?}"),
+        }
         match "kip848".parse::<GroupProtocol>() {
             Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "group.protocol"),
             other => panic!("{other:?}"),

@@ -33,10 +33,12 @@ pub fn brokers() -> String {
 /// The consumer group protocol a test runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
-    /// The classic protocol (librdkafka's default assignors), with a 6 s session: Kafka's
+    /// The classic protocol (librdkafka's default assignors, eager), with a 6 s session: Kafka's
     /// default `group.min.session.timeout.ms`, so a SIGKILLed member's partitions move on
     /// after 6 s rather than the default 45 s.
     Classic,
+    /// [`Protocol::Classic`] with the `cooperative-sticky` assignor: incremental rebalances.
+    Cooperative,
     /// KIP-848's `consumer` protocol; its session is the broker's
     /// `group.consumer.session.timeout.ms` (6 s on the broker `real-broker-tests.sh` starts).
     Consumer,
@@ -47,6 +49,14 @@ impl Protocol {
     pub fn pipe_args(self) -> &'static [&'static str] {
         match self {
             Protocol::Classic => &[
+                "--consumer-set",
+                "session.timeout.ms=6000",
+                "--consumer-set",
+                "heartbeat.interval.ms=500",
+            ],
+            Protocol::Cooperative => &[
+                "--assignor",
+                "cooperative-sticky",
                 "--consumer-set",
                 "session.timeout.ms=6000",
                 "--consumer-set",

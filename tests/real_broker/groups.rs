@@ -1,6 +1,7 @@
 //! Groups on the broker under test: two `pipe` processes rebalancing, a `pipe` SIGKILLed and
-//! restarted, three members churning with one killed; each under the classic and the
-//! KIP-848 `consumer` group protocols, with the same invariants.
+//! restarted, three members churning with one killed; each under the classic protocol's
+//! eager and cooperative-sticky assignors and the KIP-848 `consumer` protocol, with the same
+//! invariants.
 
 use std::process::Child;
 
@@ -59,6 +60,12 @@ fn two_pipe_processes_rebalance_without_loss(protocol: Protocol) {
 #[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
 fn two_pipe_processes_rebalance_without_loss_classic() {
     two_pipe_processes_rebalance_without_loss(Protocol::Classic);
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn two_pipe_processes_rebalance_without_loss_cooperative() {
+    two_pipe_processes_rebalance_without_loss(Protocol::Cooperative);
 }
 
 #[test]
@@ -128,6 +135,12 @@ fn a_pipe_killed_and_restarted_loses_nothing_classic() {
 
 #[test]
 #[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn a_pipe_killed_and_restarted_loses_nothing_cooperative() {
+    a_pipe_killed_and_restarted_loses_nothing(Protocol::Cooperative);
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
 fn a_pipe_killed_and_restarted_loses_nothing_consumer_protocol() {
     a_pipe_killed_and_restarted_loses_nothing(Protocol::Consumer);
 }
@@ -172,6 +185,12 @@ fn three_members_churn_and_one_is_killed(protocol: Protocol) {
 #[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
 fn three_members_churn_and_one_is_killed_classic() {
     three_members_churn_and_one_is_killed(Protocol::Classic);
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn three_members_churn_and_one_is_killed_cooperative() {
+    three_members_churn_and_one_is_killed(Protocol::Cooperative);
 }
 
 #[test]
