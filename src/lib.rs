@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod batching;
+mod build_info;
 pub mod clock;
 pub mod config;
 pub mod differential;
@@ -37,6 +38,7 @@ pub mod source;
 pub mod testing;
 pub mod timely_args;
 
+pub use build_info::BuildInfo;
 pub use config::{
     ClassicAssignor, CommitCadence, GroupProtocol, OffsetReset, ServerAssignor, SourceConfig,
     SourceConfigBuilder, StartPolicy,

@@ -14,8 +14,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::logging::init();
     match cli.command {
-        Command::Bench(args) => cli::bench::run(args),
-        Command::MockCluster(args) => cli::mock_cluster::run(args),
-        Command::Pipe(args) => cli::pipe::run(args),
+        Some(Command::Bench(args)) => cli::bench::run(args),
+        Some(Command::MockCluster(args)) => cli::mock_cluster::run(args),
+        Some(Command::Pipe(args)) => cli::pipe::run(args),
+        // `arg_required_else_help`: without a command, only `--version` gets here.
+        Some(Command::Version(_)) | None => cli::version::run(),
     }
 }

@@ -87,3 +87,38 @@ fn an_assignor_the_protocol_does_not_have_is_refused_naming_the_key() {
         );
     }
 }
+
+/// `version` and `--version` say what the build can do: the security features a user needs
+/// to connect to a managed cluster are in the default build.
+#[test]
+fn version_names_librdkafka_and_the_security_features_built_in() {
+    for args in [&["version"][..], &["--version"][..]] {
+        let run = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
+            .args(args)
+            .output()
+            .expect("run timely-kafka");
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{args:?}: {stdout}");
+        assert!(
+            stdout.starts_with(&format!("timely-kafka {}\n", env!("CARGO_PKG_VERSION"))),
+            "{args:?}: {stdout}"
+        );
+        assert!(stdout.contains("\nlibrdkafka 2."), "{args:?}: {stdout}");
+        let features = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("builtin.features "))
+            .expect("a builtin.features line");
+        for needed in [
+            "ssl",
+            "sasl_plain",
+            "sasl_scram",
+            "sasl_oauthbearer",
+            "zstd",
+        ] {
+            assert!(
+                features.split(',').any(|f| f == needed),
+                "{args:?}: {needed} is not built in: {features}"
+            );
+        }
+    }
+}

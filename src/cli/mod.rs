@@ -11,16 +11,26 @@ pub mod cpu;
 pub mod logging;
 pub mod mock_cluster;
 pub mod pipe;
+pub mod version;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 /// Kafka sources, ordered processing and frontier-driven commits for timely dataflow.
 #[derive(Debug, Parser)]
-#[command(name = "timely-kafka", version, disable_help_flag = true)]
+#[command(
+    name = "timely-kafka",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    args_conflicts_with_subcommands = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     /// The subcommand to run.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Print the version, librdkafka's version and its built-in features (as `version`).
+    #[arg(long)]
+    pub version: bool,
     #[command(flatten)]
     help: HelpFlag,
 }
@@ -34,6 +44,8 @@ pub enum Command {
     MockCluster(mock_cluster::MockClusterArgs),
     /// Consume a topic, transform each payload, produce to another topic, at-least-once.
     Pipe(pipe::PipeArgs),
+    /// Print the version, librdkafka's version and its built-in features (TLS, SASL, ...).
+    Version(version::VersionArgs),
 }
 
 /// A long-only `--help` flag; `-h` is left free for timely's `--hostfile`.

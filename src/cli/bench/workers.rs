@@ -21,7 +21,7 @@ mod tests {
 
     fn counts(line: &[&str]) -> Result<Vec<usize>, String> {
         let cli = Cli::try_parse_from(line).map_err(|e| e.to_string())?;
-        let Command::Bench(args) = cli.command else {
+        let Some(Command::Bench(args)) = cli.command else {
             panic!("not bench")
         };
         worker_counts(args.threads, &args.workers)
