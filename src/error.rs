@@ -61,6 +61,14 @@ pub enum ConfigError {
         /// Why it is refused.
         reason: String,
     },
+    /// A client properties file could not be read or parsed.
+    #[error("client properties file `{}` {reason}", path.display())]
+    PropertiesFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// librdkafka rejected a passthrough key or value.
     #[error("librdkafka rejected `{key}` = `{value}`: {message}")]
     Rejected {
@@ -81,14 +89,22 @@ pub enum Error {
     #[error(transparent)]
     Config(Box<ConfigError>),
     /// No broker answered within the configured connect timeout.
-    #[error("no broker reachable at `{brokers}` within {waited:?} (setting `connect_timeout`): {source}")]
+    #[error(
+        "no broker reachable at `{brokers}` within {waited:?} (setting `connect_timeout`): {source}{}",
+        cause_suffix(.cause)
+    )]
     BrokersUnreachable {
         /// The bootstrap servers that were tried.
         brokers: String,
         /// How long we waited.
         waited: Duration,
-        /// The last error librdkafka reported.
+        /// The error of the request that timed out.
         source: Box<KafkaError>,
+        /// Why the connections failed, as librdkafka last reported it: a refused connection,
+        /// a failed TLS handshake (an unknown CA, a certificate for another host, a client
+        /// certificate missing), a SASL authentication failure. `None` when it reported
+        /// nothing.
+        cause: Option<String>,
     },
     /// A Kafka operation failed.
     #[error("{operation} failed: {source}")]
@@ -206,4 +222,12 @@ pub enum SinkError {
     /// A rebuilt view's upsert sink could not read where its input or output stood at start.
     #[error("preparing the rebuild of a view: {0}")]
     Rebuild(String),
+}
+
+/// `; cause: ...` when there is one.
+fn cause_suffix(cause: &Option<String>) -> String {
+    cause
+        .as_deref()
+        .map(|cause| format!("; {cause}"))
+        .unwrap_or_default()
 }

@@ -25,6 +25,7 @@ use signal_hook::iterator::Signals;
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
+use timely_kafka::config::read_properties;
 use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
 use timely_kafka::timely_args::TimelyArgs;
 use timely_kafka::{GroupProtocol, KafkaRecord, KafkaSourceExt, SourceConfig};
@@ -46,9 +47,17 @@ pub enum Transform {
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
 pub struct PipeArgs {
-    /// Kafka bootstrap servers, `host:port[,host:port...]`.
+    /// Kafka bootstrap servers, `host:port[,host:port...]`. Required unless --config gives
+    /// `bootstrap.servers`; overrides it when both do.
     #[arg(long)]
-    brokers: String,
+    brokers: Option<String>,
+    /// A client properties file (`key=value` lines, as Kafka's tools and kcat read) for both
+    /// the consumer and the producer: bootstrap servers, security protocol, certificates,
+    /// SASL credentials. A value may be `${env:NAME}`, read from the environment, so secrets
+    /// stay out of the file and off the command line. --set, --consumer-set and
+    /// --producer-set override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     /// Consumer group of the input.
     #[arg(long)]
     group: String,
@@ -155,8 +164,20 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?,
         None => args.group_protocol,
     };
+    let mut file_settings = match &args.config {
+        Some(path) => read_properties(path).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let file_brokers = file_settings
+        .iter()
+        .rposition(|(key, _)| key == "bootstrap.servers")
+        .map(|at| file_settings.remove(at).1);
+    file_settings.retain(|(key, _)| key != "bootstrap.servers");
+    let brokers = args.brokers.clone().or(file_brokers).ok_or(
+        "no brokers: give --brokers, or bootstrap.servers in the --config file".to_owned(),
+    )?;
     let mut source = SourceConfig::builder()
-        .brokers(&args.brokers)
+        .brokers(&brokers)
         .group_id(&args.group)
         .topic(&args.input)
         .group_protocol(group_protocol)
@@ -164,12 +185,20 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
         .connect_timeout(Duration::from_secs(args.connect_timeout))
         .on_assigned(summary.on_assigned());
     let mut sink = SinkConfig::builder()
-        .brokers(&args.brokers)
+        .brokers(&brokers)
         .default_topic(&args.output);
-    for (key, value) in args.settings.iter().chain(&args.consumer_settings) {
+    for (key, value) in file_settings
+        .iter()
+        .chain(&args.settings)
+        .chain(&args.consumer_settings)
+    {
         source = source.set(key, value);
     }
-    for (key, value) in args.settings.iter().chain(&args.producer_settings) {
+    for (key, value) in file_settings
+        .iter()
+        .chain(&args.settings)
+        .chain(&args.producer_settings)
+    {
         sink = sink.set(key, value);
     }
     let source = source.build().map_err(|e| e.to_string())?;

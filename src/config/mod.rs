@@ -8,6 +8,7 @@
 
 mod hooks;
 mod passthrough;
+mod properties;
 mod protocol;
 mod source;
 mod start;
@@ -16,6 +17,7 @@ mod validate;
 pub use hooks::LifecycleHook;
 pub(crate) use passthrough::{check_client_config, Forced, Managed, Refused};
 pub use passthrough::{is_secret_key, Passthrough};
+pub use properties::read_properties;
 pub use protocol::{ClassicAssignor, GroupProtocol, ServerAssignor};
 pub(crate) use source::SourceSettings;
 pub use source::{CommitCadence, SourceConfig, SourceConfigBuilder};
