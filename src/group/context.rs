@@ -413,6 +413,10 @@ impl ClientContext for GroupContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         use rdkafka::error::RDKafkaErrorCode::{AllBrokersDown, BrokerTransportFailure};
+        // "All brokers down" says nothing a connection's own error did not.
+        if !matches!(error, KafkaError::Global(AllBrokersDown)) {
+            self.shared.record_connection_error(reason);
+        }
         // librdkafka logs every failed connection itself (facility FAIL, identical ones
         // suppressed), and raises these again for each retry: a flood that says nothing new.
         if matches!(

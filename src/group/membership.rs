@@ -128,11 +128,18 @@ impl Membership {
                 }
             }
             Err(source) => {
+                // The connection errors wait on the client's queue: serve them, so the
+                // context records why (TLS, authentication, refused).
+                // (A served log or error event also reads as `None`: serve a bounded number.)
+                for _ in 0..256 {
+                    let _ = consumer.poll(Duration::ZERO);
+                }
                 return Err(Error::BrokersUnreachable {
                     brokers: settings.brokers.clone(),
                     waited: settings.connect_timeout,
                     source: Box::new(source),
-                })
+                    cause: shared.connection_error(),
+                });
             }
         }
         let consumer = Arc::new(consumer);

@@ -187,6 +187,10 @@ pub(crate) struct GroupShared {
     /// Local sources that have made their final commit.
     closed: AtomicUsize,
     activators: Mutex<Vec<Option<SyncActivator>>>,
+    /// Why the last connection failed (librdkafka's error callback), for
+    /// `Error::BrokersUnreachable`. Its own lock: the callback may run while the state's is
+    /// held.
+    connection_error: Mutex<Option<String>>,
 }
 
 impl GroupShared {
@@ -201,6 +205,7 @@ impl GroupShared {
             abort: AtomicBool::new(false),
             closed: AtomicUsize::new(0),
             activators: Mutex::new(Vec::new()),
+            connection_error: Mutex::new(None),
         }
     }
 
@@ -494,6 +499,22 @@ impl GroupShared {
     /// The error that stopped the source, if any.
     pub(crate) fn fatal(&self) -> Option<String> {
         self.lock().fatal.clone()
+    }
+
+    /// Records why a connection failed, as librdkafka's error callback says it.
+    pub(crate) fn record_connection_error(&self, reason: &str) {
+        *self
+            .connection_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(reason.to_owned());
+    }
+
+    /// The last reason a connection failed, if any.
+    pub(crate) fn connection_error(&self) -> Option<String> {
+        self.connection_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Records an error for [`SourceProgress::last_error`].

@@ -10,6 +10,15 @@ pub fn source_error(error: &Error) -> String {
             brokers,
             waited,
             source,
+            cause: Some(cause),
+        } => format!(
+            "no broker answered at `{brokers}` within {waited:?}: {cause} ({source}); check --brokers and the security settings, or wait longer with --connect-timeout SECONDS"
+        ),
+        Error::BrokersUnreachable {
+            brokers,
+            waited,
+            source,
+            cause: None,
         } => format!(
             "no broker answered at `{brokers}` within {waited:?} ({source}); check --brokers, or wait longer with --connect-timeout SECONDS"
         ),
@@ -31,6 +40,7 @@ mod tests {
             source: Box::new(KafkaError::MetadataFetch(
                 RDKafkaErrorCode::BrokerTransportFailure,
             )),
+            cause: None,
         };
         let message = source_error(&error);
         assert!(message.contains("`127.0.0.1:1` within 3s"), "{message}");
