@@ -6,19 +6,36 @@
 #   scripts/kafka-broker.sh --partitions 8 --set group.initial.rebalance.delay.ms=0
 #   scripts/kafka-broker.sh --fetch              # only download the broker into the cache
 #
-# The first line of stdout is the bootstrap servers (`127.0.0.1:PORT`), as with
-# `timely-kafka mock-cluster`; everything else goes to stderr. The broker runs until this
-# script gets SIGINT or SIGTERM, then it is stopped and its state directory removed.
+# The first line of stdout is the bootstrap servers of the first listener
+# (`127.0.0.1:PORT`), as with `timely-kafka mock-cluster`; then one `NAME=127.0.0.1:PORT`
+# line per listener, and, with a TLS or SASL listener, `clients=DIR`: a directory of
+# librdkafka client property files, one per way in (see below). Everything else goes to
+# stderr. The broker runs until this script gets SIGINT or SIGTERM, then it is stopped and
+# its state directory (certificates and passwords included) removed.
 #
 # Options:
 #   --version V        Apache Kafka version (default: $KAFKA_VERSION below)
-#   --port P           the client listener's port (default: a free one)
+#   --port P           the first listener's port (default: a free one; the others always are)
 #   --partitions N     partitions of auto-created topics (num.partitions; default 1)
-#   --listener NAME    the client listener's security protocol: plaintext (the only one so far)
+#   --listeners LIST   comma-separated, first one printed first (default: plaintext):
+#                        plaintext       no TLS, no authentication
+#                        ssl             TLS (server certificate from a CA made at start)
+#                        mtls            TLS with a client certificate required
+#                        sasl_ssl        TLS + SASL PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and
+#                                        OAUTHBEARER (unsecured JWTs: for tests only)
+#                        sasl_plaintext  SASL PLAIN and SCRAM without TLS
+#                        wronghost       TLS with a certificate for another host name
 #   --set KEY=VALUE    any broker setting (server.properties), repeatable; last one wins
 #   --log FILE         keep the broker's log in FILE (default: inside the state directory)
 #   --start-timeout S  seconds to wait for the broker to start (default 90)
 #   --fetch            fetch the broker into the cache and exit
+#
+# Client property files (in `clients=DIR`; each has bootstrap.servers and everything else a
+# client needs): ssl.properties, mtls.properties, wronghost.properties,
+# sasl_ssl-{plain,scram-sha-256,scram-sha-512,oauthbearer}.properties,
+# sasl_plaintext-{plain,scram-sha-512}.properties, and other-ca.pem (a CA that signed
+# nothing the broker uses). The TLS material and the SASL password are made fresh at start
+# and removed with the state directory: nothing secret is committed or reused.
 #
 # Environment:
 #   TIMELY_KAFKA_CACHE  where broker jars are cached (default ~/.cache/timely-kafka)
@@ -35,7 +52,7 @@ LOG4J_VERSION=2.24.3
 version=$KAFKA_VERSION
 port=
 partitions=1
-listener=plaintext
+listeners=plaintext
 settings=()
 log_file=
 start_timeout=90
@@ -51,7 +68,7 @@ while [ $# -gt 0 ]; do
     --version) version=${2:?--version needs a value}; shift 2 ;;
     --port) port=${2:?--port needs a value}; shift 2 ;;
     --partitions) partitions=${2:?--partitions needs a value}; shift 2 ;;
-    --listener) listener=${2:?--listener needs a value}; shift 2 ;;
+    --listeners) listeners=${2:?--listeners needs a value}; shift 2 ;;
     --set) settings+=("${2:?--set needs KEY=VALUE}"); shift 2 ;;
     --log) log_file=${2:?--log needs a file}; shift 2 ;;
     --start-timeout) start_timeout=${2:?--start-timeout needs seconds}; shift 2 ;;
@@ -67,10 +84,22 @@ done
 for setting in "${settings[@]}"; do
   [[ $setting == ?*=* ]] || die "--set takes KEY=VALUE, got '$setting'"
 done
-case "$listener" in
-  plaintext) ;;
-  *) die "--listener '$listener' is not supported; only plaintext is, so far" ;;
-esac
+IFS=, read -r -a listener_names <<<"$listeners"
+[ ${#listener_names[@]} -gt 0 ] || die "--listeners needs at least one listener"
+needs_tls=false
+needs_sasl=false
+for name in "${listener_names[@]}"; do
+  case "$name" in
+    plaintext) ;;
+    ssl|mtls|wronghost) needs_tls=true ;;
+    sasl_ssl) needs_tls=true; needs_sasl=true ;;
+    sasl_plaintext) needs_sasl=true ;;
+    *) die "unknown listener '$name' (plaintext, ssl, mtls, sasl_ssl, sasl_plaintext, wronghost)" ;;
+  esac
+done
+if $needs_tls; then
+  command -v openssl >/dev/null 2>&1 || die "openssl is needed to make the TLS listeners' certificates"
+fi
 
 # --- Java ---------------------------------------------------------------------------------
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java
@@ -134,11 +163,21 @@ in_use() {
 command -v python3 >/dev/null 2>&1 || die "python3 is needed to pick free ports"
 if [ -n "$port" ]; then
   ! in_use "$port" || die "port $port is in use"
-else
-  port=$(free_port)
 fi
-controller_port=$(free_port)
-while [ "$controller_port" = "$port" ]; do controller_port=$(free_port); done
+# One port per listener, then the controller's; all distinct.
+ports=()
+taken=" $port "
+for i in $(seq 0 ${#listener_names[@]}); do
+  if [ "$i" -eq 0 ] && [ -n "$port" ]; then
+    ports+=("$port")
+    continue
+  fi
+  candidate=$(free_port)
+  while [[ $taken == *" $candidate "* ]]; do candidate=$(free_port); done
+  taken+="$candidate "
+  ports+=("$candidate")
+done
+controller_port=${ports[${#listener_names[@]}]}
 
 # --- State --------------------------------------------------------------------------------
 state=$(mktemp -d "${TMPDIR:-/tmp}/kafka-broker.XXXXXX")
@@ -161,15 +200,126 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 log_file=${log_file:-$state/broker.log}
+clients=$state/clients
+mkdir -p "$clients"
+
+# --- TLS material and SASL credentials, made fresh ------------------------------------------
+tls=$state/tls
+secret() { head -c 18 /dev/urandom | base64 | tr -d '/+='; }
+# Signs a certificate for `$2` (a subjectAltName list) with the test CA, into $tls/$1.{pem,key}.
+sign() {
+  openssl req -newkey rsa:2048 -nodes -keyout "$tls/$1.key" -out "$tls/$1.csr" \
+    -subj "/CN=$1" 2>/dev/null
+  openssl x509 -req -in "$tls/$1.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+    -CAcreateserial -out "$tls/$1.pem" -days 2 \
+    -extfile <(printf 'subjectAltName=%s\n' "$2") 2>/dev/null
+}
+if $needs_tls; then
+  mkdir -p "$tls"
+  (
+    set -e
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls/ca.key" -out "$tls/ca.pem" \
+      -days 2 -subj "/CN=timely-kafka test CA" 2>/dev/null
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls/other-ca.key" \
+      -out "$clients/other-ca.pem" -days 2 -subj "/CN=another CA" 2>/dev/null
+    sign broker "DNS:localhost,IP:127.0.0.1"
+    sign elsewhere "DNS:elsewhere.invalid"
+    sign client "DNS:client"
+  ) || die "openssl could not make the test certificates"
+  keystore_password=$(secret)
+  for cert in broker elsewhere; do
+    openssl pkcs12 -export -in "$tls/$cert.pem" -inkey "$tls/$cert.key" \
+      -out "$tls/$cert.p12" -passout "pass:$keystore_password" \
+      || die "openssl could not make the $cert keystore"
+  done
+fi
+sasl_user=alice
+sasl_password=$(secret)
+
+# --- Broker settings ----------------------------------------------------------------------
+listener_list=()
+advertised_list=()
+protocol_map=(CONTROLLER:PLAINTEXT)
+listener_settings=()
+for i in "${!listener_names[@]}"; do
+  name=${listener_names[$i]}
+  upper=${name^^}
+  address=127.0.0.1:${ports[$i]}
+  listener_list+=("$upper://$address")
+  advertised_list+=("$upper://$address")
+  case "$name" in
+    plaintext) protocol=PLAINTEXT ;;
+    ssl|mtls|wronghost) protocol=SSL ;;
+    sasl_ssl) protocol=SASL_SSL ;;
+    sasl_plaintext) protocol=SASL_PLAINTEXT ;;
+  esac
+  protocol_map+=("$upper:$protocol")
+  prefix=listener.name.$name
+  if [[ $protocol == *SSL ]]; then
+    keystore=$tls/broker.p12
+    [ "$name" = wronghost ] && keystore=$tls/elsewhere.p12
+    listener_settings+=(
+      "$prefix.ssl.keystore.type=PKCS12"
+      "$prefix.ssl.keystore.location=$keystore"
+      "$prefix.ssl.keystore.password=$keystore_password"
+      "$prefix.ssl.truststore.type=PEM"
+      "$prefix.ssl.truststore.location=$tls/ca.pem"
+    )
+  fi
+  [ "$name" = mtls ] && listener_settings+=("$prefix.ssl.client.auth=required")
+  if [[ $protocol == SASL_* ]]; then
+    mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+    [ "$name" = sasl_ssl ] && mechanisms+=",OAUTHBEARER"
+    listener_settings+=(
+      "$prefix.sasl.enabled.mechanisms=$mechanisms"
+      "$prefix.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user=\"$sasl_password\";"
+      "$prefix.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+      "$prefix.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+      "$prefix.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"$sasl_user\";"
+    )
+  fi
+  # The client property file for this way in.
+  client() {
+    local file=$clients/$1.properties
+    shift
+    {
+      echo "bootstrap.servers=$address"
+      printf '%s\n' "$@"
+    } >"$file"
+  }
+  case "$name" in
+    ssl) client ssl security.protocol=ssl "ssl.ca.location=$tls/ca.pem" ;;
+    wronghost) client wronghost security.protocol=ssl "ssl.ca.location=$tls/ca.pem" ;;
+    mtls) client mtls security.protocol=ssl "ssl.ca.location=$tls/ca.pem" \
+      "ssl.certificate.location=$tls/client.pem" "ssl.key.location=$tls/client.key" ;;
+    sasl_ssl|sasl_plaintext)
+      tls_settings=()
+      [ "$name" = sasl_ssl ] && tls_settings=("ssl.ca.location=$tls/ca.pem")
+      for mechanism in PLAIN SCRAM-SHA-256 SCRAM-SHA-512; do
+        client "$name-${mechanism,,}" "security.protocol=$name" "${tls_settings[@]}" \
+          "sasl.mechanisms=$mechanism" "sasl.username=$sasl_user" "sasl.password=$sasl_password"
+      done
+      if [ "$name" = sasl_ssl ]; then
+        client sasl_ssl-oauthbearer security.protocol=sasl_ssl "${tls_settings[@]}" \
+          sasl.mechanisms=OAUTHBEARER enable.sasl.oauthbearer.unsecure.jwt=true \
+          "sasl.oauthbearer.config=principal=$sasl_user"
+      fi
+      ;;
+  esac
+done
+join() { local IFS=,; echo "$*"; }
+listeners_setting=$(join "${listener_list[@]}" "CONTROLLER://127.0.0.1:$controller_port")
+advertised_setting=$(join "${advertised_list[@]}")
+protocol_map_setting=$(join "${protocol_map[@]}")
 cat >"$state/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$listeners_setting
+advertised.listeners=$advertised_setting
+inter.broker.listener.name=${listener_names[0]^^}
+listener.security.protocol.map=$protocol_map_setting
 log.dirs=$state/data
 num.partitions=$partitions
 offsets.topic.replication.factor=1
@@ -178,7 +328,7 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 EOF
-for setting in "${settings[@]}"; do
+for setting in "${listener_settings[@]}" "${settings[@]}"; do
   printf '%s\n' "$setting" >>"$state/server.properties"
 done
 cat >"$state/log4j2.properties" <<EOF
@@ -196,8 +346,14 @@ EOF
 jvm=(-cp "$classpath" "-Dlog4j2.configurationFile=$state/log4j2.properties")
 cluster_id=$("$java" "${jvm[@]}" kafka.tools.StorageTool random-uuid 2>"$state/format.err") \
   || { cat "$state/format.err" >&2; die "could not create a cluster id"; }
+scram=()
+if $needs_sasl; then
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    scram+=(--add-scram "$mechanism=[name=$sasl_user,password=$sasl_password]")
+  done
+fi
 "$java" "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
-  -c "$state/server.properties" >"$state/format.out" 2>&1 \
+  -c "$state/server.properties" "${scram[@]}" >"$state/format.out" 2>&1 \
   || { cat "$state/format.out" >&2; die "could not format the storage directory"; }
 
 read -r -a heap <<<"${KAFKA_BROKER_HEAP:--Xms256m -Xmx1g}"
@@ -225,8 +381,14 @@ while [ $SECONDS -lt $deadline ]; do
 done
 $started || broker_failed "the broker did not start within ${start_timeout}s"
 
-echo "127.0.0.1:$port"
-echo "kafka-broker: Apache Kafka $version on 127.0.0.1:$port (state: $state, log: $log_file); stop with Ctrl-C" >&2
+echo "127.0.0.1:${ports[0]}"
+for i in "${!listener_names[@]}"; do
+  echo "${listener_names[$i]}=127.0.0.1:${ports[$i]}"
+done
+if $needs_tls || $needs_sasl; then
+  echo "clients=$clients"
+fi
+echo "kafka-broker: Apache Kafka $version on 127.0.0.1:${ports[0]} (state: $state, log: $log_file); stop with Ctrl-C" >&2
 
 # Until a signal, or until the broker exits by itself (which is a failure).
 wait "$broker_pid" || true

@@ -10,7 +10,8 @@
 # first run), a single KRaft node on free loopback ports, removed when the tests end. Against
 # your own cluster, the suite creates uniquely named topics and groups and deletes nothing;
 # it needs a broker that accepts a 6 s session timeout (Kafka's default minimum) and
-# transactions.
+# transactions. The security tests need the client property files of the script's broker:
+# skip them there with `--skip security`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,9 @@ if [ -z "${KAFKA_BROKERS:-}" ]; then
   # The KIP-848 group's session and heartbeat at the classic tests' 6 s and 500 ms (the
   # broker's defaults are 45 s and 5 s), so a killed member's partitions move on as soon
   # under both protocols. Everything else is Kafka's default.
+  # Listeners: plaintext for most tests, the secured ones for tests/real_broker/security.rs.
   exec 3< <(exec scripts/kafka-broker.sh \
+    --listeners plaintext,ssl,mtls,sasl_ssl,wronghost \
     --set group.consumer.min.session.timeout.ms=6000 \
     --set group.consumer.session.timeout.ms=6000 \
     --set group.consumer.min.heartbeat.interval.ms=500 \
@@ -44,6 +47,12 @@ if [ -z "${KAFKA_BROKERS:-}" ]; then
     echo "real-broker-tests: Apache Kafka did not start (its messages above)" >&2
     exit 1
   fi
+  # Then one NAME=ADDRESS line per listener, and the client property files' directory.
+  while read -r -t 10 -u 3 line; do
+    case "$line" in
+      clients=*) export KAFKA_CLIENTS_DIR=${line#clients=}; break ;;
+    esac
+  done
   export KAFKA_BROKERS
   echo "== Apache Kafka on $KAFKA_BROKERS, started in $(($(date +%s) - started)) s"
 fi

@@ -11,6 +11,7 @@
 //! - [`kafka_broker_script`]: `scripts/kafka-broker.sh` starts, serves, stops and fails as documented.
 //! - [`start`]: a start at a timestamp, and partitions added while the source runs (row 19).
 //! - [`refusals`]: settings Kafka refuses stop the source with an error naming them.
+//! - [`security`]: TLS, mutual TLS and SASL (PLAIN, SCRAM, OAUTHBEARER) through `pipe --config`, and their failures.
 //! - [`static_membership`]: a static member's restart within the session timeout (row 20).
 //!
 //! Reads of a topic go to its end offsets, never to a quiet period. Commits are read
@@ -25,5 +26,6 @@ mod groups;
 mod kafka_broker_script;
 mod pipeline;
 mod refusals;
+mod security;
 mod start;
 mod static_membership;

@@ -1,0 +1,248 @@
+//! Secured listeners of the broker under test, through `pipe --config FILE` as a user
+//! connects to a managed cluster: TLS, TLS with a client certificate, and SASL over TLS with
+//! PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER; and the failures users meet (a CA
+//! that did not sign the broker, a certificate for another host, a wrong password, no client
+//! certificate where one is required), each reported by cause within the connect timeout.
+//! No secret appears in anything `pipe` prints.
+//!
+//! The client property files come from `scripts/kafka-broker.sh` (`clients=DIR`), which
+//! `scripts/real-broker-tests.sh` exports as `KAFKA_CLIENTS_DIR`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::broker::*;
+use crate::common::*;
+use timely_kafka::testing::unique_name;
+
+/// The directory of client property files for the broker under test.
+fn clients() -> PathBuf {
+    PathBuf::from(std::env::var("KAFKA_CLIENTS_DIR").expect(
+        "KAFKA_CLIENTS_DIR is not set: run scripts/real-broker-tests.sh, which starts a broker \
+         with secured listeners",
+    ))
+}
+
+/// The properties file `name` with `edits` (`key=value`) appended, as a new file.
+fn edited(name: &str, edits: &[&str]) -> PathBuf {
+    let original = std::fs::read_to_string(clients().join(format!("{name}.properties"))).unwrap();
+    let path = std::env::temp_dir().join(format!("{}.properties", unique_name(name)));
+    std::fs::write(&path, format!("{original}{}\n", edits.join("\n"))).unwrap();
+    path
+}
+
+/// A value of a properties file (the broker script's files are plain `key=value` lines).
+fn property(name: &str, key: &str) -> String {
+    std::fs::read_to_string(clients().join(format!("{name}.properties")))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{key}=")).map(str::to_owned))
+        .unwrap_or_else(|| panic!("{name}.properties has no {key}"))
+}
+
+/// `pipe --config FILE` with everything it prints captured.
+fn pipe_with_config(
+    config: &PathBuf,
+    group: &str,
+    input: &str,
+    output: &str,
+    extra: &[&str],
+) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
+        .arg("pipe")
+        .arg("--config")
+        .arg(config)
+        .args(["--group", group, "--input", input, "--output", output])
+        .args(["--consumer-set", "session.timeout.ms=6000"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits, within `limit`, for `child` to exit; returns its success and all it printed.
+fn finish(mut child: Child, limit: Duration) -> (bool, String) {
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let stdout = thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).unwrap();
+        s
+    });
+    let stderr = thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).unwrap();
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("pipe still running after {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let printed = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
+    eprintln!("{printed}");
+    (status.success(), printed)
+}
+
+/// Topics and a group for one run, with a small load in the input.
+fn loaded() -> (String, String, String) {
+    let (input, output, group) = (
+        unique_name("rb-sec-in"),
+        unique_name("rb-sec-out"),
+        unique_name("rb-sec-group"),
+    );
+    create_topic(&input, PARTITIONS);
+    create_topic(&output, PARTITIONS);
+    produce(&input, 0, 0..50);
+    (input, output, group)
+}
+
+/// `pipe` over the way in `name` copies everything and commits to the end, and prints no
+/// secret of it.
+fn pipe_copies_over(name: &str) {
+    let (input, output, group) = loaded();
+    let config = clients().join(format!("{name}.properties"));
+    let child = pipe_with_config(&config, &group, &input, &output, &["--idle-exit", "3"]);
+    let (ok, printed) = finish(child, Duration::from_secs(120));
+    assert!(ok, "pipe over {name}: {printed}");
+    assert_eq!(
+        total_end(&output),
+        50 * PARTITIONS as i64,
+        "everything copied"
+    );
+    assert_committed_to_end(&committed(&brokers(), &group, &input, PARTITIONS), 50);
+    assert_no_secret(name, &printed);
+}
+
+/// Nothing printed holds the password, keystore password or private key of the way in.
+fn assert_no_secret(name: &str, printed: &str) {
+    if name.starts_with("sasl_") && name != "sasl_ssl-oauthbearer" {
+        let password = property(name, "sasl.password");
+        assert!(
+            !printed.contains(&password),
+            "{name}: the SASL password was printed"
+        );
+    }
+    assert!(
+        !printed.contains("PRIVATE KEY"),
+        "{name}: a private key was printed"
+    );
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn pipe_over_tls() {
+    pipe_copies_over("ssl");
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn pipe_over_mutual_tls() {
+    pipe_copies_over("mtls");
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn pipe_over_sasl_ssl_plain() {
+    pipe_copies_over("sasl_ssl-plain");
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn pipe_over_sasl_ssl_scram_sha_256() {
+    pipe_copies_over("sasl_ssl-scram-sha-256");
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn pipe_over_sasl_ssl_scram_sha_512() {
+    pipe_copies_over("sasl_ssl-scram-sha-512");
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn pipe_over_sasl_ssl_oauthbearer_unsecured_jwt() {
+    pipe_copies_over("sasl_ssl-oauthbearer");
+}
+
+/// `pipe` with `config` fails within the connect timeout, and what it prints contains
+/// `cause` (and no secret).
+fn fails_naming(name: &str, config: PathBuf, cause: &[&str]) {
+    let (input, output, group) = loaded();
+    let started = Instant::now();
+    let child = pipe_with_config(
+        &config,
+        &group,
+        &input,
+        &output,
+        &["--connect-timeout", "5"],
+    );
+    let (ok, printed) = finish(child, Duration::from_secs(60));
+    assert!(!ok, "{name}: pipe must fail: {printed}");
+    let error: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(error.len(), 1, "{name}: one error line: {printed}");
+    let lower = error[0].to_ascii_lowercase();
+    assert!(
+        cause.iter().any(|c| lower.contains(c)),
+        "{name}: the error names the cause ({cause:?}): {}",
+        error[0]
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{name}: gave up in {:?}, not within the connect timeout",
+        started.elapsed()
+    );
+    assert_no_secret(name, &printed);
+    assert_eq!(total_end(&output), 0, "{name}: nothing written");
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn a_ca_that_did_not_sign_the_broker_is_reported() {
+    let other = clients().join("other-ca.pem");
+    let config = edited("ssl", &[&format!("ssl.ca.location={}", other.display())]);
+    fails_naming("ssl", config, &["certificate verify failed", "certificate"]);
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn a_certificate_for_another_host_is_reported() {
+    fails_naming(
+        "wronghost",
+        clients().join("wronghost.properties"),
+        &["hostname", "host name", "certificate"],
+    );
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn a_wrong_password_is_reported() {
+    let name = "sasl_ssl-scram-sha-512";
+    let config = edited(name, &["sasl.password=not-the-password"]);
+    fails_naming(name, config, &["authentication"]);
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn no_client_certificate_where_one_is_required_is_reported() {
+    let mtls = property("mtls", "bootstrap.servers");
+    let config = edited("ssl", &[&format!("bootstrap.servers={mtls}")]);
+    fails_naming(
+        "mtls",
+        config,
+        &["ssl", "handshake", "certificate", "disconnect"],
+    );
+}
