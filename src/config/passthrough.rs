@@ -9,7 +9,15 @@ use rdkafka::ClientConfig;
 use crate::error::ConfigError;
 
 /// Parts of a key that mark its value as a secret.
-const SECRET_MARKERS: &[&str] = &["password", "secret", "jaas", "token", "key.pem", "ssl.key"];
+const SECRET_MARKERS: &[&str] = &[
+    "password",
+    "secret",
+    "jaas",
+    "token",
+    "key.pem",
+    "ssl.key",
+    "oauthbearer.config",
+];
 
 /// Whether the value of a librdkafka key must never be printed.
 ///

@@ -176,8 +176,8 @@ fn pipe_over_sasl_ssl_oauthbearer_unsecured_jwt() {
 }
 
 /// `pipe` with `config` fails within the connect timeout, and what it prints contains
-/// `cause` (and no secret).
-fn fails_naming(name: &str, config: PathBuf, cause: &[&str]) {
+/// `cause` (and no secret); returns what it printed.
+fn fails_naming(name: &str, config: PathBuf, cause: &[&str]) -> String {
     let (input, output, group) = loaded();
     let started = Instant::now();
     let child = pipe_with_config(
@@ -207,6 +207,7 @@ fn fails_naming(name: &str, config: PathBuf, cause: &[&str]) {
     );
     assert_no_secret(name, &printed);
     assert_eq!(total_end(&output), 0, "{name}: nothing written");
+    printed
 }
 
 #[test]
@@ -231,8 +232,13 @@ fn a_certificate_for_another_host_is_reported() {
 #[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
 fn a_wrong_password_is_reported() {
     let name = "sasl_ssl-scram-sha-512";
-    let config = edited(name, &["sasl.password=not-the-password"]);
-    fails_naming(name, config, &["authentication"]);
+    let planted = format!("planted-{}", unique_name("secret"));
+    let config = edited(name, &[&format!("sasl.password={planted}")]);
+    let printed = fails_naming(name, config, &["authentication"]);
+    assert!(
+        !printed.contains(&planted),
+        "the wrong password was printed"
+    );
 }
 
 #[test]
