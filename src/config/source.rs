@@ -9,6 +9,7 @@ use rdkafka::ClientConfig;
 use super::hooks::{LifecycleHook, LifecycleHooks};
 use super::passthrough::{check_client_config, Forced, Managed, Passthrough, Refused};
 use super::protocol::GroupProtocol;
+use super::security::check_security;
 use super::start::{OffsetReset, StartPolicy};
 use super::validate::{millis, positive, required, validate_topic_name};
 use crate::error::ConfigError;
@@ -650,6 +651,7 @@ impl SourceConfigBuilder {
         // The full client configuration must be acceptable too (for example a fetch size
         // librdkafka considers out of range).
         check_client_config(&settings.client_config())?;
+        check_security(&settings.passthrough, &settings.brokers)?;
         Ok(SourceConfig {
             settings: Arc::new(settings),
             membership: Arc::new(MembershipSlot::default()),

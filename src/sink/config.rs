@@ -7,8 +7,8 @@ use rdkafka::ClientConfig;
 
 use super::partitioner::Partitioner;
 use crate::config::{
-    check_client_config, millis, positive, required, validate_topic_name, Forced, Managed,
-    Passthrough, Refused,
+    check_client_config, check_security, millis, positive, required, validate_topic_name, Forced,
+    Managed, Passthrough, Refused,
 };
 use crate::error::ConfigError;
 
@@ -490,6 +490,7 @@ impl SinkConfigBuilder {
             ));
         }
         check_client_config(&config.client_config())?;
+        check_security(&config.passthrough, &config.brokers)?;
         Ok(config)
     }
 }
