@@ -182,6 +182,8 @@ pub struct Written {
     pub key: Option<String>,
     pub payload: Option<String>,
     pub headers: Vec<(String, String)>,
+    /// The record's timestamp in milliseconds, if it has one.
+    pub timestamp_ms: Option<i64>,
 }
 
 impl Written {
@@ -253,6 +255,7 @@ pub fn read_from_start(
                 offset: m.offset(),
                 key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
                 payload: m.payload().map(|p| String::from_utf8_lossy(p).into_owned()),
+                timestamp_ms: m.timestamp().to_millis(),
                 headers: m
                     .headers()
                     .map(|hs| {
@@ -388,6 +391,74 @@ pub fn pipe_process(
     ];
     args.extend_from_slice(extra);
     pipe_at_defaults(bootstrap, group, input, output, &args)
+}
+
+/// Waits for `child` to exit by itself within `limit`; kills it and fails the test
+/// otherwise.
+pub fn exits_within(child: &mut Child, what: &str, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("poll the child") {
+            eprintln!("{what}: exited {status} after {:.1?}", started.elapsed());
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Errors still queued on broker `broker` for requests of kind `api` (injected with
+/// [`EmbeddedCluster::broker_request_errors`]): 0 once clients have met them all.
+pub fn pending_errors(
+    cluster: &EmbeddedCluster,
+    broker: i32,
+    api: rdkafka::types::RDKafkaApiKey,
+) -> usize {
+    let mut count = 0usize;
+    // SAFETY: the mock pointer is valid while `cluster` lives; the function only reads a
+    // count under the mock's lock and writes it to `count`, a valid `size_t`.
+    let result = unsafe {
+        rdkafka_sys::rd_kafka_mock_broker_error_stack_cnt(
+            cluster.mock_ptr(),
+            broker,
+            api as i16,
+            &mut count,
+        )
+    };
+    assert_eq!(
+        result,
+        rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR
+    );
+    count
+}
+
+/// A two-broker cluster whose topic `input` (`partitions` partitions) is led by broker 1
+/// and `output` (as many partitions) by broker 2, so faults injected into broker 2 reach
+/// only the writes to `output`. Broker 1 coordinates `group`.
+pub fn split_cluster(input: &str, output: &str, partitions: i32, group: &str) -> EmbeddedCluster {
+    let cluster = EmbeddedCluster::new(2).expect("start the embedded cluster");
+    cluster
+        .mock()
+        .coordinator(
+            rdkafka::mocking::MockCoordinator::Group(group.to_owned()),
+            1,
+        )
+        .expect("set the group's coordinator");
+    cluster
+        .create_topic(input, partitions)
+        .expect("create input");
+    cluster
+        .create_topic(output, partitions)
+        .expect("create output");
+    for p in 0..partitions {
+        cluster.mock().partition_leader(input, p, Some(1)).unwrap();
+        cluster.mock().partition_leader(output, p, Some(2)).unwrap();
+    }
+    cluster
 }
 
 /// Polls `cond` every 20 ms until it holds, failing the test with `what` after [`DEADLINE`].
