@@ -330,6 +330,52 @@ pub fn spawn_member(
 /// (Threads spawned by a test inherit its output capture; a child's inherited file
 /// descriptors would not.)
 pub fn spawn_captured(command: &mut Command) -> Child {
+    spawn_logged(command).0
+}
+
+/// The lines a child wrote to stderr so far.
+#[derive(Clone, Default)]
+pub struct ChildLog {
+    lines: Arc<Mutex<Vec<String>>>,
+    /// Set once the child's stderr is closed: every line is in.
+    closed: Arc<AtomicBool>,
+}
+
+impl ChildLog {
+    /// Whether some line so far contains `text`.
+    pub fn contains(&self, text: &str) -> bool {
+        self.lines.lock().unwrap().iter().any(|l| l.contains(text))
+    }
+
+    /// Waits until the child has closed its stderr (it exited): every line is in.
+    pub fn wait_closed(&self) {
+        wait_for("the child's stderr to close", || {
+            self.closed.load(Ordering::SeqCst)
+        });
+    }
+
+    /// Waits until a line contains `text` while `child` runs; fails the test if it exits
+    /// without writing one.
+    pub fn wait_for_line(&self, child: &mut Child, text: &str) {
+        wait_for(&format!("a line saying {text:?}"), || {
+            if self.contains(text) {
+                return true;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                self.wait_closed();
+                assert!(
+                    self.contains(text),
+                    "the child exited ({status}) without saying {text:?}"
+                );
+                return true;
+            }
+            false
+        });
+    }
+}
+
+/// [`spawn_captured`], also keeping the child's stderr lines for the test to read.
+pub fn spawn_logged(command: &mut Command) -> (Child, ChildLog) {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -338,9 +384,18 @@ pub fn spawn_captured(command: &mut Command) -> Child {
     let pid = child.id();
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
+    let log = ChildLog::default();
     forward_lines(pid, stdout);
-    forward_lines(pid, stderr);
-    child
+    let lines = log.clone();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("[child {pid}] {line}");
+            lines.lines.lock().unwrap().push(line);
+        }
+        lines.closed.store(true, Ordering::SeqCst);
+    });
+    (child, log)
 }
 
 /// Forwards a child's output, line by line, to this test's captured output.
@@ -353,6 +408,23 @@ pub fn forward_lines(pid: u32, from: impl std::io::Read + Send + 'static) {
     });
 }
 
+/// The `timely-kafka pipe` command from `input` to `output` with nothing but the required
+/// flags and `extra`: the defaults a user gets.
+pub fn pipe_command(
+    bootstrap: &str,
+    group: &str,
+    input: &str,
+    output: &str,
+    extra: &[&str],
+) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_timely-kafka"));
+    command
+        .args(["pipe", "--brokers", bootstrap, "--group", group])
+        .args(["--input", input, "--output", output])
+        .args(extra);
+    command
+}
+
 /// Starts `timely-kafka pipe` from `input` to `output` in a child process with nothing but
 /// the required flags and `extra`: the defaults a user gets. Its output goes to the test's
 /// captured output ([`spawn_captured`]).
@@ -363,12 +435,7 @@ pub fn pipe_at_defaults(
     output: &str,
     extra: &[&str],
 ) -> Child {
-    spawn_captured(
-        Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
-            .args(["pipe", "--brokers", bootstrap, "--group", group])
-            .args(["--input", input, "--output", output])
-            .args(extra),
-    )
+    spawn_captured(&mut pipe_command(bootstrap, group, input, output, extra))
 }
 
 /// [`pipe_at_defaults`] with the test settings (exchange, 50 ms commits, 2 s session) before
