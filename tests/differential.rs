@@ -259,7 +259,7 @@ fn a_killed_view_rebuilds_and_its_output_converges() {
     let deleted: Vec<Input> = vec![(0, 0, Some(9)), (1, 1, Some(9))];
     let held = |cluster: &EmbeddedCluster| {
         let state = changelog_state(&read_topic(cluster, &latest));
-        state.get("k0").is_some() && state.get("k1").is_some()
+        state.contains_key("k0") && state.contains_key("k1")
     };
     for run in 0..3 {
         load_more(&cluster, &mut inputs, &mut random);
