@@ -79,7 +79,7 @@ fn exchange_keeps_each_partitions_order_with_many_keys_per_partition() {
         let first_swap = seqs.windows(2).position(|w| w[0] >= w[1]);
         assert!(
             first_swap.is_none(),
-            "input partition {partition} written out of order: {:?} at output position {}",
+            "input partition {partition} written out of order: seqs {:?} after {} of its records",
             &seqs[first_swap.unwrap()..first_swap.unwrap() + 2],
             first_swap.unwrap()
         );
