@@ -255,8 +255,19 @@ fn a_killed_view_rebuilds_and_its_output_converges() {
         cluster.load(&input, records).unwrap();
         inputs.extend(batch);
     };
-    for _ in 0..3 {
+    // The keys deleted below, each given a value last in every killed run's input.
+    let deleted: Vec<Input> = vec![(0, 0, Some(9)), (1, 1, Some(9))];
+    let held = |cluster: &EmbeddedCluster| {
+        let state = changelog_state(&read_topic(cluster, &latest));
+        state.contains_key("k0") && state.contains_key("k1")
+    };
+    for run in 0..3 {
         load_more(&cluster, &mut inputs, &mut random);
+        let values = deleted
+            .iter()
+            .map(|(p, k, _)| TestRecord::new("v9").partition(*p).key(format!("k{k}")));
+        cluster.load(&input, values.collect::<Vec<_>>()).unwrap();
+        inputs.extend(deleted.iter().copied());
         let written = |cluster: &EmbeddedCluster| -> i64 {
             cluster.end_offsets(&latest).unwrap().values().sum()
         };
@@ -270,13 +281,21 @@ fn a_killed_view_rebuilds_and_its_output_converges() {
             .spawn()
             .unwrap();
         wait_for("the view to write", || written(&cluster) > before);
+        if run == 2 {
+            // The premise of the deletions below: the output holds both keys.
+            wait_for("the killed runs to write k0 and k1", || held(&cluster));
+        }
         std::thread::sleep(random.millis(0, 300));
         child.kill().unwrap();
         child.wait().unwrap();
     }
     load_more(&cluster, &mut inputs, &mut random);
-    // Delete two keys the killed runs wrote: only the rebuilt view's reconciliation can
+    // Delete the two keys the killed runs wrote: only the rebuilt view's reconciliation can
     // remove them from the output.
+    assert!(
+        held(&cluster),
+        "the output holds k0 and k1 before they are deleted"
+    );
     let deletions: Vec<Input> = vec![(0, 0, None), (1, 1, None)];
     let tombstones = deletions
         .iter()
@@ -288,8 +307,16 @@ fn a_killed_view_rebuilds_and_its_output_converges() {
     // The last run finishes: until the input is committed to its end.
     run_views(&cluster, &input, &latest, &counts, 1);
     let (want_latest, want_counts) = recompute(&inputs);
-    assert_eq!(changelog_state(&read_topic(&cluster, &latest)), want_latest);
-    assert_eq!(changelog_state(&read_topic(&cluster, &counts)), want_counts);
+    assert_eq!(
+        changelog_state(&read_topic(&cluster, &latest)),
+        want_latest,
+        "the latest-value output (left) converges to the view, deleted keys tombstoned"
+    );
+    assert_eq!(
+        changelog_state(&read_topic(&cluster, &counts)),
+        want_counts,
+        "the count output (left) converges to the view"
+    );
 }
 
 /// A partition that moves to another worker or process mid-run is read again from its

@@ -3,6 +3,8 @@
 //! refused commits and fetches, forced rebalances). Then the faults stop, the last member
 //! catches up, and the checker judges everything processed: no loss, no reordering within
 //! an ownership, re-reads only above the acknowledged commit, commits never backwards.
+//! Injected request errors go to the broker that gets those requests (the group's
+//! coordinator, a partition's leader), and the test asserts the members met them all.
 //!
 //! It is `#[ignore]`d (it runs for minutes). Run it with:
 //!
@@ -19,8 +21,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::member::wait_within;
 use common::member::{check, Commits, Log, Member};
-use common::{config, Random, TracedProducer};
+use common::{config, pending_errors, Random, TracedProducer};
+use rdkafka::mocking::MockCoordinator;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use timely_kafka::testing::{unique_name, EmbeddedCluster};
 
@@ -28,9 +32,17 @@ const BROKERS: i32 = 3;
 const PARTITIONS: i32 = 6;
 /// At most this many members at once (one of them, `a`, stays throughout).
 const MAX_MEMBERS: usize = 3;
+/// The group's coordinator: it gets the members' commits and heartbeats.
+const COORDINATOR: i32 = 1;
 
-/// One random fault; returns its description.
-fn inject(cluster: &EmbeddedCluster, topic: &str, random: &mut Random) -> String {
+/// One random fault; returns its description. `leaders` is each partition's leader, kept
+/// up to date.
+fn inject(
+    cluster: &EmbeddedCluster,
+    topic: &str,
+    leaders: &mut BTreeMap<i32, i32>,
+    random: &mut Random,
+) -> String {
     use RDKafkaRespErr::*;
     let broker = 1 + random.below(BROKERS as u64) as i32;
     match random.below(5) {
@@ -48,6 +60,7 @@ fn inject(cluster: &EmbeddedCluster, topic: &str, random: &mut Random) -> String
                 .mock()
                 .partition_leader(topic, partition, Some(broker))
                 .unwrap();
+            leaders.insert(partition, broker);
             format!("partition {partition} leader moved to broker {broker}")
         }
         2 => {
@@ -57,29 +70,31 @@ fn inject(cluster: &EmbeddedCluster, topic: &str, random: &mut Random) -> String
                 RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
             ];
             cluster
-                .broker_request_errors(broker, RDKafkaApiKey::OffsetCommit, &errors)
+                .broker_request_errors(COORDINATOR, RDKafkaApiKey::OffsetCommit, &errors)
                 .unwrap();
-            format!("broker {broker} refuses 3 OffsetCommits")
+            "the coordinator refuses 3 OffsetCommits".to_owned()
         }
         3 => {
             let errors = [
                 RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                 RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
             ];
+            let partition = random.below(PARTITIONS as u64) as i32;
+            let leader = leaders[&partition];
             cluster
-                .broker_request_errors(broker, RDKafkaApiKey::Fetch, &errors)
+                .broker_request_errors(leader, RDKafkaApiKey::Fetch, &errors)
                 .unwrap();
-            format!("broker {broker} refuses 2 Fetches")
+            format!("broker {leader}, leader of partition {partition}, refuses 2 Fetches")
         }
         _ => {
             cluster
                 .broker_request_errors(
-                    broker,
+                    COORDINATOR,
                     RDKafkaApiKey::Heartbeat,
                     &[RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS],
                 )
                 .unwrap();
-            format!("broker {broker} forces a rebalance from a heartbeat")
+            "the coordinator forces a rebalance from a heartbeat".to_owned()
         }
     }
 }
@@ -116,6 +131,17 @@ fn chaos_soak_loses_nothing() {
     let (topic, group) = (unique_name("soak"), unique_name("soak-group"));
     let cluster = Arc::new(EmbeddedCluster::new(BROKERS).unwrap());
     cluster.create_topic(&topic, PARTITIONS).unwrap();
+    cluster
+        .mock()
+        .coordinator(MockCoordinator::Group(group.clone()), COORDINATOR)
+        .unwrap();
+    let mut leaders: BTreeMap<i32, i32> = (0..PARTITIONS).map(|p| (p, 1 + p % BROKERS)).collect();
+    for (p, leader) in &leaders {
+        cluster
+            .mock()
+            .partition_leader(&topic, *p, Some(*leader))
+            .unwrap();
+    }
     let bootstrap = cluster.bootstrap_servers();
     let member =
         |workers| Member::start(config(&bootstrap, &group, &topic), workers, Duration::ZERO);
@@ -139,7 +165,7 @@ fn chaos_soak_loses_nothing() {
     let mut next_churn = Instant::now() + random.millis(2_000, 5_000);
     while started.elapsed() < Duration::from_secs(seconds) {
         if Instant::now() >= next_fault {
-            let fault = inject(&cluster, &topic, &mut random);
+            let fault = inject(&cluster, &topic, &mut leaders, &mut random);
             eprintln!("[{:>4}s] fault: {fault}", started.elapsed().as_secs());
             faults += 1;
             next_fault = Instant::now() + random.millis(1_000, 3_000);
@@ -184,6 +210,21 @@ fn chaos_soak_loses_nothing() {
         thread::sleep(Duration::from_millis(100));
     }
     let caught_up_in = heal.elapsed();
+    // Every injected error reached the member it was meant for (fetch errors: on brokers
+    // still leading a partition, which the member keeps fetching from).
+    let pending = || {
+        let mut pending = pending_errors(&cluster, COORDINATOR, RDKafkaApiKey::OffsetCommit)
+            + pending_errors(&cluster, COORDINATOR, RDKafkaApiKey::Heartbeat);
+        for leader in leaders.values().collect::<std::collections::BTreeSet<_>>() {
+            pending += pending_errors(&cluster, *leader, RDKafkaApiKey::Fetch);
+        }
+        pending
+    };
+    wait_within(
+        "the member to meet every injected error",
+        Duration::from_secs(30),
+        || pending() == 0,
+    );
     logs.push(a.stop().0);
     let all = merged(logs);
     let report = check(&cluster, &topic, &all, &commits, &BTreeMap::new());

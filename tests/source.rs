@@ -262,25 +262,42 @@ fn record_fields_round_trip() {
     assert!(matches!(got[2].timestamp, RecordTimestamp::CreateTime(_)));
 }
 
-/// Refused commits (RELIABILITY row 7) are sent again: the committed offsets still reach
-/// the end, and never pass it.
+/// Refused commits (RELIABILITY row 7) are sent again: the source meets every injected
+/// error, reads each partition once in order, and the committed offsets still reach the
+/// end, and never pass it.
 #[test]
 fn refused_commits_are_retried() {
     use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
     let topic = unique_name("refused");
     let group = unique_name("refused-group");
     let cluster = loaded_cluster(&topic, 2, 100);
-    cluster.mock().request_errors(
-        RDKafkaApiKey::OffsetCommit,
-        &[
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS,
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-        ],
-    );
+    // Only the source commits (the observer below reads with OffsetFetch).
+    cluster
+        .broker_request_errors(
+            1,
+            RDKafkaApiKey::OffsetCommit,
+            &[
+                RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                RDKafkaRespErr::RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS,
+                RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+            ],
+        )
+        .unwrap();
     let bootstrap = cluster.bootstrap_servers();
     let seen = consume(config(&bootstrap, &group, &topic).build().unwrap(), 1, 200);
-    assert_eq!(seen.len(), 200);
+    assert_eq!(
+        pending_errors(&cluster, 1, RDKafkaApiKey::OffsetCommit),
+        0,
+        "the source met every injected error"
+    );
+    for (partition, records) in by_partition(&seen) {
+        let offsets: Vec<i64> = records.iter().map(|s| s.record.offset).collect();
+        assert_eq!(
+            offsets,
+            (0..100).collect::<Vec<_>>(),
+            "partition {partition}: each record once, in order"
+        );
+    }
     let committed = committed(&bootstrap, &group, &topic, 2);
     assert!(committed.values().all(|c| *c == Some(100)), "{committed:?}");
 }

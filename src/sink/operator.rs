@@ -164,12 +164,21 @@ impl Writer {
         if let Some(headers) = headers {
             base = base.headers(headers);
         }
+        // Whether librdkafka's queue was seen empty after refusing this record.
+        let mut refused_by_empty_queue = false;
         loop {
             match self.producer.send(base) {
                 Ok(()) => return,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     if self.producer.in_flight_count() == 0 {
-                        // Nothing in flight will free room: the record alone is too big.
+                        if !refused_by_empty_queue {
+                            // The queue emptied between the refusal and now (the records
+                            // that filled it were delivered meanwhile): send again.
+                            refused_by_empty_queue = true;
+                            base = back;
+                            continue;
+                        }
+                        // Refused by an empty queue: the record alone is too big for it.
                         self.deliveries.fail(SinkError::Enqueue {
                             topic: topic.clone(),
                             origin,

@@ -204,6 +204,8 @@ pub struct Written {
     pub key: Option<String>,
     pub payload: Option<String>,
     pub headers: Vec<(String, String)>,
+    /// The record's timestamp in milliseconds, if it has one.
+    pub timestamp_ms: Option<i64>,
 }
 
 impl Written {
@@ -275,6 +277,7 @@ pub fn read_from_start(
                 offset: m.offset(),
                 key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
                 payload: m.payload().map(|p| String::from_utf8_lossy(p).into_owned()),
+                timestamp_ms: m.timestamp().to_millis(),
                 headers: m
                     .headers()
                     .map(|hs| {
@@ -349,6 +352,52 @@ pub fn spawn_member(
 /// (Threads spawned by a test inherit its output capture; a child's inherited file
 /// descriptors would not.)
 pub fn spawn_captured(command: &mut Command) -> Child {
+    spawn_logged(command).0
+}
+
+/// The lines a child wrote to stderr so far.
+#[derive(Clone, Default)]
+pub struct ChildLog {
+    lines: Arc<Mutex<Vec<String>>>,
+    /// Set once the child's stderr is closed: every line is in.
+    closed: Arc<AtomicBool>,
+}
+
+impl ChildLog {
+    /// Whether some line so far contains `text`.
+    pub fn contains(&self, text: &str) -> bool {
+        self.lines.lock().unwrap().iter().any(|l| l.contains(text))
+    }
+
+    /// Waits until the child has closed its stderr (it exited): every line is in.
+    pub fn wait_closed(&self) {
+        wait_for("the child's stderr to close", || {
+            self.closed.load(Ordering::SeqCst)
+        });
+    }
+
+    /// Waits until a line contains `text` while `child` runs; fails the test if it exits
+    /// without writing one.
+    pub fn wait_for_line(&self, child: &mut Child, text: &str) {
+        wait_for(&format!("a line saying {text:?}"), || {
+            if self.contains(text) {
+                return true;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                self.wait_closed();
+                assert!(
+                    self.contains(text),
+                    "the child exited ({status}) without saying {text:?}"
+                );
+                return true;
+            }
+            false
+        });
+    }
+}
+
+/// [`spawn_captured`], also keeping the child's stderr lines for the test to read.
+pub fn spawn_logged(command: &mut Command) -> (Child, ChildLog) {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -357,9 +406,18 @@ pub fn spawn_captured(command: &mut Command) -> Child {
     let pid = child.id();
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
+    let log = ChildLog::default();
     forward_lines(pid, stdout);
-    forward_lines(pid, stderr);
-    child
+    let lines = log.clone();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("[child {pid}] {line}");
+            lines.lines.lock().unwrap().push(line);
+        }
+        lines.closed.store(true, Ordering::SeqCst);
+    });
+    (child, log)
 }
 
 /// Forwards a child's output, line by line, to this test's captured output.
@@ -372,6 +430,23 @@ pub fn forward_lines(pid: u32, from: impl std::io::Read + Send + 'static) {
     });
 }
 
+/// The `timely-kafka pipe` command from `input` to `output` with nothing but the required
+/// flags and `extra`: the defaults a user gets.
+pub fn pipe_command(
+    bootstrap: &str,
+    group: &str,
+    input: &str,
+    output: &str,
+    extra: &[&str],
+) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_timely-kafka"));
+    command
+        .args(["pipe", "--brokers", bootstrap, "--group", group])
+        .args(["--input", input, "--output", output])
+        .args(extra);
+    command
+}
+
 /// Starts `timely-kafka pipe` from `input` to `output` in a child process with nothing but
 /// the required flags and `extra`: the defaults a user gets. Its output goes to the test's
 /// captured output ([`spawn_captured`]).
@@ -382,12 +457,7 @@ pub fn pipe_at_defaults(
     output: &str,
     extra: &[&str],
 ) -> Child {
-    spawn_captured(
-        Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
-            .args(["pipe", "--brokers", bootstrap, "--group", group])
-            .args(["--input", input, "--output", output])
-            .args(extra),
-    )
+    spawn_captured(&mut pipe_command(bootstrap, group, input, output, extra))
 }
 
 /// [`pipe_at_defaults`] with the test settings (exchange, 50 ms commits, 2 s session) before
@@ -419,6 +489,74 @@ pub fn terminate(child: &Child) {
         .status()
         .unwrap();
     assert!(status.success(), "kill -TERM {}", child.id());
+}
+
+/// Waits for `child` to exit by itself within `limit`; kills it and fails the test
+/// otherwise.
+pub fn exits_within(child: &mut Child, what: &str, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("poll the child") {
+            eprintln!("{what}: exited {status} after {:.1?}", started.elapsed());
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Errors still queued on broker `broker` for requests of kind `api` (injected with
+/// [`EmbeddedCluster::broker_request_errors`]): 0 once clients have met them all.
+pub fn pending_errors(
+    cluster: &EmbeddedCluster,
+    broker: i32,
+    api: rdkafka::types::RDKafkaApiKey,
+) -> usize {
+    let mut count = 0usize;
+    // SAFETY: the mock pointer is valid while `cluster` lives; the function only reads a
+    // count under the mock's lock and writes it to `count`, a valid `size_t`.
+    let result = unsafe {
+        rdkafka_sys::rd_kafka_mock_broker_error_stack_cnt(
+            cluster.mock_ptr(),
+            broker,
+            api as i16,
+            &mut count,
+        )
+    };
+    assert_eq!(
+        result,
+        rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR
+    );
+    count
+}
+
+/// A two-broker cluster whose topic `input` (`partitions` partitions) is led by broker 1
+/// and `output` (as many partitions) by broker 2, so faults injected into broker 2 reach
+/// only the writes to `output`. Broker 1 coordinates `group`.
+pub fn split_cluster(input: &str, output: &str, partitions: i32, group: &str) -> EmbeddedCluster {
+    let cluster = EmbeddedCluster::new(2).expect("start the embedded cluster");
+    cluster
+        .mock()
+        .coordinator(
+            rdkafka::mocking::MockCoordinator::Group(group.to_owned()),
+            1,
+        )
+        .expect("set the group's coordinator");
+    cluster
+        .create_topic(input, partitions)
+        .expect("create input");
+    cluster
+        .create_topic(output, partitions)
+        .expect("create output");
+    for p in 0..partitions {
+        cluster.mock().partition_leader(input, p, Some(1)).unwrap();
+        cluster.mock().partition_leader(output, p, Some(2)).unwrap();
+    }
+    cluster
 }
 
 /// Polls `cond` every 20 ms until it holds, failing the test with `what` after [`DEADLINE`].
