@@ -381,12 +381,16 @@ while [ $SECONDS -lt $deadline ]; do
 done
 $started || broker_failed "the broker did not start within ${start_timeout}s"
 
-echo "127.0.0.1:${ports[0]}"
+# A reader may take the first line and close the pipe: that must not stop the broker, so a
+# line that cannot be written is dropped rather than fatal (SIGPIPE is ignored).
+trap '' PIPE
+say() { printf '%s\n' "$1" 2>/dev/null || true; }
+say "127.0.0.1:${ports[0]}"
 for i in "${!listener_names[@]}"; do
-  echo "${listener_names[$i]}=127.0.0.1:${ports[$i]}"
+  say "${listener_names[$i]}=127.0.0.1:${ports[$i]}"
 done
 if $needs_tls || $needs_sasl; then
-  echo "clients=$clients"
+  say "clients=$clients"
 fi
 echo "kafka-broker: Apache Kafka $version on 127.0.0.1:${ports[0]} (state: $state, log: $log_file); stop with Ctrl-C" >&2
 
