@@ -239,46 +239,6 @@ fn churn(protocol: GroupProtocol) {
     }
 }
 
-/// A lifecycle hook that fails stops the source with its error.
-#[test]
-fn a_failing_hook_stops_the_source_with_its_error() {
-    init_logging();
-    let topic = unique_name("hook");
-    let cluster = loaded_cluster(&topic, 2, 10);
-    let config = config(
-        &cluster.bootstrap_servers(),
-        &unique_name("hook-group"),
-        &topic,
-    )
-    .on_assigned(|topic, partition, _| Err(format!("refusing {topic}/{partition}")))
-    .build()
-    .unwrap();
-    let error = timely::execute(timely::Config::thread(), move |worker| {
-        let probe = ProbeHandle::new();
-        let handle = worker.dataflow(|scope| {
-            let source = scope.kafka_source(&config).unwrap();
-            source.records.probe_with(&probe);
-            source.handle.commit_after(&probe);
-            source.handle
-        });
-        let started = Instant::now();
-        while !handle.control().is_closed() && started.elapsed() < DEADLINE {
-            worker.step_or_park(Some(Duration::from_millis(20)));
-        }
-        handle.control().error()
-    })
-    .unwrap()
-    .join()
-    .pop()
-    .unwrap()
-    .unwrap();
-    let error = error.expect("the source stopped with the hook's error");
-    assert!(
-        error.contains("refusing") && error.contains(&topic),
-        "{error}"
-    );
-}
-
 /// Assign then immediate revoke (RELIABILITY row 4): members that leave right after joining
 /// leave no partition stuck and commit nothing they did not process; the next member reads
 /// everything that is left.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod member;
+pub mod valve;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
