@@ -235,8 +235,8 @@ fn drain_reports_of_another_epoch_are_ignored() {
         let r = &state.revoking[&tp];
         assert_eq!((r.position, r.done), (None, false), "other epochs ignored");
     }
-    let pending = shared.wait_revoked(&[tp.clone()], Instant::now());
-    assert_eq!(pending, [tp.clone()], "still draining");
+    let pending = shared.wait_revoked(std::slice::from_ref(&tp), Instant::now());
+    assert_eq!(pending, std::slice::from_ref(&tp), "still draining");
     shared.revoke_progress(&tp, 5, Some(40), false);
     shared.revoke_progress(&tp, 5, None, true);
     let state = shared.lock();
