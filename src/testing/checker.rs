@@ -11,12 +11,14 @@
 //! `RELIABILITY.md`:
 //!
 //! - **I1 no loss**: every input record was observed.
-//! - **I2 commit safety**: every input record below a commit had been observed when the
-//!   commit was seen. The checker keeps [`observe`](Checker::observe) and
-//!   [`committed`](Checker::committed) calls in one timeline, so call them in the order
-//!   things happened: a commit read from the broker after the observations made before it.
-//!   Commits recorded after every observation only find commits ahead of records that were
-//!   never processed at all.
+//! - **I2 commit safety**: every input record below a commit was observed. For a commit
+//!   recorded with [`committed_in_order`](Checker::committed_in_order), among the
+//!   observations as they happened (the commit read from the broker after the observations
+//!   made before it), the record must have been observed *before* the commit was seen: a
+//!   commit ahead of processing is found even if processing caught up later. For one
+//!   recorded with [`committed`](Checker::committed), where the order is not known (outputs
+//!   read back after the run, say), only by the end: that finds commits ahead of records
+//!   that were never processed at all.
 //! - **I3 monotone commits**: the commits of a partition never go backwards.
 //! - **I4 bounded duplicates**: a record is observed again only by a segment that started at
 //!   or below it, that is, re-read from the uncommitted window. A segment's start is what
@@ -135,7 +137,8 @@ pub struct Checker {
     starts: BTreeMap<u64, BTreeMap<i32, Option<i64>>>,
     /// Commits per partition, in the order they were seen.
     commits: BTreeMap<i32, Vec<i64>>,
-    /// `(observations made before it, partition, offset)` of every commit, in call order.
+    /// `(observations made before it, partition, offset)` of every commit, in call order;
+    /// `usize::MAX`: all of them (the order is not known).
     commit_points: Vec<(usize, i32, i64)>,
     /// Observed payloads that are not input records.
     unknown: Vec<String>,
@@ -199,9 +202,17 @@ impl Checker {
         self.starts.entry(segment).or_default().extend(committed);
     }
 
-    /// The group's committed offset for `partition` was `offset` (call in the order seen,
-    /// after the observations made before the commit was seen: I2 holds it against them).
+    /// The group's committed offset for `partition` was `offset` (call in the order the
+    /// commits were seen). I2 holds it against every observation, whenever made.
     pub fn committed(&mut self, partition: i32, offset: i64) {
+        self.commits.entry(partition).or_default().push(offset);
+        self.commit_points.push((usize::MAX, partition, offset));
+    }
+
+    /// Like [`committed`](Self::committed), for a commit seen *now*: after the observations
+    /// recorded so far and before any recorded later. I2 holds it against the observations
+    /// made before it.
+    pub fn committed_in_order(&mut self, partition: i32, offset: i64) {
         self.commits.entry(partition).or_default().push(offset);
         self.commit_points
             .push((self.observed.len(), partition, offset));
@@ -221,8 +232,12 @@ impl Checker {
         let mut prefix: HashMap<i32, usize> = HashMap::new();
         let mut ahead: BTreeMap<i32, std::collections::BTreeSet<i64>> = BTreeMap::new();
         let mut next = 0;
-        for &(before, partition, offset) in &self.commit_points {
-            for &(_, p, o) in &self.observed[next..before] {
+        let mut points = self.commit_points.clone();
+        // Commits of unknown order are held against every observation: after the others.
+        points.sort_by_key(|(before, _, _)| *before);
+        for (before, partition, offset) in points {
+            let before = before.min(self.observed.len());
+            for &(_, p, o) in &self.observed[next.min(before)..before] {
                 seen.entry(p).or_default().insert(o);
             }
             next = next.max(before);
@@ -547,21 +562,28 @@ mod tests {
         c.observe(0, 1, 0);
         c.observe(0, 1, 1);
         // Seen while partition 0 had processed only offset 0: ahead of 1 and 2.
-        c.committed(0, 3);
+        c.committed_in_order(0, 3);
         // Partition 1's commit is behind its processing.
-        c.committed(1, 2);
+        c.committed_in_order(1, 2);
         for o in 1..4 {
             c.observe(0, 0, o);
         }
         c.observe(0, 1, 2);
         c.observe(0, 1, 3);
-        c.committed(0, 4);
-        c.committed(1, 4);
+        c.committed_in_order(0, 4);
+        c.committed_in_order(1, 4);
         let report = c.report();
         assert_eq!(report.partitions[&0].committed_unprocessed, [1, 2]);
         assert!(report.partitions[&0].lost.is_empty());
         assert!(report.partitions[&1].is_clean(), "{report}");
         assert!(!report.is_clean());
+        // Recorded without their order, the same commits only count against the end.
+        let mut unordered = checker(1, 4);
+        unordered.committed(0, 3);
+        for o in 0..4 {
+            unordered.observe(0, 0, o);
+        }
+        assert!(unordered.report().is_clean(), "{}", unordered.report());
     }
 
     #[test]

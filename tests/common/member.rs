@@ -354,12 +354,12 @@ pub fn check(
     let mut readings = commits.readings.iter().zip(places).peekable();
     for (index, (segment, partition, offset)) in log.observed.iter().enumerate() {
         while let Some(((p, o), _)) = readings.next_if(|(_, place)| *place <= index) {
-            checker.committed(*p, *o);
+            checker.committed_in_order(*p, *o);
         }
         checker.observe(*segment, *partition, *offset);
     }
     for ((p, o), _) in readings {
-        checker.committed(*p, *o);
+        checker.committed_in_order(*p, *o);
     }
     checker.report()
 }
