@@ -1,10 +1,21 @@
-//! Backpressure (RELIABILITY row 16): a slow dataflow bounds what the source reads ahead,
-//! the member pauses instead of being evicted, and everything flows once processing resumes.
+//! Backpressure (RELIABILITY rows 5 and 16): a stalled dataflow bounds what the source reads
+//! ahead, by records (`max_in_flight_records`) and by bytes (`max_in_flight_bytes`); the
+//! member pauses its partitions instead of being evicted; everything flows once processing
+//! resumes.
+//!
+//! The eviction to fear is `max.poll.interval.ms`, not the session: librdkafka heartbeats
+//! from a thread of its own, whatever the application does, but leaves the group when the
+//! application has not polled the consumer within `max.poll.interval.ms`. The stall here
+//! lasts twice that (3 s here); a member evicted meanwhile would see its partitions revoked
+//! and assigned again, and read again what it had read.
 
 mod common;
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -12,26 +23,99 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Capability, Inspect, Probe};
 use timely::dataflow::ProbeHandle;
-use timely_kafka::testing::unique_name;
-use timely_kafka::{KafkaRecord, KafkaSourceExt};
+use timely_kafka::testing::{unique_name, EmbeddedCluster, TestRecord};
+use timely_kafka::{KafkaRecord, KafkaSourceExt, SourceConfigBuilder};
+
+const PER_ACTIVATION: usize = 16;
+/// The group's rebalance timeout, which a stall must not outlast unnoticed.
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(3);
 
 #[test]
-fn a_stalled_dataflow_bounds_reading_and_resumes() {
-    init_logging();
+fn a_stall_bounded_by_records_past_the_poll_interval_keeps_the_member() {
     const BOUND: u64 = 200;
-    const PER_ACTIVATION: usize = 16;
-    let topic = unique_name("slow");
-    let group = unique_name("slow-group");
-    let cluster = loaded_cluster(&topic, 2, 2_000);
-    let config = config(&cluster.bootstrap_servers(), &group, &topic)
-        .max_in_flight_records(BOUND)
-        .max_records_per_activation(PER_ACTIVATION)
-        .build()
-        .unwrap();
-    timely::execute(timely::Config::thread(), move |worker| {
+    let read = stall_and_resume("slow-records", 2_000, 10, |builder| {
+        builder.max_in_flight_records(BOUND)
+    });
+    let slack = 2 * PER_ACTIVATION as u64;
+    assert!(
+        (BOUND..=BOUND + slack).contains(&read.records),
+        "read {} records with a bound of {BOUND}",
+        read.records
+    );
+}
+
+#[test]
+fn a_stall_bounded_by_bytes_past_the_poll_interval_keeps_the_member() {
+    const PAYLOAD: usize = 1_000;
+    const BOUND: u64 = 50_000;
+    let read = stall_and_resume("slow-bytes", 300, PAYLOAD, |builder| {
+        builder.max_in_flight_bytes(BOUND)
+    });
+    // Keys count too: `k{seq}`, at most 5 bytes here.
+    let slack = 2 * PER_ACTIVATION as u64 * (PAYLOAD as u64 + 5);
+    assert!(
+        (BOUND..=BOUND + slack).contains(&read.bytes),
+        "read {} bytes ({} records) with a bound of {BOUND} bytes",
+        read.bytes,
+        read.records
+    );
+}
+
+/// What a stalled dataflow had read when the stall ended.
+struct Read {
+    records: u64,
+    bytes: u64,
+}
+
+/// Loads `per_partition` records of `payload` bytes into each of 2 partitions, runs a
+/// source with `bound` applied whose dataflow holds everything for twice the poll interval,
+/// then lets it through. Asserts the member kept its one assignment (no revocation, nothing
+/// read twice) and committed everything. Returns what was read during the stall.
+fn stall_and_resume(
+    name: &str,
+    per_partition: usize,
+    payload: usize,
+    bound: impl FnOnce(SourceConfigBuilder) -> SourceConfigBuilder,
+) -> Read {
+    init_logging();
+    let topic = unique_name(name);
+    let group = unique_name(&format!("{name}-group"));
+    let cluster = EmbeddedCluster::new(1).unwrap();
+    cluster.create_topic(&topic, 2).unwrap();
+    let records = (0..2).flat_map(|p| {
+        (0..per_partition).map(move |s| {
+            let mut body = format!("{p}:{s}:").into_bytes();
+            body.resize(payload.max(body.len()), b'.');
+            TestRecord::new(body).partition(p).key(format!("k{s}"))
+        })
+    });
+    cluster.load(&topic, records).unwrap();
+    let (assigned, revoked) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let config = {
+        let (on_assign, on_revoke) = (Arc::clone(&assigned), Arc::clone(&revoked));
+        bound(config(&cluster.bootstrap_servers(), &group, &topic))
+            .set(
+                "max.poll.interval.ms",
+                MAX_POLL_INTERVAL.as_millis().to_string(),
+            )
+            .revoke_drain_timeout(Duration::from_secs(1))
+            .max_records_per_activation(PER_ACTIVATION)
+            .on_assigned(move |_, _, _| {
+                on_assign.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .on_revoked(move |_, _, _| {
+                on_revoke.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .build()
+            .unwrap()
+    };
+    let revoked_in = Arc::clone(&revoked);
+    let (read, processed, revoked_before_shutdown) = timely::execute_directly(move |worker| {
         let probe = ProbeHandle::new();
-        let read = Rc::new(Cell::new(0usize));
-        let done = Rc::new(Cell::new(0usize));
+        let read = Rc::new(Cell::new((0u64, 0u64)));
+        let done: Rc<RefCell<Vec<(i32, i64)>>> = Rc::default();
         let open = Rc::new(Cell::new(false));
         let gate = Rc::new(RefCell::new(None));
         let handle = worker.dataflow(|scope| {
@@ -49,7 +133,15 @@ fn a_stalled_dataflow_bounds_reading_and_resumes() {
                     let mut held: Vec<(Capability<u64>, Vec<KafkaRecord>)> = Vec::new();
                     move |(input, _), output| {
                         input.for_each(|cap, data| {
-                            read_in.set(read_in.get() + data.len());
+                            let bytes: usize = data
+                                .iter()
+                                .map(|r| {
+                                    r.payload.as_ref().map_or(0, Vec::len)
+                                        + r.key.as_ref().map_or(0, Vec::len)
+                                })
+                                .sum();
+                            let (records, total) = read_in.get();
+                            read_in.set((records + data.len() as u64, total + bytes as u64));
                             held.push((
                                 cap.retain_least(output.output_index()).unwrap(),
                                 std::mem::take(data),
@@ -63,53 +155,62 @@ fn a_stalled_dataflow_bounds_reading_and_resumes() {
                     }
                 })
                 .container::<Vec<KafkaRecord>>()
-                .inspect(move |_| done_in.set(done_in.get() + 1))
+                .inspect(move |r| done_in.borrow_mut().push((r.partition, r.offset)))
                 .probe_with(&probe);
             source.handle.commit_after(&probe);
             source.handle
         });
-        // Stalled: reading stops near the bound, for well past the session timeout (2 s).
-        let stalled = Instant::now();
-        while stalled.elapsed() < Duration::from_secs(3) {
+        // Stalled for twice the poll interval, counted from the assignment.
+        let started = Instant::now();
+        while handle.progress().assigned.len() < 2 {
+            assert!(started.elapsed() < DEADLINE, "never assigned");
             worker.step_or_park(Some(Duration::from_millis(20)));
         }
-        let slack = 2 * PER_ACTIVATION * 2;
-        assert!(
-            read.get() >= BOUND as usize,
-            "read up to the bound: {}",
-            read.get()
-        );
-        assert!(
-            read.get() <= BOUND as usize + slack,
-            "read {} with a bound of {BOUND}",
-            read.get()
-        );
-        let assigned = handle.progress().assigned.len();
-        assert_eq!(
-            assigned, 2,
-            "still a member with its partitions after stalling"
-        );
+        let stalled = Instant::now();
+        while stalled.elapsed() < 2 * MAX_POLL_INTERVAL {
+            worker.step_or_park(Some(Duration::from_millis(20)));
+        }
+        let at_stall_end = read.get();
         // Processing resumes: everything flows and is committed.
         open.set(true);
         gate.borrow().as_ref().unwrap().activate();
         let resumed = Instant::now();
-        while done.get() < 4_000 {
+        while done.borrow().len() < 2 * per_partition {
             assert!(
                 resumed.elapsed() < DEADLINE,
                 "only {} processed after resuming",
-                done.get()
+                done.borrow().len()
             );
             worker.step_or_park(Some(Duration::from_millis(20)));
         }
+        // Leaving the group at shutdown revokes them: count before.
+        let revoked = revoked_in.load(Ordering::SeqCst);
         handle.shutdown();
-    })
-    .unwrap()
-    .join()
-    .into_iter()
-    .for_each(|r| r.unwrap());
+        let processed = done.borrow().clone();
+        (
+            Read {
+                records: at_stall_end.0,
+                bytes: at_stall_end.1,
+            },
+            processed,
+            revoked,
+        )
+    });
+    assert_eq!(
+        (assigned.load(Ordering::SeqCst), revoked_before_shutdown),
+        (2, 0),
+        "one assignment of both partitions, never revoked: the member was not evicted"
+    );
+    let distinct: BTreeSet<(i32, i64)> = processed.iter().copied().collect();
+    assert_eq!(
+        (processed.len(), distinct.len()),
+        (2 * per_partition, 2 * per_partition),
+        "every record processed once"
+    );
     let committed = committed(&cluster.bootstrap_servers(), &group, &topic, 2);
     assert!(
-        committed.values().all(|c| *c == Some(2_000)),
+        committed.values().all(|c| *c == Some(per_partition as i64)),
         "{committed:?}"
     );
+    read
 }

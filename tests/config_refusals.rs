@@ -75,3 +75,37 @@ fn enable_partition_eof_is_refused_in_the_source() {
         "the error says why: {err}"
     );
 }
+
+/// A revoke drain must end below the group's rebalance timeout (`max.poll.interval.ms`),
+/// or the member is evicted while it drains: at or above it is refused, naming the key;
+/// just below it is accepted, against the default 300 s and a value set.
+#[test]
+fn a_revoke_drain_timeout_not_below_the_rebalance_timeout_is_refused() {
+    use std::time::Duration;
+    assert_refused(
+        source()
+            .revoke_drain_timeout(Duration::from_secs(300))
+            .build(),
+        "revoke_drain_timeout",
+    );
+    source()
+        .revoke_drain_timeout(Duration::from_millis(299_999))
+        .build()
+        .unwrap();
+    let with_poll_interval = |drain: Duration| {
+        source()
+            .set("max.poll.interval.ms", "20000")
+            .revoke_drain_timeout(drain)
+            .build()
+    };
+    assert_refused(
+        with_poll_interval(Duration::from_secs(20)),
+        "revoke_drain_timeout",
+    );
+    let err = with_poll_interval(Duration::from_secs(30)).unwrap_err();
+    assert!(
+        err.to_string().contains("max.poll.interval.ms"),
+        "the error names the setting it conflicts with: {err}"
+    );
+    with_poll_interval(Duration::from_millis(19_999)).unwrap();
+}

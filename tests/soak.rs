@@ -107,7 +107,7 @@ fn merged(logs: Vec<Log>) -> Log {
         all.starts.extend(
             log.starts
                 .into_iter()
-                .map(|(segment, p, bound)| (base + segment, p, bound)),
+                .map(|(segment, p, bound, at)| (base + segment, p, bound, at)),
         );
         all.observed.extend(
             log.observed
@@ -227,6 +227,7 @@ fn chaos_soak_loses_nothing() {
     );
     logs.push(a.stop().0);
     let all = merged(logs);
+    commits.forget_positions();
     let report = check(&cluster, &topic, &all, &commits, &BTreeMap::new());
     eprintln!(
         "soak: {seconds} s, {} records ({per_partition} per partition), {faults} faults, \

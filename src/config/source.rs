@@ -692,3 +692,33 @@ impl SourceSettings {
         config
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults the README and the setters' docs state.
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = SourceConfig::builder()
+            .brokers("localhost:9092")
+            .group_id("g")
+            .topic("t")
+            .build()
+            .unwrap();
+        let s = &config.settings;
+        assert_eq!(s.drain_timeout, Duration::from_secs(30), "drain_timeout");
+        assert_eq!(
+            s.revoke_drain_timeout,
+            Duration::from_secs(10),
+            "revoke_drain_timeout"
+        );
+        assert_eq!(
+            s.commit,
+            CommitCadence::Interval(Duration::from_secs(1)),
+            "commit cadence"
+        );
+        assert_eq!(s.max_in_flight_records, 1_000_000, "max_in_flight_records");
+        assert_eq!(s.max_in_flight_bytes, 32 << 20, "max_in_flight_bytes");
+    }
+}

@@ -11,10 +11,21 @@
 //! `RELIABILITY.md`:
 //!
 //! - **I1 no loss**: every input record was observed.
-//! - **I2 commit safety**: no input record below the last commit went unobserved.
+//! - **I2 commit safety**: every input record below a commit was observed. For a commit
+//!   recorded with [`committed_in_order`](Checker::committed_in_order), among the
+//!   observations as they happened (the commit read from the broker after the observations
+//!   made before it), the record must have been observed *before* the commit was seen: a
+//!   commit ahead of processing is found even if processing caught up later. For one
+//!   recorded with [`committed`](Checker::committed), where the order is not known (outputs
+//!   read back after the run, say), only by the end: that finds commits ahead of records
+//!   that were never processed at all.
 //! - **I3 monotone commits**: the commits of a partition never go backwards.
 //! - **I4 bounded duplicates**: a record is observed again only by a segment that started at
-//!   or below it, that is, re-read from the uncommitted window.
+//!   or below it, that is, re-read from the uncommitted window. A segment's start is what
+//!   the test knows of the group's committed offset when the segment began
+//!   ([`restart`](Checker::restart)); a segment started from an unknown point (`None`) may
+//!   re-read anything, so give the best bound known (for a new member taking over a
+//!   partition: the group's commit as read from the broker before it began).
 //! - **I6 order**: within a segment, a partition's records are observed in offset order.
 //!
 //! ```
@@ -126,6 +137,9 @@ pub struct Checker {
     starts: BTreeMap<u64, BTreeMap<i32, Option<i64>>>,
     /// Commits per partition, in the order they were seen.
     commits: BTreeMap<i32, Vec<i64>>,
+    /// `(observations made before it, partition, offset)` of every commit, in call order;
+    /// `usize::MAX`: all of them (the order is not known).
+    commit_points: Vec<(usize, i32, i64)>,
     /// Observed payloads that are not input records.
     unknown: Vec<String>,
 }
@@ -188,9 +202,66 @@ impl Checker {
         self.starts.entry(segment).or_default().extend(committed);
     }
 
-    /// The group's committed offset for `partition` was `offset` (call in the order seen).
+    /// The group's committed offset for `partition` was `offset` (call in the order the
+    /// commits were seen). I2 holds it against every observation, whenever made.
     pub fn committed(&mut self, partition: i32, offset: i64) {
         self.commits.entry(partition).or_default().push(offset);
+        self.commit_points.push((usize::MAX, partition, offset));
+    }
+
+    /// Like [`committed`](Self::committed), for a commit seen *now*: after the observations
+    /// recorded so far and before any recorded later. I2 holds it against the observations
+    /// made before it.
+    pub fn committed_in_order(&mut self, partition: i32, offset: i64) {
+        self.commits.entry(partition).or_default().push(offset);
+        self.commit_points
+            .push((self.observed.len(), partition, offset));
+    }
+
+    /// I2: per partition, the input offsets below a commit that had not been observed when
+    /// the commit was seen.
+    fn commits_ahead(&self) -> BTreeMap<i32, Vec<i64>> {
+        let inputs: BTreeMap<i32, Vec<i64>> = self
+            .input
+            .iter()
+            .map(|(p, offsets)| (*p, offsets.keys().copied().collect()))
+            .collect();
+        // Per partition: offsets observed so far, and how many input offsets, from the
+        // lowest, have all been observed.
+        let mut seen: HashMap<i32, std::collections::HashSet<i64>> = HashMap::new();
+        let mut prefix: HashMap<i32, usize> = HashMap::new();
+        let mut ahead: BTreeMap<i32, std::collections::BTreeSet<i64>> = BTreeMap::new();
+        let mut next = 0;
+        let mut points = self.commit_points.clone();
+        // Commits of unknown order are held against every observation: after the others.
+        points.sort_by_key(|(before, _, _)| *before);
+        for (before, partition, offset) in points {
+            let before = before.min(self.observed.len());
+            for &(_, p, o) in &self.observed[next.min(before)..before] {
+                seen.entry(p).or_default().insert(o);
+            }
+            next = next.max(before);
+            let Some(input) = inputs.get(&partition) else {
+                continue;
+            };
+            let seen = seen.entry(partition).or_default();
+            let done = prefix.entry(partition).or_default();
+            while *done < input.len() && seen.contains(&input[*done]) {
+                *done += 1;
+            }
+            if input.get(*done).is_some_and(|first| *first < offset) {
+                ahead.entry(partition).or_default().extend(
+                    input[*done..]
+                        .iter()
+                        .take_while(|o| **o < offset)
+                        .filter(|o| !seen.contains(o)),
+                );
+            }
+        }
+        ahead
+            .into_iter()
+            .map(|(p, offsets)| (p, offsets.into_iter().collect()))
+            .collect()
     }
 
     /// Checks everything collected.
@@ -201,6 +272,7 @@ impl Checker {
         let mut reordered: BTreeMap<i32, Vec<Reorder>> = BTreeMap::new();
         let mut rereads_below_start: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
         let mut first_segment: HashMap<(i32, i64), u64> = HashMap::new();
+        let mut commits_ahead = self.commits_ahead();
         for &(segment, partition, offset) in &self.observed {
             let count = seen.entry((partition, offset)).or_default();
             *count += 1;
@@ -252,11 +324,7 @@ impl Checker {
                 .filter(|o| !seen.contains_key(&(partition, **o)))
                 .copied()
                 .collect();
-            let committed_unprocessed = lost
-                .iter()
-                .copied()
-                .filter(|o| last_commit.is_some_and(|c| *o < c))
-                .collect();
+            let committed_unprocessed = commits_ahead.remove(&partition).unwrap_or_default();
             let commit_regressions = commits
                 .windows(2)
                 .filter(|w| w[1] < w[0])
@@ -312,7 +380,8 @@ pub struct PartitionReport {
     pub input: usize,
     /// I1: input offsets never observed.
     pub lost: Vec<i64>,
-    /// I2: lost offsets below the last commit: a commit ran ahead of processing.
+    /// I2: offsets below a commit that had not been observed when the commit was seen: a
+    /// commit ran ahead of processing (whether or not the record was processed later).
     pub committed_unprocessed: Vec<i64>,
     /// Observations beyond the first of each record.
     pub duplicates: usize,
@@ -484,6 +553,37 @@ mod tests {
         assert_eq!(p.lost, [1, 2]);
         assert_eq!(p.committed_unprocessed, [1]);
         assert!(!c.report().is_clean());
+    }
+
+    #[test]
+    fn a_commit_ahead_of_processing_is_found_even_when_processing_catches_up() {
+        let mut c = checker(2, 4);
+        c.observe(0, 0, 0);
+        c.observe(0, 1, 0);
+        c.observe(0, 1, 1);
+        // Seen while partition 0 had processed only offset 0: ahead of 1 and 2.
+        c.committed_in_order(0, 3);
+        // Partition 1's commit is behind its processing.
+        c.committed_in_order(1, 2);
+        for o in 1..4 {
+            c.observe(0, 0, o);
+        }
+        c.observe(0, 1, 2);
+        c.observe(0, 1, 3);
+        c.committed_in_order(0, 4);
+        c.committed_in_order(1, 4);
+        let report = c.report();
+        assert_eq!(report.partitions[&0].committed_unprocessed, [1, 2]);
+        assert!(report.partitions[&0].lost.is_empty());
+        assert!(report.partitions[&1].is_clean(), "{report}");
+        assert!(!report.is_clean());
+        // Recorded without their order, the same commits only count against the end.
+        let mut unordered = checker(1, 4);
+        unordered.committed(0, 3);
+        for o in 0..4 {
+            unordered.observe(0, 0, o);
+        }
+        assert!(unordered.report().is_clean(), "{}", unordered.report());
     }
 
     #[test]

@@ -24,11 +24,12 @@ pub struct Log {
     pub current: BTreeMap<i32, u64>,
     /// Segments handed out so far.
     pub segments: u64,
-    /// `(segment, partition, bound)`: a segment may re-read at or above `bound`, the highest
-    /// commit the broker had acknowledged to this member when the segment began (the group's
-    /// committed offset, where the segment starts, is at or above it unless a commit went
-    /// backwards; `None`: nothing acknowledged yet, so anything).
-    pub starts: Vec<(u64, i32, Option<i64>)>,
+    /// `(segment, partition, bound, when)`: a segment may re-read at or above `bound`, the
+    /// highest commit the broker had acknowledged to this member when the segment began
+    /// (the group's committed offset, where the segment starts, is at or above it unless a
+    /// commit went backwards; `None`: nothing acknowledged yet). [`check`] raises it to the
+    /// commits an observer read before `when`, which bound hand-offs from other members.
+    pub starts: Vec<(u64, i32, Option<i64>, Instant)>,
     /// `(segment, partition, offset)` of every record processed, in order.
     pub observed: Vec<(u64, i32, i64)>,
     /// Partition assignments and revocations (lost ones included) seen by the hooks.
@@ -95,7 +96,7 @@ impl Member {
                     let segment = log.segments;
                     log.segments += 1;
                     log.current.insert(partition, segment);
-                    log.starts.push((segment, partition, bound));
+                    log.starts.push((segment, partition, bound, Instant::now()));
                     log.assigned += 1;
                     Ok(())
                 })
@@ -202,6 +203,12 @@ pub struct Commits {
     pub partitions: i32,
     /// Every committed offset read, `(partition, offset)`, in the order read.
     pub readings: Vec<(i32, i64)>,
+    /// When each reading had been made (the broker held at least it from then on).
+    pub read_at: Vec<Instant>,
+    /// For readings made against a member ([`poll_against`](Self::poll_against)): how many
+    /// records it had processed once the reading was made, which places the commit in the
+    /// order of its processing for [`check`].
+    pub positions: Vec<Option<usize>>,
     /// The last successful reading.
     pub last: BTreeMap<i32, Option<i64>>,
 }
@@ -219,6 +226,8 @@ impl Commits {
             topic: topic.to_owned(),
             partitions,
             readings: Vec::new(),
+            read_at: Vec::new(),
+            positions: Vec::new(),
             last: BTreeMap::new(),
         }
     }
@@ -233,6 +242,7 @@ impl Commits {
         let Ok(result) = self.observer.committed_offsets(tpl, Duration::from_secs(1)) else {
             return false;
         };
+        let at = Instant::now();
         for p in 0..self.partitions {
             let offset = match result.find_partition(&self.topic, p).map(|e| e.offset()) {
                 Some(Offset::Offset(o)) => Some(o),
@@ -240,6 +250,8 @@ impl Commits {
             };
             if let Some(o) = offset {
                 self.readings.push((p, o));
+                self.read_at.push(at);
+                self.positions.push(None);
             }
             self.last.insert(p, offset);
         }
@@ -251,8 +263,14 @@ impl Commits {
     /// is not counted as a success.
     pub fn poll_against(&mut self, member: &Member) {
         let reported = member.control.progress();
+        let first = self.readings.len();
         if !self.poll() {
             return;
+        }
+        // Taken after the reading: the commits read cannot be ahead of these records.
+        let processed = member.log().observed.len();
+        for position in &mut self.positions[first..] {
+            *position = Some(processed);
         }
         for p in 0..self.partitions {
             if let Some(claimed) = acknowledged(&reported, p) {
@@ -263,6 +281,12 @@ impl Commits {
                 );
             }
         }
+    }
+
+    /// Forgets where readings stand in a member's processing: for checking a log merged from
+    /// several members, whose order the positions do not index.
+    pub fn forget_positions(&mut self) {
+        self.positions.iter_mut().for_each(|p| *p = None);
     }
 
     /// Whether the last reading has every partition's commit at its end offset (an empty
@@ -289,7 +313,10 @@ impl Commits {
 }
 
 /// Checks what `log` processed against the topic's records at or above `from` (per
-/// partition; 0 where absent), and the commits read meanwhile.
+/// partition; 0 where absent), and the commits read meanwhile: each in its place among the
+/// records processed where [`Commits::poll_against`] placed it (I2 against processing as
+/// it happened), else after them all. Each segment's start is bounded by the member's own
+/// acknowledged commits and by the commits read before it began (I4, hand-offs included).
 pub fn check(
     cluster: &EmbeddedCluster,
     topic: &str,
@@ -306,14 +333,33 @@ pub fn check(
                 .unwrap();
         }
     }
-    for (segment, partition, bound) in &log.starts {
-        checker.restart(*segment, [(*partition, *bound)]);
+    for (segment, partition, bound, began) in &log.starts {
+        let read_before = commits
+            .readings
+            .iter()
+            .zip(&commits.read_at)
+            .filter(|((p, _), at)| p == partition && *at < began)
+            .map(|((_, o), _)| *o)
+            .max();
+        checker.restart(*segment, [(*partition, (*bound).max(read_before))]);
     }
-    for (segment, partition, offset) in &log.observed {
+    // A reading with no place goes where the next placed one does (later, so never ahead
+    // of what it saw), or after everything.
+    let mut places = vec![log.observed.len(); commits.readings.len()];
+    let mut next = log.observed.len();
+    for k in (0..commits.readings.len()).rev() {
+        next = commits.positions[k].map_or(next, |p| p.min(next));
+        places[k] = next;
+    }
+    let mut readings = commits.readings.iter().zip(places).peekable();
+    for (index, (segment, partition, offset)) in log.observed.iter().enumerate() {
+        while let Some(((p, o), _)) = readings.next_if(|(_, place)| *place <= index) {
+            checker.committed_in_order(*p, *o);
+        }
         checker.observe(*segment, *partition, *offset);
     }
-    for (partition, offset) in &commits.readings {
-        checker.committed(*partition, *offset);
+    for ((p, o), _) in readings {
+        checker.committed_in_order(*p, *o);
     }
     checker.report()
 }

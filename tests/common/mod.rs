@@ -4,6 +4,7 @@
 
 pub mod hooks;
 pub mod member;
+pub mod valve;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -81,14 +82,35 @@ pub fn consume_with_progress(
     workers: usize,
     expected: usize,
 ) -> (Vec<Seen>, timely_kafka::SourceProgress) {
+    run_source(config, workers, move |count| count >= expected)
+}
+
+/// Runs the source on `workers` threads until `done()` holds (or the deadline passes), then
+/// shuts down gracefully and returns what was seen.
+pub fn consume_until(
+    config: SourceConfig,
+    workers: usize,
+    done: impl Fn() -> bool + Send + Sync + 'static,
+) -> Vec<Seen> {
+    run_source(config, workers, move |_| done()).0
+}
+
+/// Runs the source on `workers` threads until `done(records seen)` holds (or the deadline
+/// passes), then shuts down gracefully; returns what was seen and the progress report.
+fn run_source(
+    config: SourceConfig,
+    workers: usize,
+    done: impl Fn(usize) -> bool + Send + Sync + 'static,
+) -> (Vec<Seen>, timely_kafka::SourceProgress) {
     init_logging();
+    let done = Arc::new(done);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let count = Arc::new(AtomicUsize::new(0));
     let sink = Arc::clone(&seen);
     let guards = timely::execute(timely::Config::process(workers), move |worker| {
         let index = worker.index();
         let probe = ProbeHandle::new();
-        let (sink, counter) = (Arc::clone(&sink), Arc::clone(&count));
+        let (sink, counter, done) = (Arc::clone(&sink), Arc::clone(&count), Arc::clone(&done));
         let handle = worker.dataflow(|scope| {
             let source = scope.kafka_source(&config).expect("build the source");
             source
@@ -105,7 +127,7 @@ pub fn consume_with_progress(
             source.handle
         });
         let started = Instant::now();
-        while count.load(Ordering::SeqCst) < expected && started.elapsed() < DEADLINE {
+        while !done(count.load(Ordering::SeqCst)) && started.elapsed() < DEADLINE {
             worker.step_or_park(Some(Duration::from_millis(50)));
         }
         handle.shutdown();
