@@ -36,6 +36,7 @@ pub mod record;
 pub mod sink;
 pub mod source;
 pub mod testing;
+#[cfg(feature = "cli")]
 pub mod timely_args;
 
 pub use build_info::BuildInfo;

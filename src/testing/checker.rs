@@ -125,7 +125,8 @@ impl Trace {
     }
 }
 
-/// Collects what was written, processed and committed; see the [module docs](self).
+/// Collects what was written, processed and committed, and checks the invariants I1, I2,
+/// I3, I4 and I6 of docs/reliability.md over them ([`Checker::report`]).
 #[derive(Debug, Default, Clone)]
 pub struct Checker {
     /// Input offsets per partition, and the trace each carries.
