@@ -37,4 +37,5 @@ pub use cluster::EmbeddedCluster;
 pub use error::ClusterError;
 pub use load::load_into;
 pub use names::unique_name;
+pub use offsets::committed_offsets;
 pub use record::{LoadReport, TestRecord};

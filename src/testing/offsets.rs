@@ -67,8 +67,12 @@ pub(crate) fn watermarks<C: ClientContext>(
         .collect()
 }
 
-/// The offsets `group` committed for partitions `0..partitions` of `topic`.
-pub(crate) fn committed_offsets(
+/// The offsets `group` has committed for partitions `0..partitions` of `topic` on the
+/// cluster at `bootstrap_servers`; `None` where it has committed none. Any Kafka cluster,
+/// not only an [`EmbeddedCluster`](super::EmbeddedCluster): this is how every test and tool
+/// of the project reads a group's commits, through a short-lived consumer that joins no
+/// group (it never subscribes), so the group's members are not disturbed.
+pub fn committed_offsets(
     bootstrap_servers: &str,
     group: &str,
     topic: &str,

@@ -168,34 +168,15 @@ pub fn committed(
 }
 
 /// [`committed`], or the error of the reading (a real broker answers `NOT_COORDINATOR`
-/// now and then, while a new group's coordinator is being set up).
+/// now and then, while a new group's coordinator is being set up): the library's
+/// [`timely_kafka::testing::committed_offsets`].
 pub fn try_committed(
     bootstrap: &str,
     group: &str,
     topic: &str,
     partitions: i32,
-) -> rdkafka::error::KafkaResult<BTreeMap<i32, Option<i64>>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .expect("create observer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    let result = consumer.committed_offsets(tpl, Duration::from_secs(10))?;
-    let map = (0..partitions)
-        .map(|p| {
-            let offset = match result.find_partition(topic, p).map(|e| e.offset()) {
-                Some(Offset::Offset(o)) => Some(o),
-                _ => None,
-            };
-            (p, offset)
-        })
-        .collect();
-    drop(result);
-    Ok(map)
+) -> Result<BTreeMap<i32, Option<i64>>, timely_kafka::testing::ClusterError> {
+    timely_kafka::testing::committed_offsets(bootstrap, group, topic, partitions)
 }
 
 /// Groups seen records by partition, in the order they were seen.
