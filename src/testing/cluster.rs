@@ -14,8 +14,6 @@ use super::load::Loader;
 use super::offsets;
 use super::record::{LoadReport, TestRecord};
 
-/// Timeout of one request to the cluster (metadata, watermarks, committed offsets).
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most replicas a topic gets, when the cluster has that many brokers.
 const MAX_REPLICATION_FACTOR: i32 = 3;

@@ -1,6 +1,7 @@
 //! Reading topic layout and offsets: partition counts, end offsets, committed offsets.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use rdkafka::client::Client;
 use rdkafka::config::ClientConfig;
@@ -9,8 +10,10 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use super::cluster::REQUEST_TIMEOUT;
 use super::error::ClusterError;
+
+/// Timeout of one request to the cluster (metadata, watermarks, committed offsets).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many partitions `topic` has, from a fresh metadata request.
 pub(crate) fn partition_count<C: ClientContext>(
