@@ -9,16 +9,8 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 use timely_kafka_operators::stable_hash;
 
+use super::upsert::Upserts;
 use crate::record::KafkaRecord;
-
-/// A topic read with upsert meaning.
-pub struct Upserts<'scope> {
-    /// `(key, value)` for every key whose latest record has a payload.
-    pub collection: VecCollection<'scope, u64, (Vec<u8>, Vec<u8>)>,
-    /// Records without a key, which upsert meaning cannot place. Route them to a dead-letter
-    /// topic or count them; they are never silently dropped.
-    pub keyless: StreamVec<'scope, u64, KafkaRecord>,
-}
 
 /// Turns a stream of Kafka records into differential collections; see the
 /// [module docs](super).

@@ -101,4 +101,5 @@ mod rebuild;
 mod upsert;
 
 pub use changelog::UpsertSinkExt;
-pub use input::{KafkaCollectionExt, Upserts};
+pub use input::KafkaCollectionExt;
+pub use upsert::Upserts;

@@ -2,15 +2,23 @@
 
 use std::collections::HashMap;
 
-use differential_dataflow::AsCollection;
+use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Partition;
 use timely::dataflow::StreamVec;
 use timely_kafka_operators::stable_hash;
 
-use super::input::Upserts;
 use crate::record::KafkaRecord;
+
+/// A topic read with upsert meaning.
+pub struct Upserts<'scope> {
+    /// `(key, value)` for every key whose latest record has a payload.
+    pub collection: VecCollection<'scope, u64, (Vec<u8>, Vec<u8>)>,
+    /// Records without a key, which upsert meaning cannot place. Route them to a dead-letter
+    /// topic or count them; they are never silently dropped.
+    pub keyless: StreamVec<'scope, u64, KafkaRecord>,
+}
 
 /// Splits off keyless records, routes the rest by key, and turns each record into the
 /// retraction of its key's previous value and the insertion of its new one.

@@ -14,7 +14,6 @@ use super::load::Loader;
 use super::offsets;
 use super::record::{LoadReport, TestRecord};
 
-
 /// The most replicas a topic gets, when the cluster has that many brokers.
 const MAX_REPLICATION_FACTOR: i32 = 3;
 
