@@ -20,9 +20,15 @@ use timely_kafka::{GroupProtocol, KafkaRecord, KafkaSourceExt, OffsetReset, Sour
 #[derive(Debug, Parser)]
 #[command(disable_help_flag = true)]
 pub struct ViewArgs {
-    /// Kafka bootstrap servers; without it, an embedded cluster with sample input is started.
+    /// Kafka bootstrap servers; without it (and without `bootstrap.servers` in --config), an
+    /// embedded cluster with sample input is started.
     #[arg(long)]
     pub brokers: Option<String>,
+    /// A client properties file for the source and the sink, as `timely-kafka pipe --config`
+    /// reads it: bootstrap servers, TLS, SASL; `${env:NAME}` values come from the
+    /// environment.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// The consumer group (its commits show how far the output has caught up).
     #[arg(long)]
     pub group: Option<String>,
@@ -95,8 +101,19 @@ where
         .clone()
         .unwrap_or_else(|| example.group.to_owned());
 
+    let mut settings = match &args.config {
+        Some(path) => timely_kafka::config::read_properties(path)?,
+        None => Vec::new(),
+    };
+    let file_brokers = settings
+        .iter()
+        .rev()
+        .find(|(key, _)| key == "bootstrap.servers")
+        .map(|(_, value)| value.clone());
+    settings.retain(|(key, _)| key != "bootstrap.servers");
+    let given_brokers = args.brokers.clone().or(file_brokers);
     // The embedded cluster lives as long as `run`; external brokers need nothing here.
-    let embedded = match &args.brokers {
+    let embedded = match &given_brokers {
         Some(_) => None,
         None => {
             let cluster = EmbeddedCluster::new(1)?;
@@ -108,13 +125,17 @@ where
             Some(cluster)
         }
     };
-    let brokers = match (&args.brokers, &embedded) {
+    let brokers = match (&given_brokers, &embedded) {
         (Some(brokers), _) => brokers.clone(),
         (None, Some(cluster)) => cluster.bootstrap_servers(),
         (None, None) => unreachable!("a cluster was started above"),
     };
     // A view is rebuilt from its whole input on every start; commits track the output.
-    let source_config = SourceConfig::builder()
+    let source_config = settings
+        .iter()
+        .fold(SourceConfig::builder(), |builder, (key, value)| {
+            builder.set(key, value)
+        })
         .brokers(&brokers)
         .group_id(&group)
         .topics(inputs.clone())
@@ -123,7 +144,11 @@ where
         .offset_reset(OffsetReset::Earliest)
         .tick(Duration::from_millis(50))
         .build()?;
-    let sink = SinkConfig::builder()
+    let sink = settings
+        .iter()
+        .fold(SinkConfig::builder(), |builder, (key, value)| {
+            builder.set(key, value)
+        })
         .brokers(&brokers)
         .default_topic(&output)
         .build()?;
@@ -139,10 +164,11 @@ where
         let probe = ProbeHandle::new();
         let view = Arc::clone(&view);
         let inputs = Arc::clone(&inputs);
-        let (handle, sink_handle) = worker.dataflow(|scope| {
+        let dataflow = worker.next_dataflow_index();
+        let built = worker.dataflow(|scope| {
             let source = scope
                 .kafka_source(&source_config)
-                .expect("join the consumer group");
+                .map_err(|e| format!("joining the consumer group: {e}"))?;
             let written =
                 view(source.records, inputs.as_slice()).inspect(|((key, value), _, diff)| {
                     if *diff > 0 {
@@ -155,11 +181,19 @@ where
                 });
             let sink = written
                 .rebuild_to_kafka(&sink, &source_config)
-                .expect("start the sink");
+                .map_err(|e| format!("starting the sink: {e}"))?;
             sink.acknowledged.probe_with(&probe);
             source.handle.commit_after(&probe);
-            (source.handle, sink.handle)
+            Ok::<_, String>((source.handle, sink.handle))
         });
+        let (handle, sink_handle) = match built {
+            Ok(handles) => handles,
+            Err(error) => {
+                // What was built (the source) must not keep the worker running.
+                worker.drop_dataflow(dataflow);
+                return Err(error);
+            }
+        };
         let control = handle.control();
         loop {
             worker.step_or_park(Some(Duration::from_millis(100)));
@@ -170,10 +204,10 @@ where
             }
         }
         handle.shutdown();
-        (handle.control(), sink_handle.error())
+        Ok::<_, String>((handle.control(), sink_handle.error()))
     })?;
     for result in guards.join() {
-        let (control, sink_error) = result.map_err(|e| format!("a worker failed: {e}"))?;
+        let (control, sink_error) = result.map_err(|e| format!("a worker failed: {e}"))??;
         if let Some(error) = sink_error {
             return Err(format!("the sink failed: {error}").into());
         }
