@@ -45,7 +45,14 @@ pub enum Transform {
 
 /// Arguments of `pipe`.
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true)]
+#[command(
+    disable_help_flag = true,
+    after_help = "Stopping: SIGINT or SIGTERM stops fetching, waits until every record read is \
+written and acknowledged, commits, and exits 0; a second signal exits at once with status 130 \
+(what was read but not committed is read again by the next run). Exit status 1: a setting \
+refused, no broker reachable (with the cause: TLS, authentication, refused), the group refusing \
+this member, or a delivery failed for good (nothing past it committed)."
+)]
 pub struct PipeArgs {
     /// Kafka bootstrap servers, `host:port[,host:port...]`. Required unless --config gives
     /// `bootstrap.servers`; overrides it when both do.
