@@ -350,11 +350,11 @@ impl GroupShared {
         tracing::debug!(group = %self.group_id, ?result, "commit result for {} partition(s)", partitions.len());
         let mut state = self.lock();
         for elem in partitions {
-            let offset = elem.offset;
+            let offset = elem.position.offset;
             if offset < 0 {
                 continue;
             }
-            let tp = TopicPartition::new(elem.topic.as_str(), elem.partition);
+            let tp = elem.position.topic_partition.clone();
             let sent = state
                 .commits_in_flight
                 .get(&tp)

@@ -69,9 +69,7 @@ fn a_commit_is_confirmed_by_its_own_answer() {
     let shared = GroupShared::new("g".into());
     let tp = TopicPartition::new("t", 0);
     let result = |offset: i64, error: Option<RDKafkaErrorCode>| PartitionCommitResult {
-        topic: tp.topic.to_string(),
-        partition: tp.partition,
-        offset,
+        position: tp.at(offset),
         result: error.map_or(Ok(()), |e| Err(KafkaError::ConsumerCommit(e))),
     };
     let send = |offset: i64, epoch: u64| {
