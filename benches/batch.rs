@@ -17,6 +17,7 @@ use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 use timely_kafka::batching::{by_partition, BatchOp};
 use timely_kafka::process::Message;
+use timely_kafka::{Position, TopicPartition};
 use timely_kafka_operators::batch::{BatchBuffer, Flushed};
 
 const PARTITIONS: i32 = 8;
@@ -29,21 +30,23 @@ fn main() {
         .unwrap_or(5_000_000);
     let topic: Arc<str> = Arc::from("bench-topic");
     let message = |i: u64| Message {
-        topic: Arc::clone(&topic),
-        partition: (i / 1000 % PARTITIONS as u64) as i32,
-        offset: i as i64,
+        position: Position::new(
+            Arc::clone(&topic),
+            (i / 1000 % PARTITIONS as u64) as i32,
+            i as i64,
+        ),
         data: i,
     };
 
     let buffer = best(|| {
-        let mut buffer: BatchBuffer<(Arc<str>, i32), Message<u64>, u64> =
+        let mut buffer: BatchBuffer<TopicPartition, Message<u64>, u64> =
             BatchBuffer::new(100, None, Duration::from_secs(1));
         let mut out: Vec<Flushed<_, _, u64>> = Vec::new();
         let now = Instant::now();
         let started = Instant::now();
         for i in 0..records {
             let m = message(i);
-            buffer.push((Arc::clone(&m.topic), m.partition), m, 0, &0, now, &mut out);
+            buffer.push(m.position.topic_partition.clone(), m, 0, &0, now, &mut out);
             if out.len() > 64 {
                 black_box(out.drain(..).count());
             }
@@ -67,9 +70,11 @@ fn main() {
 /// Feeds `records` messages through input → [batch →] probe, 1,000 per round.
 fn run_dataflow(records: u64, with_batch: bool, topic: Arc<str>) -> Duration {
     let message = move |i: u64| Message {
-        topic: Arc::clone(&topic),
-        partition: (i / 1000 % PARTITIONS as u64) as i32,
-        offset: i as i64,
+        position: Position::new(
+            Arc::clone(&topic),
+            (i / 1000 % PARTITIONS as u64) as i32,
+            i as i64,
+        ),
         data: i,
     };
     timely::execute_directly(move |worker| {

@@ -18,14 +18,15 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use common::{count_arg, ns_per_op, report};
-use timely_kafka::ownership::{deal, owned_by, owner, TopicPartition};
+use timely_kafka::ownership::{deal, owned_by, owner};
+use timely_kafka::TopicPartition;
 
 fn main() {
     let ops = count_arg(20_000);
     println!("calls per run: {ops}");
     for partitions in [8, 64, 1024] {
         let assignment: Vec<TopicPartition> = (0..partitions)
-            .map(|p| (format!("topic-{}", p % 4), p / 4))
+            .map(|p| TopicPartition::new(format!("topic-{}", p % 4), p / 4))
             .collect();
         for workers in [2, 8] {
             let ns = ns_per_op(ops, |i| {

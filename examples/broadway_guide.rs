@@ -159,13 +159,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let committed: Vec<String> = progress
             .partitions
             .iter()
-            .map(|p| {
-                format!(
-                    "{}/{}@{}",
-                    p.topic,
-                    p.partition,
-                    p.committed.map_or("-".into(), |c| c.to_string())
-                )
+            .map(|p| match p.committed {
+                Some(offset) => p.topic_partition.at(offset).to_string(),
+                None => format!("{}@-", p.topic_partition),
             })
             .collect();
         println!("committed: {}", committed.join(", "));

@@ -73,12 +73,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .clone()
                 .filter(move |r| *r.topic == *topic)
                 .upserts();
-            upserts.keyless.inspect(|r| {
-                eprintln!(
-                    "skipped a record without a key: {}/{}@{}",
-                    r.topic, r.partition, r.offset
-                )
-            });
+            upserts
+                .keyless
+                .inspect(|r| eprintln!("skipped a record without a key: {}", r.position()));
             upserts.collection
         };
         // (customer, (order, amount)) joined with (customer, name).

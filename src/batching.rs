@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 pub use timely_kafka_operators::{Batch, BatchConfig, BatchOp};
 
+use crate::position::TopicPartition;
 use crate::process::Origin;
 
 /// Batches per `(topic, partition)`, where the records already are: use it on streams
@@ -31,7 +32,7 @@ use crate::process::Origin;
 /// let config = by_partition::<KafkaRecord>().max_size(100).timeout(Duration::from_millis(200));
 /// # let _ = config;
 /// ```
-pub fn by_partition<D: Origin>() -> BatchConfig<D, (Arc<str>, i32)> {
+pub fn by_partition<D: Origin>() -> BatchConfig<D, TopicPartition> {
     BatchConfig::by_key(|d: &D| d.topic_partition()).local()
 }
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use rdkafka::error::KafkaError;
 
+use crate::position::Position;
+
 /// A configuration value that cannot be used. Every variant names the offending key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -158,7 +160,7 @@ impl From<ConfigError> for Error {
 pub enum SinkError {
     /// A record could not be delivered: a fatal error, or retries exhausted within the
     /// delivery timeout.
-    #[error("delivery to {topic}/{partition} failed (first failed record: key {key:?}, from {}): {source}", origin.as_deref().unwrap_or("no Kafka input"))]
+    #[error("delivery to {topic}/{partition} failed (first failed record: key {key:?}, from {}): {source}", from_input(origin))]
     Delivery {
         /// The output topic.
         topic: String,
@@ -166,36 +168,42 @@ pub enum SinkError {
         partition: i32,
         /// The record's key, as text.
         key: Option<String>,
-        /// The input position the record came from, as `topic/partition@offset`.
-        origin: Option<String>,
+        /// The input position the record came from.
+        origin: Option<Position>,
         /// The producer error.
         source: Box<KafkaError>,
     },
     /// librdkafka refused to queue a record (for example one larger than `message.max.bytes`).
-    #[error("could not queue a record for {topic} (from {}): {source}", origin.as_deref().unwrap_or("no Kafka input"))]
+    #[error(
+        "could not queue a record for {topic} (from {}): {source}",
+        from_input(origin)
+    )]
     Enqueue {
         /// The output topic.
         topic: String,
         /// The input position the record came from.
-        origin: Option<String>,
+        origin: Option<Position>,
         /// The producer error.
         source: Box<KafkaError>,
     },
     /// The sink stopped waiting for room in the producer's queue because the source it
     /// follows was shut down now ([`SinkHandle::stop_with`](crate::sink::SinkHandle::stop_with)):
     /// this record and the ones after it were not sent, and their tick stays held.
-    #[error("stopped before queueing a record for {topic} (from {}): the source was shut down now while the producer's queue was full", origin.as_deref().unwrap_or("no Kafka input"))]
+    #[error("stopped before queueing a record for {topic} (from {}): the source was shut down now while the producer's queue was full", from_input(origin))]
     Stopped {
         /// The output topic.
         topic: String,
         /// The input position the record came from.
-        origin: Option<String>,
+        origin: Option<Position>,
     },
     /// A record names no topic and the sink has no default topic.
-    #[error("a record (from {}) names no topic and the sink has no `default_topic`", origin.as_deref().unwrap_or("no Kafka input"))]
+    #[error(
+        "a record (from {}) names no topic and the sink has no `default_topic`",
+        from_input(origin)
+    )]
     NoTopic {
         /// The input position the record came from.
-        origin: Option<String>,
+        origin: Option<Position>,
     },
     /// The partition count of a topic could not be read (needed by md5, round-robin and
     /// custom partitioners).
@@ -222,6 +230,13 @@ pub enum SinkError {
     /// A rebuilt view's upsert sink could not read where its input or output stood at start.
     #[error("preparing the rebuild of a view: {0}")]
     Rebuild(String),
+}
+
+/// Where a sink record came from, for its errors: `topic/partition@offset`.
+fn from_input(origin: &Option<Position>) -> String {
+    origin
+        .as_ref()
+        .map_or_else(|| "no Kafka input".to_owned(), Position::to_string)
 }
 
 /// `; cause: ...` when there is one.

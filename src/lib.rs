@@ -15,6 +15,8 @@
 //! * [`KafkaRecord`] is what it emits: owned and serde-serializable, so records cross worker
 //!   and process boundaries (timely 0.32 exchanges data with serde and bincode; nothing here
 //!   uses abomonation, which is unsound on misaligned data).
+//! * [`TopicPartition`] and [`Position`] name a partition and a record's place in it, in the
+//!   whole API, and print as `topic/partition` and `topic/partition@offset`.
 //! * [`testing::EmbeddedCluster`] runs librdkafka's mock cluster in-process, for examples,
 //!   tests and local development.
 //!
@@ -30,6 +32,7 @@ pub mod differential;
 pub mod error;
 mod group;
 pub mod ownership;
+pub mod position;
 pub mod process;
 pub mod progress;
 pub mod record;
@@ -46,5 +49,6 @@ pub use config::{
 };
 pub use error::{ConfigError, Error, SinkError};
 pub use group::{PartitionStatus, SourceProgress};
+pub use position::{Position, TopicPartition};
 pub use record::{KafkaRecord, RecordHeader, RecordTimestamp};
 pub use source::{KafkaSource, KafkaSourceExt, SourceControl, SourceHandle};

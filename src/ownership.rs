@@ -8,8 +8,7 @@
 
 use std::collections::BTreeMap;
 
-/// A topic and partition number.
-pub type TopicPartition = (String, i32);
+use crate::position::TopicPartition;
 
 /// The local worker (`0..workers`) that owns `partition` within `assignment`, or `None` if the
 /// partition is not in the assignment.
@@ -18,9 +17,11 @@ pub type TopicPartition = (String, i32);
 ///
 /// ```
 /// use timely_kafka::ownership::owner;
+/// use timely_kafka::TopicPartition;
 ///
-/// let assignment: Vec<(String, i32)> = (0..8).map(|p| ("t".to_string(), p)).collect();
-/// let owners: Vec<_> = (0..8).map(|p| owner(&assignment, &("t".into(), p), 3).unwrap()).collect();
+/// let assignment: Vec<TopicPartition> = (0..8).map(|p| TopicPartition::new("t", p)).collect();
+/// let owners: Vec<_> =
+///     (0..8).map(|p| owner(&assignment, &TopicPartition::new("t", p), 3).unwrap()).collect();
 /// assert_eq!(owners, [0, 1, 2, 0, 1, 2, 0, 1]);
 /// ```
 pub fn owner(
@@ -40,10 +41,12 @@ pub fn owner(
 ///
 /// ```
 /// use timely_kafka::ownership::owned_by;
+/// use timely_kafka::TopicPartition;
 ///
-/// let assignment: Vec<(String, i32)> = (0..5).map(|p| ("t".to_string(), p)).collect();
-/// assert_eq!(owned_by(&assignment, 0, 2), [("t".to_string(), 0), ("t".to_string(), 2), ("t".to_string(), 4)]);
-/// assert_eq!(owned_by(&assignment, 1, 2), [("t".to_string(), 1), ("t".to_string(), 3)]);
+/// let t = |p: i32| TopicPartition::new("t", p);
+/// let assignment: Vec<TopicPartition> = (0..5).map(t).collect();
+/// assert_eq!(owned_by(&assignment, 0, 2), [t(0), t(2), t(4)]);
+/// assert_eq!(owned_by(&assignment, 1, 2), [t(1), t(3)]);
 /// ```
 pub fn owned_by(
     assignment: &[TopicPartition],
@@ -67,8 +70,9 @@ pub fn owned_by(
 /// ```
 /// use std::collections::BTreeMap;
 /// use timely_kafka::ownership::deal;
+/// use timely_kafka::TopicPartition;
 ///
-/// let t = |p: i32| ("t".to_string(), p);
+/// let t = |p: i32| TopicPartition::new("t", p);
 /// // Partitions 0 and 1 are already read by workers 1 and 1; 2, 3 and 4 are new.
 /// let current = BTreeMap::from([(t(0), Some(1)), (t(1), Some(1)), (t(2), None), (t(3), None), (t(4), None)]);
 /// let owners = deal(&current, 2);
@@ -122,7 +126,8 @@ mod tests {
             partitions in proptest::collection::btree_set(("[a-c]", 0i32..16), 0..40),
             workers in 1usize..9,
         ) {
-            let assignment: Vec<TopicPartition> = partitions.iter().cloned().collect();
+            let assignment: Vec<TopicPartition> =
+                partitions.iter().map(|(t, p)| TopicPartition::new(t.as_str(), *p)).collect();
             let shares: Vec<Vec<TopicPartition>> =
                 (0..workers).map(|w| owned_by(&assignment, w, workers)).collect();
             let total: usize = shares.iter().map(Vec::len).sum();
@@ -142,7 +147,7 @@ mod tests {
             kept in proptest::collection::vec(0usize..4, 30),
             workers in 1usize..5,
         ) {
-            let tp = |p: i32| ("t".to_string(), p);
+            let tp = |p: i32| TopicPartition::new("t", p);
             // A fresh deal is the balanced one.
             let fresh: BTreeMap<TopicPartition, Option<usize>> = partitions.iter().map(|p| (tp(*p), None)).collect();
             let owners = deal(&fresh, workers);

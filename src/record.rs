@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::position::{Position, TopicPartition};
+
 /// A Kafka record's timestamp, with the kind of time it records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RecordTimestamp {
@@ -65,7 +67,8 @@ pub struct RecordHeader {
 ///     timestamp: RecordTimestamp::CreateTime(1_700_000_000_000),
 ///     headers: vec![],
 /// };
-/// assert_eq!(record.topic_partition(), ("orders", 3));
+/// assert_eq!(record.topic_partition().to_string(), "orders/3");
+/// assert_eq!(record.position().to_string(), "orders/3@42");
 /// assert_eq!(record.payload_str(), Some("{\"total\": 12}"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -87,9 +90,21 @@ pub struct KafkaRecord {
 }
 
 impl KafkaRecord {
-    /// `(topic, partition)`: the key that keeps Kafka's order through exchanges.
-    pub fn topic_partition(&self) -> (&str, i32) {
-        (&self.topic, self.partition)
+    /// The record's partition: the key that keeps Kafka's order through exchanges. Shares
+    /// the topic name (no allocation).
+    pub fn topic_partition(&self) -> TopicPartition {
+        TopicPartition {
+            topic: Arc::clone(&self.topic),
+            partition: self.partition,
+        }
+    }
+
+    /// The record's position: partition and offset. Shares the topic name (no allocation).
+    pub fn position(&self) -> Position {
+        Position {
+            topic_partition: self.topic_partition(),
+            offset: self.offset,
+        }
     }
 
     /// The payload as UTF-8 text, if it is present and valid UTF-8.

@@ -21,7 +21,7 @@ use timely::dataflow::ProbeHandle;
 use timely::ExchangeData;
 use timely_kafka::batching::{all, by_topic, BatchConfig, BatchOp};
 use timely_kafka::testing::{unique_name, EmbeddedCluster};
-use timely_kafka::{KafkaRecord, KafkaSourceExt, SourceConfig};
+use timely_kafka::{KafkaRecord, KafkaSourceExt, Position, SourceConfig, TopicPartition};
 
 const PARTITIONS: i32 = 3;
 const PER_PARTITION: usize = 50;
@@ -31,7 +31,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A batch as its handler saw it: the worker, and `(topic, partition, offset)` of each
 /// record in order.
-type SeenBatch = (usize, Vec<(String, i32, i64)>);
+type SeenBatch = (usize, Vec<Position>);
 
 /// Two loaded topics and a source config reading both.
 fn two_topics() -> (EmbeddedCluster, [String; 2], SourceConfig) {
@@ -79,7 +79,7 @@ where
                     let records = batch
                         .records
                         .iter()
-                        .map(|r| (r.topic.to_string(), r.partition, r.offset))
+                        .map(KafkaRecord::position)
                         .collect::<Vec<_>>();
                     counter.fetch_add(records.len(), Ordering::SeqCst);
                     sink.lock().unwrap().push((index, records));
@@ -103,16 +103,16 @@ where
 
 /// Every partition of `topics` in `batch`, each complete and in offset order.
 fn holds_every_partition_in_order(batch: &SeenBatch, topics: &[&String]) {
-    let mut offsets: BTreeMap<(String, i32), Vec<i64>> = BTreeMap::new();
-    for (topic, partition, offset) in &batch.1 {
+    let mut offsets: BTreeMap<TopicPartition, Vec<i64>> = BTreeMap::new();
+    for position in &batch.1 {
         offsets
-            .entry((topic.clone(), *partition))
+            .entry(position.topic_partition.clone())
             .or_default()
-            .push(*offset);
+            .push(position.offset);
     }
-    let want: Vec<(String, i32)> = topics
+    let want: Vec<TopicPartition> = topics
         .iter()
-        .flat_map(|t| (0..PARTITIONS).map(move |p| (t.to_string(), p)))
+        .flat_map(|t| (0..PARTITIONS).map(move |p| TopicPartition::new(t.as_str(), p)))
         .collect();
     assert_eq!(
         offsets.keys().cloned().collect::<Vec<_>>(),
@@ -120,11 +120,11 @@ fn holds_every_partition_in_order(batch: &SeenBatch, topics: &[&String]) {
         "the batch (worker {}) packs exactly these partitions",
         batch.0
     );
-    for ((topic, partition), offsets) in offsets {
+    for (tp, offsets) in offsets {
         assert_eq!(
             offsets,
             (0..PER_PARTITION as i64).collect::<Vec<_>>(),
-            "{topic}/{partition}: every record, in offset order"
+            "{tp}: every record, in offset order"
         );
     }
 }
@@ -143,7 +143,7 @@ fn by_topic_packs_a_topics_partitions_in_order_and_never_mixes_topics() {
             .map(|(w, r)| (w, r.len()))
             .collect::<Vec<_>>()
     );
-    batches.sort_by(|a, b| a.1[0].0.cmp(&b.1[0].0));
+    batches.sort_by(|a, b| a.1[0].topic().cmp(b.1[0].topic()));
     holds_every_partition_in_order(&batches[0], &[&topics[0]]);
     holds_every_partition_in_order(&batches[1], &[&topics[1]]);
 }

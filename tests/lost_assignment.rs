@@ -31,7 +31,7 @@ fn reported_commits(progress: &SourceProgress) -> BTreeMap<i32, Option<i64>> {
     progress
         .partitions
         .iter()
-        .map(|p| (p.partition, p.committed))
+        .map(|p| (p.topic_partition.partition, p.committed))
         .collect()
 }
 

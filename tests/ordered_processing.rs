@@ -15,7 +15,7 @@ use timely::dataflow::ProbeHandle;
 use timely_kafka::batching::{by_partition, by_topic, BatchConfig, BatchOp};
 use timely_kafka::process::{utf8, FailurePolicy, FailurePolicyExt, Message, ProcessExt};
 use timely_kafka::testing::{unique_name, EmbeddedCluster, TestRecord};
-use timely_kafka::{KafkaSourceExt, SourceConfig, SourceProgress};
+use timely_kafka::{KafkaSourceExt, Position, SourceConfig, SourceProgress};
 
 /// A batch as the handler saw it: which worker, which key, and the records' positions.
 #[derive(Debug, Clone)]
@@ -80,7 +80,9 @@ fn run_pipeline(
                 .failed
                 .with_policy(policy, &source.handle)
                 .inspect(move |failure| {
-                    f.lock().unwrap().push((failure.partition, failure.offset));
+                    f.lock()
+                        .unwrap()
+                        .push((failure.position.partition(), failure.position.offset));
                     h.fetch_add(1, Ordering::SeqCst);
                 })
                 .probe_with(&probe);
@@ -155,7 +157,7 @@ where
             let positions = batch
                 .records
                 .iter()
-                .map(|m| (m.partition, m.offset))
+                .map(|m| (m.position.partition(), m.position.offset))
                 .collect::<Vec<_>>();
             handled.fetch_add(positions.len(), Ordering::SeqCst);
             batches
@@ -375,14 +377,7 @@ fn stop_policy_halts_commits_at_the_first_failure() {
         );
         let halted = &run.progress.halted;
         assert_eq!(halted.len(), 1, "{halted:?}");
-        assert_eq!(
-            (
-                halted[0].topic.as_str(),
-                halted[0].partition,
-                halted[0].offset
-            ),
-            (topic.as_str(), 0, 5)
-        );
+        assert_eq!(halted[0].position, Position::new(topic.as_str(), 0, 5));
         assert!(halted[0].error.contains("oops"), "{}", halted[0].error);
         let committed = committed(&bootstrap, &group, &topic, 2);
         assert_eq!(

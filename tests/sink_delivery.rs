@@ -4,13 +4,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use timely_kafka::sink::{SinkConfig, SinkRecord, SourcePosition};
+use timely_kafka::sink::{SinkConfig, SinkRecord};
 use timely_kafka::testing::{unique_name, EmbeddedCluster};
+use timely_kafka::Position;
 use timely_kafka::SinkError;
 
 /// A one-broker cluster with `topic` of `partitions` partitions, and a sink writing to it.
@@ -45,11 +45,7 @@ fn a_fatal_delivery_error_names_the_first_failed_record_and_its_input() {
             let mut record = SinkRecord::new(format!("value {i}"))
                 .key(format!("record-{i}"))
                 .partition(1);
-            record.origin = Some(SourcePosition {
-                topic: Arc::from("orders"),
-                partition: 3,
-                offset: 40 + i,
-            });
+            record.origin = Some(Position::new("orders", 3, 40 + i));
             record
         })
         .collect();
@@ -66,7 +62,11 @@ fn a_fatal_delivery_error_names_the_first_failed_record_and_its_input() {
             assert_eq!(t, &topic, "{message}");
             assert_eq!(*partition, 1, "{message}");
             assert_eq!(key.as_deref(), Some("record-0"), "{message}");
-            assert_eq!(origin.as_deref(), Some("orders/3@40"), "{message}");
+            assert_eq!(
+                origin.as_ref().map(Position::to_string).as_deref(),
+                Some("orders/3@40"),
+                "{message}"
+            );
         }
         other => panic!("expected a delivery error, got {other:?}"),
     }

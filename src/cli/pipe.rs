@@ -257,7 +257,7 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
                 .map_err(|e| errors::source_error(&e))?;
             let records = consumed.records.inspect(summary.read_counter());
             let records = if exchange {
-                records.exchange_by_key(|r: &KafkaRecord| (r.topic.clone(), r.partition))
+                records.exchange_by_key(KafkaRecord::topic_partition)
             } else {
                 records
             };

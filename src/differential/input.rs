@@ -1,7 +1,6 @@
 //! Kafka records as differential collections: insertions, or upserts by key.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
@@ -10,6 +9,7 @@ use timely::dataflow::StreamVec;
 use timely_kafka_operators::stable_hash;
 
 use super::upsert::Upserts;
+use crate::position::TopicPartition;
 use crate::record::KafkaRecord;
 
 /// Turns a stream of Kafka records into differential collections; see the
@@ -66,7 +66,7 @@ fn first_reads(records: StreamVec<'_, u64, KafkaRecord>) -> StreamVec<'_, u64, K
         "FirstReads",
         |_, _| {
             // Per partition: the highest offset passed on, and the tick it was passed at.
-            let mut highest: HashMap<(Arc<str>, i32), (i64, u64)> = HashMap::new();
+            let mut highest: HashMap<TopicPartition, (i64, u64)> = HashMap::new();
             let mut dropped: u64 = 0;
             let mut late: BTreeMap<u64, Vec<KafkaRecord>> = BTreeMap::new();
             move |input, output| {
@@ -82,9 +82,7 @@ fn first_reads(records: StreamVec<'_, u64, KafkaRecord>) -> StreamVec<'_, u64, K
                     let before = data.len();
                     let mut on_time = Vec::with_capacity(data.len());
                     for r in data.drain(..) {
-                        let seen = highest
-                            .entry((Arc::clone(&r.topic), r.partition))
-                            .or_insert((-1, 0));
+                        let seen = highest.entry(r.topic_partition()).or_insert((-1, 0));
                         if r.offset <= seen.0 {
                             continue;
                         }

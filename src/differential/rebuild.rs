@@ -25,6 +25,7 @@ use timely::scheduling::SyncActivator;
 use super::end_of_partition::EndOfPartitionIsExpected;
 use crate::error::SinkError;
 use crate::group::metadata_bytes;
+use crate::position::TopicPartition;
 use crate::sink::SinkConfig;
 use crate::SourceConfig;
 
@@ -33,17 +34,14 @@ const POLL: Duration = Duration::from_millis(200);
 /// The timeout of each broker request made here.
 const REQUEST: Duration = Duration::from_secs(10);
 
-/// A `(topic, partition)` pair.
-type Partition = (String, i32);
-
 /// A committed offset and its metadata, as raw bytes (another client's need not be UTF-8).
 type CommittedAt = (Option<i64>, Vec<u8>);
 
 /// Where the input stood at start: per partition, its high watermark, and the committed
 /// offset and metadata the group held then.
 struct Snapshot {
-    ends: BTreeMap<Partition, i64>,
-    committed_at_start: BTreeMap<Partition, CommittedAt>,
+    ends: BTreeMap<TopicPartition, i64>,
+    committed_at_start: BTreeMap<TopicPartition, CommittedAt>,
 }
 
 /// A client of the source's group, with the user's settings.
@@ -62,11 +60,11 @@ fn client(source: &SourceConfig) -> Result<BaseConsumer, SinkError> {
 /// The committed offset and metadata of every partition in `partitions`.
 fn committed(
     consumer: &BaseConsumer,
-    partitions: &[Partition],
-) -> Result<BTreeMap<Partition, CommittedAt>, SinkError> {
+    partitions: &[TopicPartition],
+) -> Result<BTreeMap<TopicPartition, CommittedAt>, SinkError> {
     let mut tpl = TopicPartitionList::new();
-    for (topic, partition) in partitions {
-        tpl.add_partition(topic, *partition);
+    for tp in partitions {
+        tpl.add_partition(&tp.topic, tp.partition);
     }
     let list = consumer
         .committed_offsets(tpl, REQUEST)
@@ -81,7 +79,10 @@ fn committed(
                 Offset::Offset(o) => Some(o),
                 _ => None,
             };
-            ((e.topic().to_owned(), e.partition()), (offset, metadata))
+            (
+                TopicPartition::new(e.topic(), e.partition()),
+                (offset, metadata),
+            )
         })
         .collect();
     drop(list);
@@ -117,16 +118,17 @@ impl Snapshot {
                         consumer
                             .fetch_watermarks(topic, p.id(), REQUEST)
                             .map_err(|e| {
-                                SinkError::Rebuild(format!("watermarks of {topic}/{}: {e}", p.id()))
+                                let tp = TopicPartition::new(topic.as_str(), p.id());
+                                SinkError::Rebuild(format!("watermarks of {tp}: {e}"))
                             })?;
                     // An empty partition has nothing to catch up with.
                     if high > low {
-                        ends.insert((topic.clone(), p.id()), high);
+                        ends.insert(TopicPartition::new(topic.as_str(), p.id()), high);
                     }
                 }
             }
         }
-        let partitions: Vec<Partition> = ends.keys().cloned().collect();
+        let partitions: Vec<TopicPartition> = ends.keys().cloned().collect();
         let committed_at_start = committed(consumer, &partitions)?;
         Ok(Snapshot {
             ends,
@@ -135,7 +137,7 @@ impl Snapshot {
     }
 
     /// Whether this run has committed every partition up to its end at start.
-    fn caught_up(&self, now: &BTreeMap<Partition, CommittedAt>) -> bool {
+    fn caught_up(&self, now: &BTreeMap<TopicPartition, CommittedAt>) -> bool {
         self.ends.iter().all(|(tp, end)| match now.get(tp) {
             Some((Some(offset), metadata)) => {
                 *offset >= *end && Some(metadata) != self.committed_at_start.get(tp).map(|c| &c.1)
@@ -173,7 +175,7 @@ pub(super) fn watch_snapshot(
     std::thread::Builder::new()
         .name("timely-kafka:snapshot".into())
         .spawn(move || {
-            let partitions: Vec<Partition> = snapshot.ends.keys().cloned().collect();
+            let partitions: Vec<TopicPartition> = snapshot.ends.keys().cloned().collect();
             let started = Instant::now();
             while alive.upgrade().is_some() {
                 match committed(&consumer, &partitions) {

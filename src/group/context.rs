@@ -17,7 +17,7 @@ use super::shared::{AssignedPartition, GroupShared, PartitionHandle, Revoking};
 use super::start::{start_positions, StartPositions};
 use super::NativePartitionQueue;
 use crate::config::{GroupProtocol, SourceSettings};
-use crate::ownership::TopicPartition;
+use crate::position::TopicPartition;
 
 /// The consumer's context. Its callbacks run on the group thread (inside `poll`) or, while
 /// the consumer closes, on the thread that drops it; never on a timely worker.
@@ -106,10 +106,9 @@ impl GroupContext {
         );
         if let Some(hook) = &self.settings.hooks.assigned {
             let generation = group_generation(consumer).unwrap_or(-1);
-            for (topic, partition) in &partitions {
-                if let Err(error) = hook(topic, *partition, generation) {
-                    self.shared
-                        .fail(format!("assigned hook for {topic}/{partition}: {error}"));
+            for tp in &partitions {
+                if let Err(error) = hook(&tp.topic, tp.partition, generation) {
+                    self.shared.fail(format!("assigned hook for {tp}: {error}"));
                 }
             }
         }
@@ -157,8 +156,8 @@ impl GroupContext {
                         }
                         None => {
                             let message = format!(
-                                "group `{}`: no queue for {}/{}; its records stay unread until the next rebalance",
-                                self.shared.group_id, tp.0, tp.1
+                                "group `{}`: no queue for {tp}; its records stay unread until the next rebalance",
+                                self.shared.group_id
                             );
                             tracing::error!("{message}");
                             state.last_error = Some(message);
@@ -168,7 +167,7 @@ impl GroupContext {
                 };
                 let epoch = GroupShared::next_epoch(&mut state);
                 handle.set_epoch(epoch);
-                resume.add_partition(&tp.0, tp.1);
+                resume.add_partition(&tp.topic, tp.partition);
                 handle
                     .owner
                     .store(GroupShared::undealt(), Ordering::Release);
@@ -230,7 +229,7 @@ impl GroupContext {
         consumer: &Arc<BaseConsumer<GroupContext>>,
         tp: &TopicPartition,
     ) -> Option<Arc<PartitionHandle>> {
-        let mut queue = NativePartitionQueue::split(consumer, &tp.0, tp.1)?;
+        let mut queue = NativePartitionQueue::split(consumer, &tp.topic, tp.partition)?;
         let owner = Arc::new(AtomicUsize::new(GroupShared::undealt()));
         let wake_owner = Arc::clone(&owner);
         let shared = Arc::downgrade(&self.shared);
@@ -314,10 +313,9 @@ impl GroupContext {
         }
         if let Some(hook) = &self.settings.hooks.revoked {
             let generation = group_generation(consumer).unwrap_or(-1);
-            for (topic, partition) in &partitions {
-                if let Err(error) = hook(topic, *partition, generation) {
-                    self.shared
-                        .fail(format!("revoked hook for {topic}/{partition}: {error}"));
+            for tp in &partitions {
+                if let Err(error) = hook(&tp.topic, tp.partition, generation) {
+                    self.shared.fail(format!("revoked hook for {tp}: {error}"));
                 }
             }
         }
@@ -353,9 +351,8 @@ impl GroupContext {
                         a.accepted && a.commit.epoch == r.epoch && a.commit.offset >= offset
                     });
                     (!accepted).then(|| Commit {
-                        tp: tp.clone(),
+                        position: tp.at(offset),
                         epoch: r.epoch,
-                        offset,
                     })
                 })
                 .collect()
@@ -376,7 +373,7 @@ impl GroupContext {
                 group = %self.shared.group_id,
                 "final commit of revoked partitions: {}",
                 sent.iter()
-                    .map(|s| format!("{}/{}@{}", s.tp.0, s.tp.1, s.commit.offset))
+                    .map(|s| s.tp.at(s.commit.offset).to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -471,7 +468,7 @@ impl ConsumerContext for GroupContext {
 fn to_partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
     tpl.elements()
         .iter()
-        .map(|e| (e.topic().to_owned(), e.partition()))
+        .map(|e| TopicPartition::new(e.topic(), e.partition()))
         .collect()
 }
 
@@ -482,7 +479,7 @@ pub(crate) fn describe(partitions: &[TopicPartition]) -> String {
     }
     partitions
         .iter()
-        .map(|(t, p)| format!("{t}/{p}"))
+        .map(TopicPartition::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -16,7 +16,7 @@ use super::shared::{GroupShared, GroupState, SentCommit};
 use super::GroupContext;
 use crate::config::SourceSettings;
 use crate::error::Error;
-use crate::ownership::TopicPartition;
+use crate::position::{Position, TopicPartition};
 
 /// How long the group thread blocks in one `poll`; it bounds how late it notices a stop.
 const GROUP_POLL: Duration = Duration::from_millis(100);
@@ -83,16 +83,22 @@ pub(crate) fn answer(state: &GroupState, sent: &Sent) -> Option<bool> {
 /// epoch the caller read it under.
 #[derive(Debug, Clone)]
 pub(crate) struct Commit {
-    pub tp: TopicPartition,
+    pub position: Position,
     pub epoch: u64,
-    pub offset: i64,
+}
+
+impl Commit {
+    /// The partition committed.
+    pub fn tp(&self) -> &TopicPartition {
+        &self.position.topic_partition
+    }
 }
 
 /// `topic/partition@offset` items, for logs and errors.
-fn describe_offsets(offsets: &[(TopicPartition, i64)]) -> String {
+fn describe_offsets(offsets: &[Position]) -> String {
     offsets
         .iter()
-        .map(|((t, p), o)| format!("{t}/{p}@{o}"))
+        .map(Position::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -273,9 +279,9 @@ impl Membership {
     pub(crate) fn commit(
         &self,
         offsets: &[Commit],
-        processed: &[(TopicPartition, i64)],
+        processed: &[Position],
         wait: Option<Instant>,
-    ) -> Result<Vec<(TopicPartition, i64)>, Error> {
+    ) -> Result<Vec<Position>, Error> {
         let Some(deadline) = wait else {
             let sent = send_commits(
                 &self.consumer,
@@ -284,7 +290,7 @@ impl Membership {
                 offsets,
                 processed,
             )?;
-            return Ok(sent.into_iter().map(|s| (s.tp, s.commit.offset)).collect());
+            return Ok(sent.into_iter().map(|s| s.tp.at(s.commit.offset)).collect());
         };
         let sent = commit_and_wait(
             &self.consumer,
@@ -295,7 +301,7 @@ impl Membership {
             deadline,
             true,
         )?;
-        Ok(sent.into_iter().map(|s| (s.tp, s.commit.offset)).collect())
+        Ok(sent.into_iter().map(|s| s.tp.at(s.commit.offset)).collect())
     }
 
     /// Pauses (or resumes) fetching `partitions` that are still assigned under the caller's
@@ -305,11 +311,11 @@ impl Membership {
     pub(crate) fn pause(&self, partitions: &[(TopicPartition, u64)], pause: bool) {
         let state = self.shared.lock();
         let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), _) in partitions
+        for (tp, _) in partitions
             .iter()
             .filter(|(tp, epoch)| state.assignment.get(tp).is_some_and(|a| a.epoch == *epoch))
         {
-            tpl.add_partition(topic, *partition);
+            tpl.add_partition(&tp.topic, tp.partition);
         }
         if tpl.count() == 0 {
             return;
@@ -326,17 +332,14 @@ impl Membership {
     }
 
     /// Takes the commits the broker refused for `partitions`.
-    pub(crate) fn take_failed_commits(
-        &self,
-        partitions: &[TopicPartition],
-    ) -> Vec<(TopicPartition, i64)> {
+    pub(crate) fn take_failed_commits(&self, partitions: &[TopicPartition]) -> Vec<Position> {
         let mut state = self.shared.lock();
         if state.failed_commits.is_empty() {
             return Vec::new();
         }
         partitions
             .iter()
-            .filter_map(|tp| state.failed_commits.remove(tp).map(|o| (tp.clone(), o)))
+            .filter_map(|tp| state.failed_commits.remove(tp).map(|o| tp.at(o)))
             .collect()
     }
 }
@@ -371,70 +374,60 @@ pub(crate) fn send_commits(
     shared: &GroupShared,
     settings: &SourceSettings,
     offsets: &[Commit],
-    processed: &[(TopicPartition, i64)],
+    processed: &[Position],
 ) -> Result<Vec<Sent>, Error> {
     let mut sent = Vec::with_capacity(offsets.len());
     let mut state = shared.lock();
-    for (tp, offset) in processed {
-        state.processed.insert(tp.clone(), *offset);
+    for position in processed {
+        state
+            .processed
+            .insert(position.topic_partition.clone(), position.offset);
     }
     let mut tpl = TopicPartitionList::with_capacity(offsets.len());
     for commit in offsets {
         let owned = state
             .assignment
-            .get(&commit.tp)
+            .get(commit.tp())
             .is_some_and(|a| a.epoch == commit.epoch);
         if !owned {
             tracing::warn!(
                 group = %settings.group_id,
-                "not committing {}/{}@{}: the partition is no longer assigned here",
-                commit.tp.0,
-                commit.tp.1,
-                commit.offset
+                "not committing {}: the partition is no longer assigned here",
+                commit.position
             );
             continue;
         }
-        if let Some(earlier) = state.commits_in_flight.get(&commit.tp) {
+        if let Some(earlier) = state.commits_in_flight.get(commit.tp()) {
             // Sent later, once the earlier commit's result is in: never two at once.
             tracing::debug!(
                 group = %settings.group_id,
-                "holding the commit of {}/{}@{}: {} has no result yet",
-                commit.tp.0,
-                commit.tp.1,
-                commit.offset,
+                "holding the commit of {}: {} has no result yet",
+                commit.position,
                 earlier.offset
             );
             continue;
         }
-        let (topic, partition) = &commit.tp;
-        let mut elem = tpl.add_partition(topic, *partition);
-        elem.set_offset(Offset::Offset(commit.offset))
-            .map_err(|e| {
-                Error::kafka(
-                    format!("committing {topic}/{partition}@{}", commit.offset),
-                    e,
-                )
-            })?;
+        let tp = commit.tp();
+        let mut elem = tpl.add_partition(&tp.topic, tp.partition);
+        elem.set_offset(Offset::Offset(commit.position.offset))
+            .map_err(|e| Error::kafka(format!("committing {}", commit.position), e))?;
         elem.set_metadata(settings.commit_metadata.as_str());
-        state.failed_commits.remove(&commit.tp);
+        state.failed_commits.remove(commit.tp());
         let sent_commit = SentCommit {
-            offset: commit.offset,
+            offset: commit.position.offset,
             epoch: commit.epoch,
             seq: GroupShared::next_commit_seq(&mut state),
         };
         state
             .commits_in_flight
-            .insert(commit.tp.clone(), sent_commit);
+            .insert(commit.tp().clone(), sent_commit);
         sent.push(Sent {
-            tp: commit.tp.clone(),
+            tp: commit.tp().clone(),
             commit: sent_commit,
         });
     }
     if !sent.is_empty() {
-        let described: Vec<(TopicPartition, i64)> = sent
-            .iter()
-            .map(|s| (s.tp.clone(), s.commit.offset))
-            .collect();
+        let described: Vec<Position> = sent.iter().map(|s| s.tp.at(s.commit.offset)).collect();
         let error = |source| Error::Commit {
             group: settings.group_id.clone(),
             offsets: describe_offsets(&described),
@@ -466,7 +459,7 @@ pub(crate) fn commit_and_wait(
     shared: &GroupShared,
     settings: &SourceSettings,
     offsets: &[Commit],
-    processed: &[(TopicPartition, i64)],
+    processed: &[Position],
     deadline: Instant,
     retry: bool,
 ) -> Result<Vec<Sent>, Error> {
@@ -478,18 +471,18 @@ pub(crate) fn commit_and_wait(
         shared.wait_for_commits(deadline, |state| {
             unsent
                 .iter()
-                .all(|c| !state.commits_in_flight.contains_key(&c.tp))
+                .all(|c| !state.commits_in_flight.contains_key(c.tp()))
         });
         let sent = send_commits(consumer, shared, settings, &unsent, processed)?;
         let state = shared.lock();
         unsent.retain(|c| {
             let held_back = state
                 .commits_in_flight
-                .get(&c.tp)
+                .get(c.tp())
                 .is_some_and(|f| !sent.iter().any(|s| s.commit == *f));
             let owned = state
                 .assignment
-                .get(&c.tp)
+                .get(c.tp())
                 .is_some_and(|a| a.epoch == c.epoch);
             held_back && owned
         });
@@ -505,10 +498,10 @@ pub(crate) fn commit_and_wait(
             pending.iter().all(|s| answer(state, s).is_some())
         });
         if !answered {
-            let late: Vec<(TopicPartition, i64)> = pending
+            let late: Vec<Position> = pending
                 .iter()
                 .filter(|s| answer(&shared.lock(), s).is_none())
-                .map(|s| (s.tp.clone(), s.commit.offset))
+                .map(|s| s.tp.at(s.commit.offset))
                 .collect();
             tracing::warn!(
                 group = %settings.group_id,
@@ -523,15 +516,14 @@ pub(crate) fn commit_and_wait(
                 .iter()
                 .filter(|s| answer(&state, s) == Some(false))
                 .map(|s| Commit {
-                    tp: s.tp.clone(),
+                    position: s.tp.at(s.commit.offset),
                     epoch: s.commit.epoch,
-                    offset: s.commit.offset,
                 })
                 .collect();
             for c in &refused {
                 // Sent again here, not by the worker.
-                if state.failed_commits.get(&c.tp) == Some(&c.offset) {
-                    state.failed_commits.remove(&c.tp);
+                if state.failed_commits.get(c.tp()) == Some(&c.position.offset) {
+                    state.failed_commits.remove(c.tp());
                 }
             }
             refused
@@ -540,8 +532,7 @@ pub(crate) fn commit_and_wait(
             break;
         }
         if !retry || Instant::now() + COMMIT_RETRY_BACKOFF >= deadline {
-            let offsets: Vec<(TopicPartition, i64)> =
-                refused.iter().map(|c| (c.tp.clone(), c.offset)).collect();
+            let offsets: Vec<Position> = refused.iter().map(|c| c.position.clone()).collect();
             tracing::warn!(group = %settings.group_id, "the broker refused the commit of {}", describe_offsets(&offsets));
             break;
         }
@@ -562,25 +553,22 @@ fn serve_group(consumer: &BaseConsumer<GroupContext>, stop: &AtomicBool) {
                 // Queues are split before partitions are assigned, so no record should reach
                 // the group queue. If one does, rewind its partition so it is fetched again
                 // rather than lost, and report it.
-                let (topic, partition, offset) = (
-                    message.topic().to_owned(),
-                    message.partition(),
-                    message.offset(),
-                );
+                let position =
+                    Position::new(message.topic(), message.partition(), message.offset());
                 drop(message);
-                let report = format!(
-                    "{topic}/{partition}@{offset} was read on the group queue; rewinding it"
-                );
+                let report = format!("{position} was read on the group queue; rewinding it");
                 tracing::error!("{report}");
                 consumer.context().shared.record_error(report);
                 if let Err(err) = consumer.seek(
-                    &topic,
-                    partition,
-                    Offset::Offset(offset),
+                    position.topic(),
+                    position.partition(),
+                    Offset::Offset(position.offset),
                     Duration::from_secs(5),
                 ) {
-                    let message =
-                        format!("rewinding {topic}/{partition} to {offset} failed: {err}");
+                    let message = format!(
+                        "rewinding {} to {} failed: {err}",
+                        position.topic_partition, position.offset
+                    );
                     tracing::error!("{message}");
                     consumer.context().shared.record_error(message);
                 }

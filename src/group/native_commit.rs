@@ -18,6 +18,7 @@ use rdkafka::TopicPartitionList;
 use rdkafka_sys as rdsys;
 
 use super::GroupContext;
+use crate::position::Position;
 
 /// A queue that receives the results of this membership's commits.
 pub(crate) struct CommitQueue {
@@ -89,9 +90,8 @@ impl CommitQueue {
 /// One partition's part in a commit's result.
 #[derive(Debug, Clone)]
 pub(crate) struct PartitionCommitResult {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
+    /// The partition and the offset committed (negative for none).
+    pub position: Position,
     pub result: KafkaResult<()>,
 }
 
@@ -127,12 +127,12 @@ unsafe fn partition_results(
     elems
         .iter()
         .map(|e| PartitionCommitResult {
-            // SAFETY: librdkafka keeps every element's topic NUL-terminated.
-            topic: unsafe { CStr::from_ptr(e.topic) }
-                .to_string_lossy()
-                .into_owned(),
-            partition: e.partition,
-            offset: e.offset,
+            position: Position::new(
+                // SAFETY: librdkafka keeps every element's topic NUL-terminated.
+                unsafe { CStr::from_ptr(e.topic) }.to_string_lossy(),
+                e.partition,
+                e.offset,
+            ),
             result: to_result(e.err),
         })
         .collect()

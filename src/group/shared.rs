@@ -11,7 +11,8 @@ use super::native_commit::PartitionCommitResult;
 use super::partition_queue::{FetchedEnd, Read};
 use super::start::LogBounds;
 use super::NativePartitionQueue;
-use crate::ownership::{deal, TopicPartition};
+use crate::ownership::deal;
+use crate::position::TopicPartition;
 use crate::process::HaltedPartition;
 use crate::record::KafkaRecord;
 
@@ -104,10 +105,8 @@ pub(crate) struct AssignedPartition {
 /// The commit status of one partition, as last published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionStatus {
-    /// The topic.
-    pub topic: String,
     /// The partition.
-    pub partition: i32,
+    pub topic_partition: TopicPartition,
     /// The offset after the last record the dataflow has fully processed.
     pub processed: Option<i64>,
     /// The last offset the broker acknowledged as committed by this process.
@@ -123,7 +122,7 @@ pub struct SourceProgress {
     /// Kafka group generation, which lifecycle hooks receive.
     pub generation: u64,
     /// The partitions currently assigned to this process, in `(topic, partition)` order.
-    pub assigned: Vec<(String, i32)>,
+    pub assigned: Vec<TopicPartition>,
     /// Commit status per partition this process has read from, in `(topic, partition)` order.
     pub partitions: Vec<PartitionStatus>,
     /// The last group-level error, if any (for example a failed commit).
@@ -351,11 +350,11 @@ impl GroupShared {
         tracing::debug!(group = %self.group_id, ?result, "commit result for {} partition(s)", partitions.len());
         let mut state = self.lock();
         for elem in partitions {
-            let offset = elem.offset;
+            let offset = elem.position.offset;
             if offset < 0 {
                 continue;
             }
-            let tp = (elem.topic.clone(), elem.partition);
+            let tp = elem.position.topic_partition.clone();
             let sent = state
                 .commits_in_flight
                 .get(&tp)
@@ -384,8 +383,9 @@ impl GroupShared {
                 }
                 Err(err) => {
                     let message = format!(
-                        "group `{}`: commit of {}/{}@{offset} failed: {err}; it will be retried",
-                        self.group_id, tp.0, tp.1
+                        "group `{}`: commit of {} failed: {err}; it will be retried",
+                        self.group_id,
+                        tp.at(offset)
                     );
                     tracing::warn!("{message}");
                     state.last_error = Some(message);
@@ -541,15 +541,18 @@ impl GroupShared {
         }
     }
 
-    /// Halts commits of a partition at `halt.offset` (keeping the earliest failure).
+    /// Halts commits of a partition at `halt.position` (keeping the earliest failure).
     pub(crate) fn halt(&self, halt: HaltedPartition) {
         let mut state = self.lock();
-        let tp = (halt.topic.clone(), halt.partition);
-        let earlier = state.halted.get(&tp).is_none_or(|h| halt.offset < h.offset);
+        let tp = halt.position.topic_partition.clone();
+        let earlier = state
+            .halted
+            .get(&tp)
+            .is_none_or(|h| halt.position.offset < h.position.offset);
         if earlier {
             let message = format!(
-                "group `{}`: commits of {}/{} halted at offset {} by a failure: {}",
-                self.group_id, halt.topic, halt.partition, halt.offset, halt.error
+                "group `{}`: commits of {} halted at offset {} by a failure: {}",
+                self.group_id, tp, halt.position.offset, halt.error
             );
             if !state.halted.contains_key(&tp) {
                 tracing::error!("{message}");
@@ -567,15 +570,14 @@ impl GroupShared {
         }
         partitions
             .iter()
-            .map(|tp| state.halted.get(tp).map(|h| h.offset))
+            .map(|tp| state.halted.get(tp).map(|h| h.position.offset))
             .collect()
     }
 }
 
 fn status(tp: &TopicPartition) -> PartitionStatus {
     PartitionStatus {
-        topic: tp.0.clone(),
-        partition: tp.1,
+        topic_partition: tp.clone(),
         processed: None,
         committed: None,
     }

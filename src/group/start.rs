@@ -16,7 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::context::describe;
 use super::GroupContext;
 use crate::config::{OffsetReset, SourceSettings, StartPolicy};
-use crate::ownership::TopicPartition;
+use crate::position::TopicPartition;
 
 /// Where newly assigned partitions start.
 pub(crate) struct StartPositions {
@@ -82,7 +82,7 @@ fn log_bounds(
                 .iter()
                 .filter(|e| e.error().is_ok())
                 .filter_map(|e| match e.offset() {
-                    Offset::Offset(o) => Some(((e.topic().to_owned(), e.partition()), o)),
+                    Offset::Offset(o) => Some((TopicPartition::new(e.topic(), e.partition()), o)),
                     _ => None,
                 })
                 .collect(),
@@ -106,7 +106,7 @@ fn log_bounds(
     elements
         .iter()
         .map(|e| {
-            let tp = (e.topic().to_owned(), e.partition());
+            let tp = TopicPartition::new(e.topic(), e.partition());
             let end = ends.get(&tp).copied();
             let start = match e.offset() {
                 Offset::Offset(o) => Some(o),
@@ -128,8 +128,8 @@ fn resolve(
     let group = &settings.group_id;
     let timeout = settings.connect_timeout;
     let mut positions = TopicPartitionList::with_capacity(partitions.len());
-    for (topic, partition) in partitions {
-        positions.add_partition(topic, *partition);
+    for tp in partitions {
+        positions.add_partition(&tp.topic, tp.partition);
     }
     let reset = settings.start.reset();
     let committed = match settings.start {
@@ -144,7 +144,7 @@ fn resolve(
                     // (committed, else the reset policy), never silently at the reset policy.
                     let mut map = std::collections::HashMap::new();
                     for elem in list.elements() {
-                        let tp = (elem.topic().to_owned(), elem.partition());
+                        let tp = TopicPartition::new(elem.topic(), elem.partition());
                         match elem.error() {
                             Ok(()) => {
                                 if let Offset::Offset(o) = elem.offset() {
@@ -155,9 +155,7 @@ fn resolve(
                             Err(err) => {
                                 tracing::warn!(
                                     %group,
-                                    "{}/{}: could not read its committed offset ({err}); librdkafka will resume it",
-                                    tp.0,
-                                    tp.1
+                                    "{tp}: could not read its committed offset ({err}); librdkafka will resume it"
                                 );
                                 map.insert(tp, Offset::Stored);
                             }
@@ -183,7 +181,7 @@ fn resolve(
     for tp in partitions {
         match committed.as_ref().and_then(|map| map.get(tp)) {
             Some(Offset::Offset(offset)) => {
-                tracing::info!(%group, "{}/{}: resuming at committed offset {offset}", tp.0, tp.1);
+                tracing::info!(%group, "{tp}: resuming at committed offset {offset}");
                 set(&mut positions, tp, Offset::Offset(*offset));
             }
             Some(Offset::Stored) => set(&mut positions, tp, Offset::Stored),
@@ -220,20 +218,20 @@ fn by_timestamp(
     timeout: Duration,
 ) {
     let mut query = TopicPartitionList::with_capacity(partitions.len());
-    for (topic, partition) in partitions {
+    for tp in partitions {
         // offsets_for_times takes the timestamp in the offset field.
-        let _ = query.add_partition_offset(topic, *partition, Offset::Offset(ms));
+        let _ = query.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(ms));
     }
     match consumer.offsets_for_times(query, timeout) {
         Ok(found) => {
             let found = found.to_topic_map();
             for tp in partitions {
-                let offset = match found.get(tp) {
+                let offset = match found.get(&(tp.topic.to_string(), tp.partition)) {
                     Some(Offset::Offset(o)) => Offset::Offset(*o),
                     // No record at or after the timestamp: start at the end.
                     _ => Offset::End,
                 };
-                tracing::info!(%group, "{}/{}: timestamp {ms} ms resolves to {offset:?}", tp.0, tp.1);
+                tracing::info!(%group, "{tp}: timestamp {ms} ms resolves to {offset:?}");
                 set(positions, tp, offset);
             }
         }
@@ -252,5 +250,5 @@ fn by_timestamp(
 
 fn set(positions: &mut TopicPartitionList, tp: &TopicPartition, offset: Offset) {
     // The partition was added above, so this cannot fail.
-    let _ = positions.set_partition_offset(&tp.0, tp.1, offset);
+    let _ = positions.set_partition_offset(&tp.topic, tp.partition, offset);
 }

@@ -13,6 +13,7 @@ use super::membership::{answer, Sent};
 use super::native_commit::PartitionCommitResult;
 use super::shared::{Revoking, SentCommit};
 use super::{Commit, GroupContext, GroupShared, Membership};
+use crate::position::{Position, TopicPartition};
 use crate::testing::{unique_name, EmbeddedCluster};
 use crate::SourceConfig;
 
@@ -66,11 +67,9 @@ fn an_assignment_served_while_closing_is_completed_and_the_close_ends() {
 #[test]
 fn a_commit_is_confirmed_by_its_own_answer() {
     let shared = GroupShared::new("g".into());
-    let tp = ("t".to_owned(), 0);
+    let tp = TopicPartition::new("t", 0);
     let result = |offset: i64, error: Option<RDKafkaErrorCode>| PartitionCommitResult {
-        topic: tp.0.clone(),
-        partition: tp.1,
-        offset,
+        position: tp.at(offset),
         result: error.map_or(Ok(()), |e| Err(KafkaError::ConsumerCommit(e))),
     };
     let send = |offset: i64, epoch: u64| {
@@ -129,7 +128,7 @@ fn epochs(membership: &Membership) -> BTreeMap<i32, u64> {
         .lock()
         .assignment
         .iter()
-        .map(|((_, p), a)| (*p, a.epoch))
+        .map(|(tp, a)| (tp.partition, a.epoch))
         .collect()
 }
 
@@ -161,9 +160,8 @@ fn a_commit_under_an_older_epoch_never_reaches_the_broker() {
     let commit = |membership: &Membership, partition: i32, epoch: u64, offset: i64| {
         let deadline = Instant::now() + Duration::from_secs(10);
         let c = Commit {
-            tp: (topic.clone(), partition),
+            position: Position::new(topic.as_str(), partition, offset),
             epoch,
-            offset,
         };
         membership.commit(&[c], &[], Some(deadline)).unwrap()
     };
@@ -219,7 +217,7 @@ fn a_commit_under_an_older_epoch_never_reaches_the_broker() {
 #[test]
 fn drain_reports_of_another_epoch_are_ignored() {
     let shared = GroupShared::new("g".into());
-    let tp = ("t".to_owned(), 0);
+    let tp = TopicPartition::new("t", 0);
     shared.lock().revoking.insert(
         tp.clone(),
         Revoking {

@@ -1,20 +1,19 @@
 //! Decoding payloads: UTF-8 text and JSON. A bad payload is an error naming its topic,
 //! partition and offset, never a panic.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 
+use crate::position::Position;
 use crate::record::KafkaRecord;
 
 /// A payload that could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
-#[error("{topic}/{partition} at offset {offset}: {reason}")]
+#[error("{} at offset {}: {reason}", position.topic_partition, position.offset)]
 pub struct DecodeError {
-    /// The topic of the record.
-    pub topic: String,
-    /// Its partition.
-    pub partition: i32,
-    /// Its offset.
-    pub offset: i64,
+    /// The position of the record.
+    pub position: Position,
     /// What is wrong with the payload.
     pub reason: String,
 }
@@ -22,9 +21,7 @@ pub struct DecodeError {
 impl DecodeError {
     fn at(record: &KafkaRecord, reason: impl Into<String>) -> Self {
         DecodeError {
-            topic: record.topic.to_string(),
-            partition: record.partition,
-            offset: record.offset,
+            position: record.position(),
             reason: reason.into(),
         }
     }
@@ -37,15 +34,15 @@ impl DecodeError {
 /// let record = KafkaRecord { topic: "t".into(), partition: 1, offset: 7, key: None,
 ///     payload: Some(vec![0xff]), timestamp: RecordTimestamp::NotAvailable, headers: vec![] };
 /// let err = utf8(record).unwrap_err();
-/// assert_eq!((err.topic.as_str(), err.partition, err.offset), ("t", 1, 7));
+/// assert_eq!(err.position.to_string(), "t/1@7");
+/// assert!(err.to_string().starts_with("t/1 at offset 7: payload is not UTF-8"));
 /// ```
 pub fn utf8(record: KafkaRecord) -> Result<String, DecodeError> {
     match record.payload {
         None => Err(DecodeError::at(&record, "the payload is null")),
         Some(bytes) => String::from_utf8(bytes).map_err(|e| DecodeError {
-            topic: record.topic.to_string(),
-            partition: record.partition,
-            offset: record.offset,
+            // From the fields: the payload is moved out of the record.
+            position: Position::new(Arc::clone(&record.topic), record.partition, record.offset),
             reason: format!("payload is not UTF-8: {}", e.utf8_error()),
         }),
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::position::{Position, TopicPartition};
 use crate::record::KafkaRecord;
 
 /// Where a record came from: what batching, commits and error reports key on.
@@ -15,9 +16,21 @@ pub trait Origin {
     /// The offset within the partition.
     fn offset(&self) -> i64;
 
-    /// `(topic, partition)`, the key that keeps Kafka's order.
-    fn topic_partition(&self) -> (Arc<str>, i32) {
-        (Arc::clone(self.topic()), self.partition())
+    /// The partition, the key that keeps Kafka's order. Shares the topic name: no
+    /// allocation.
+    fn topic_partition(&self) -> TopicPartition {
+        TopicPartition {
+            topic: Arc::clone(self.topic()),
+            partition: self.partition(),
+        }
+    }
+
+    /// The position: partition and offset.
+    fn position(&self) -> Position {
+        Position {
+            topic_partition: self.topic_partition(),
+            offset: self.offset(),
+        }
     }
 }
 
@@ -33,15 +46,35 @@ impl Origin for KafkaRecord {
     }
 }
 
+impl Origin for Position {
+    fn topic(&self) -> &Arc<str> {
+        &self.topic_partition.topic
+    }
+    fn partition(&self) -> i32 {
+        self.topic_partition.partition
+    }
+    fn offset(&self) -> i64 {
+        self.offset
+    }
+    fn position(&self) -> Position {
+        self.clone()
+    }
+}
+
 /// A processed value and the position of the record it came from.
+///
+/// ```
+/// use timely_kafka::process::Message;
+/// use timely_kafka::Position;
+///
+/// let message = Message { position: Position::new("numbers", 0, 7), data: 21 };
+/// let doubled = message.map(|n| n * 2);
+/// assert_eq!((doubled.position.to_string(), doubled.data), ("numbers/0@7".to_string(), 42));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Message<T> {
-    /// The topic of the source record.
-    pub topic: Arc<str>,
-    /// The partition of the source record.
-    pub partition: i32,
-    /// The offset of the source record.
-    pub offset: i64,
+    /// The position of the source record.
+    pub position: Position,
     /// The value.
     pub data: T,
 }
@@ -50,9 +83,7 @@ impl<T> Message<T> {
     /// Transforms the value, keeping the position.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Message<U> {
         Message {
-            topic: self.topic,
-            partition: self.partition,
-            offset: self.offset,
+            position: self.position,
             data: f(self.data),
         }
     }
@@ -60,12 +91,15 @@ impl<T> Message<T> {
 
 impl<T> Origin for Message<T> {
     fn topic(&self) -> &Arc<str> {
-        &self.topic
+        &self.position.topic_partition.topic
     }
     fn partition(&self) -> i32 {
-        self.partition
+        self.position.topic_partition.partition
     }
     fn offset(&self) -> i64 {
-        self.offset
+        self.position.offset
+    }
+    fn position(&self) -> Position {
+        self.position.clone()
     }
 }

@@ -52,7 +52,7 @@ pub struct Processed<'scope, O, E> {
 pub trait ProcessExt<'scope, D> {
     /// Applies `logic` to each record in order. `Ok` values continue as [`Message`]s,
     /// `Err` values go to the failure output as [`Failure`]s, both carrying the record's
-    /// topic, partition and offset.
+    /// [`Position`](crate::Position) (topic, partition and offset).
     ///
     /// ```
     /// use timely::dataflow::operators::{Capture, ToStream};
@@ -74,9 +74,9 @@ pub trait ProcessExt<'scope, D> {
     ///         });
     ///     (processed.ok.capture(), processed.failed.capture())
     /// });
-    /// let ok: Vec<_> = ok.extract().into_iter().flat_map(|(_, m)| m).map(|m| (m.offset, m.data)).collect();
+    /// let ok: Vec<_> = ok.extract().into_iter().flat_map(|(_, m)| m).map(|m| (m.position.offset, m.data)).collect();
     /// assert_eq!(ok, vec![(0, 42)]);
-    /// let failed: Vec<_> = failed.extract().into_iter().flat_map(|(_, f)| f).map(|f| f.offset).collect();
+    /// let failed: Vec<_> = failed.extract().into_iter().flat_map(|(_, f)| f).map(|f| f.position.offset).collect();
     /// assert_eq!(failed, vec![1, 2]);
     /// ```
     fn process<O, E, F>(self, logic: F) -> Processed<'scope, O, E>
@@ -94,21 +94,10 @@ impl<'scope, D: Origin + 'static> ProcessExt<'scope, D> for StreamVec<'scope, u6
         F: FnMut(D) -> Result<O, E> + 'static,
     {
         let (ok, failed) = self.ok_err(move |item: D| {
-            let (topic, partition, offset) =
-                (item.topic().clone(), item.partition(), item.offset());
+            let position = item.position();
             match logic(item) {
-                Ok(data) => Ok(Message {
-                    topic,
-                    partition,
-                    offset,
-                    data,
-                }),
-                Err(error) => Err(Failure {
-                    topic,
-                    partition,
-                    offset,
-                    error,
-                }),
+                Ok(data) => Ok(Message { position, data }),
+                Err(error) => Err(Failure { position, error }),
             }
         });
         Processed { ok, failed }

@@ -9,6 +9,7 @@ use timely::dataflow::operators::Probe;
 use timely::dataflow::{ProbeHandle, StreamVec};
 
 use super::Failure;
+use crate::position::Position;
 use crate::source::SourceHandle;
 
 /// What a failed record does to its partition's commits.
@@ -22,19 +23,15 @@ pub enum FailurePolicy {
     /// The partition's commits stop at its first failure: the failed offset and everything
     /// after it stay uncommitted, so a restart reads the failed record again. The halt is
     /// logged as an error and reported in [`SourceProgress::halted`](crate::SourceProgress)
-    /// with topic, partition and offset. Records keep flowing; only commits stop.
+    /// with its [`Position`]. Records keep flowing; only commits stop.
     Stop,
 }
 
 /// A partition whose commits a [`FailurePolicy::Stop`] halted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HaltedPartition {
-    /// The topic.
-    pub topic: String,
-    /// The partition.
-    pub partition: i32,
-    /// The offset of the first failed record; commits stay below it.
-    pub offset: i64,
+    /// The partition and the offset of its first failed record; commits stay below it.
+    pub position: Position,
     /// The failure.
     pub error: String,
 }
@@ -69,14 +66,7 @@ where
         let control = handle.control();
         let probe = ProbeHandle::new();
         self.clone()
-            .map(|f| {
-                (
-                    f.topic.to_string(),
-                    f.partition,
-                    f.offset,
-                    f.error.to_string(),
-                )
-            })
+            .map(|f| (f.position, f.error.to_string()))
             .broadcast()
             .unary::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
                 Pipeline,
@@ -84,13 +74,8 @@ where
                 move |_, _| {
                     move |input, _output| {
                         input.for_each(|_time, data| {
-                            for (topic, partition, offset, error) in data.drain(..) {
-                                control.halt(HaltedPartition {
-                                    topic,
-                                    partition,
-                                    offset,
-                                    error,
-                                });
+                            for (position, error) in data.drain(..) {
+                                control.halt(HaltedPartition { position, error });
                             }
                         });
                     }

@@ -16,14 +16,14 @@ use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use timely::scheduling::SyncActivator;
 
-use super::record::SourcePosition;
 use crate::error::SinkError;
+use crate::position::Position;
 use crate::source::SourceControl;
 
 /// What travels with each record through librdkafka.
 pub(crate) struct DeliveryTag {
     pub tick: u64,
-    pub origin: Option<SourcePosition>,
+    pub origin: Option<Position>,
 }
 
 #[derive(Default)]
@@ -193,15 +193,10 @@ impl ProducerContext for SinkContext {
                     key: message
                         .key()
                         .map(|k| String::from_utf8_lossy(k).into_owned()),
-                    origin: tag.origin.as_ref().map(describe),
+                    origin: tag.origin.clone(),
                     source: Box::new(error.clone()),
                 });
             }
         }
     }
-}
-
-/// `topic/partition@offset`.
-pub(crate) fn describe(origin: &SourcePosition) -> String {
-    format!("{}/{}@{}", origin.topic, origin.partition, origin.offset)
 }

@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 pub use config::{Acks, Compression, SinkConfig, SinkConfigBuilder};
 pub use partitioner::{murmur2, murmur2_partition, PartitionFn, Partitioner};
-pub use record::{SinkRecord, SourcePosition};
+pub use record::SinkRecord;
 
 use timely::dataflow::StreamVec;
 

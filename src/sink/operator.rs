@@ -16,7 +16,7 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::StreamVec;
 
 use super::config::SinkConfig;
-use super::deliveries::{describe, Deliveries, DeliveryTag, SinkContext};
+use super::deliveries::{Deliveries, DeliveryTag, SinkContext};
 use super::partitioner::{Partitioner, PartitionerState};
 use super::record::SinkRecord;
 use crate::error::SinkError;
@@ -117,7 +117,7 @@ impl Writer {
     /// this worker takes no more input meanwhile). On a fatal error the record stays counted
     /// in flight, holding its tick.
     fn send(&mut self, tick: u64, record: SinkRecord) {
-        let origin = record.origin.as_ref().map(describe);
+        let origin = record.origin.clone();
         let Some(topic) = record.topic.clone().or_else(|| self.default_topic.clone()) else {
             self.deliveries.fail(SinkError::NoTopic { origin });
             return;

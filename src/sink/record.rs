@@ -1,21 +1,9 @@
 //! [`SinkRecord`]: what the sink writes.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
+use crate::position::Position;
 use crate::record::{KafkaRecord, RecordHeader};
-
-/// The Kafka position a sink record was derived from, for error reports.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct SourcePosition {
-    /// The input topic.
-    pub topic: Arc<str>,
-    /// The input partition.
-    pub partition: i32,
-    /// The input offset.
-    pub offset: i64,
-}
 
 /// A record to produce. Unset fields take the sink's defaults: the default topic, the
 /// partitioner's choice, the producer's timestamp.
@@ -41,7 +29,7 @@ pub struct SinkRecord {
     /// Create time in milliseconds since the Unix epoch; `None` lets the producer stamp it.
     pub timestamp_ms: Option<i64>,
     /// Where the record came from, if it came from Kafka: named in delivery errors.
-    pub origin: Option<SourcePosition>,
+    pub origin: Option<Position>,
 }
 
 impl SinkRecord {
@@ -68,11 +56,7 @@ impl SinkRecord {
             payload: record.payload.clone(),
             headers: record.headers.clone(),
             timestamp_ms: record.timestamp.millis(),
-            origin: Some(SourcePosition {
-                topic: Arc::clone(&record.topic),
-                partition: record.partition,
-                offset: record.offset,
-            }),
+            origin: Some(record.position()),
         }
     }
 

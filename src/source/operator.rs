@@ -20,7 +20,7 @@ use super::CommitProbes;
 use crate::clock::TickClock;
 use crate::config::CommitCadence;
 use crate::group::{Commit, FetchedEnd, Membership, PartitionHandle, SourceClaim};
-use crate::ownership::TopicPartition;
+use crate::position::{Position, TopicPartition};
 use crate::progress::PartitionProgress;
 use crate::record::KafkaRecord;
 
@@ -30,7 +30,6 @@ const FINAL_COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A partition this worker reads.
 struct OwnedPartition {
     tp: TopicPartition,
-    topic: Arc<str>,
     handle: Arc<PartitionHandle>,
     /// The assignment this progress belongs to; a new assignment starts fresh progress.
     epoch: u64,
@@ -294,7 +293,6 @@ impl SourceReader {
                     self.owned.push(kept);
                 }
                 None => self.owned.push(OwnedPartition {
-                    topic: Arc::from(tp.0.as_str()),
                     tp: tp.clone(),
                     handle: Arc::clone(&assigned.handle),
                     epoch: assigned.epoch,
@@ -311,9 +309,8 @@ impl SourceReader {
         for lost in previous {
             if lost.progress.has_in_flight() {
                 tracing::info!(
-                    "{}/{}: no longer read by this worker; its in-flight records are not committed here",
-                    lost.tp.0,
-                    lost.tp.1
+                    "{}: no longer read by this worker; its in-flight records are not committed here",
+                    lost.tp
                 );
             }
         }
@@ -338,7 +335,7 @@ impl SourceReader {
             let Some(taken) =
                 partition
                     .handle
-                    .read(partition.epoch, &partition.topic, limit, &mut self.batch)
+                    .read(partition.epoch, &partition.tp.topic, limit, &mut self.batch)
             else {
                 // Being revoked: the version bump that comes with it wakes us to sync.
                 continue;
@@ -363,8 +360,8 @@ impl SourceReader {
             self.in_flight.emitted(tick, read as u64, bytes);
             if let Some(error) = error {
                 let message = format!(
-                    "{}/{} at offset {}: fetch error: {}",
-                    partition.tp.0, partition.tp.1, error.offset, error.message
+                    "{} at offset {}: fetch error: {}",
+                    partition.tp, error.offset, error.message
                 );
                 tracing::warn!("{message}");
                 self.membership.shared.record_error(message);
@@ -525,30 +522,38 @@ impl SourceReader {
             return;
         }
         let mine: Vec<TopicPartition> = self.owned.iter().map(|p| p.tp.clone()).collect();
-        for (tp, offset) in self.membership.take_failed_commits(&mine) {
-            if let Some(p) = self.owned.iter_mut().find(|p| p.tp == tp) {
-                p.progress.forget_commit(offset);
+        for failed in self.membership.take_failed_commits(&mine) {
+            if let Some(p) = self
+                .owned
+                .iter_mut()
+                .find(|p| p.tp == failed.topic_partition)
+            {
+                p.progress.forget_commit(failed.offset);
             }
         }
         let offsets = commit_positions(&self.membership, &self.owned);
-        let processed: Vec<(TopicPartition, i64)> = self
+        let processed: Vec<Position> = self
             .owned
             .iter()
-            .filter_map(|p| p.progress.processed().map(|o| (p.tp.clone(), o)))
+            .filter_map(|p| p.progress.processed().map(|o| p.tp.at(o)))
             .collect();
         let wait = last.then(|| Instant::now() + FINAL_COMMIT_TIMEOUT);
         match self.membership.commit(&offsets, &processed, wait) {
             Ok(sent) => {
-                for (tp, offset) in &sent {
-                    if let Some(p) = self.owned.iter_mut().find(|p| &p.tp == tp) {
-                        p.progress.mark_committed(*offset);
+                for position in &sent {
+                    if let Some(p) = self
+                        .owned
+                        .iter_mut()
+                        .find(|p| p.tp == position.topic_partition)
+                    {
+                        p.progress.mark_committed(position.offset);
                     }
                 }
                 if last && !sent.is_empty() {
                     tracing::info!(
                         group = %self.membership.settings.group_id,
                         "final commit: {}",
-                        sent.iter().map(|((t, p), o)| format!("{t}/{p}@{o}")).collect::<Vec<_>>().join(", ")
+                        sent.iter().map(Position::to_string).collect::<Vec<_>>().join(", ")
                     );
                 }
             }
@@ -600,9 +605,8 @@ fn commit_positions(membership: &Membership, partitions: &[OwnedPartition]) -> V
             p.progress
                 .commit_position_capped(halt)
                 .map(|offset| Commit {
-                    tp: p.tp.clone(),
+                    position: p.tp.at(offset),
                     epoch: p.epoch,
-                    offset,
                 })
         })
         .collect()

@@ -73,7 +73,7 @@ pub fn acknowledged(progress: &SourceProgress, partition: i32) -> Option<i64> {
     progress
         .partitions
         .iter()
-        .find(|s| s.partition == partition)
+        .find(|s| s.topic_partition.partition == partition)
         .and_then(|s| s.committed)
 }
 

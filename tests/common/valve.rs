@@ -174,7 +174,7 @@ impl ValvedMember {
             .progress()
             .partitions
             .iter()
-            .find(|s| s.partition == partition)
+            .find(|s| s.topic_partition.partition == partition)
             .and_then(|s| s.processed)
     }
 

@@ -43,10 +43,8 @@ fn a_group_without_commits_starts_at_the_timestamp() {
         firsts.entry(trace.partition).or_insert(trace.seq);
         assert!(
             trace.seq >= FIRST,
-            "{}/{}@{}: record {} is older than the start timestamp",
-            s.record.topic,
-            s.record.partition,
-            s.record.offset,
+            "{}: record {} is older than the start timestamp",
+            s.record.position(),
             trace.seq
         );
     }

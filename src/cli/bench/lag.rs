@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use timely_kafka::TopicPartition;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -21,7 +22,7 @@ pub fn watermarks(
             consumer
                 .fetch_watermarks(topic, p, TIMEOUT)
                 .map(|w| (p, w))
-                .map_err(|e| format!("watermarks of {topic}/{p}: {e}"))
+                .map_err(|e| format!("watermarks of {}: {e}", TopicPartition::new(topic, p)))
         })
         .collect()
 }

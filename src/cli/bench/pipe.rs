@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
-use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord, SourcePosition};
+use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
+use timely_kafka::Position;
 use timely_kafka::{KafkaRecord, KafkaSourceExt, SourceConfig};
 
 use super::latency::{now_micros, Histogram};
@@ -147,11 +148,7 @@ fn into_sink_record(record: KafkaRecord) -> SinkRecord {
         topic: None,
         partition: None,
         timestamp_ms: record.timestamp.millis(),
-        origin: Some(SourcePosition {
-            topic: record.topic,
-            partition: record.partition,
-            offset: record.offset,
-        }),
+        origin: Some(Position::new(record.topic, record.partition, record.offset)),
         key: record.key,
         payload: record.payload,
         headers: record.headers,

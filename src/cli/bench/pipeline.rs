@@ -135,7 +135,7 @@ pub fn committed_now(handle: &SourceHandle, topic: &str) -> BTreeMap<i32, i64> {
         .progress()
         .partitions
         .into_iter()
-        .filter(|p| p.topic == topic)
-        .filter_map(|p| p.committed.map(|c| (p.partition, c)))
+        .filter(|p| p.topic_partition.topic() == topic)
+        .filter_map(|p| p.committed.map(|c| (p.topic_partition.partition, c)))
         .collect()
 }

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use timely_kafka::sink::SinkHandle;
-use timely_kafka::{KafkaRecord, SourceControl};
+use timely_kafka::{KafkaRecord, Position, SourceControl, TopicPartition};
 
 /// At most this many partitions are named on a line; the rest are counted.
 const NAMED: usize = 16;
@@ -38,7 +38,7 @@ struct Inner {
     /// What each line starts with: `pipe`, or `pipe[P]` in a cluster of processes.
     label: String,
     read: AtomicU64,
-    held: Mutex<BTreeSet<(String, i32)>>,
+    held: Mutex<BTreeSet<TopicPartition>>,
     sinks: Mutex<Vec<SinkHandle>>,
     source: Mutex<Option<SourceControl>>,
     stopping: AtomicBool,
@@ -83,7 +83,7 @@ impl RunSummary {
     ) -> impl Fn(&str, i32, i32) -> Result<(), String> + Send + Sync + 'static {
         let inner = Arc::clone(&self.inner);
         move |topic, partition, _generation| {
-            lock(&inner.held).insert((topic.to_owned(), partition));
+            lock(&inner.held).insert(TopicPartition::new(topic, partition));
             Ok(())
         }
     }
@@ -126,7 +126,7 @@ impl RunSummary {
             committed: progress
                 .partitions
                 .iter()
-                .filter_map(|p| Some((p.topic.clone(), p.partition, p.committed?)))
+                .filter_map(|p| Some(p.topic_partition.at(p.committed?)))
                 .collect(),
         })
     }
@@ -142,9 +142,9 @@ struct Totals {
     read: u64,
     written: u64,
     /// Partitions assigned to this process during the run, in order.
-    held: Vec<(String, i32)>,
-    /// `(topic, partition, offset)`: the last commit the broker acknowledged, in order.
-    committed: Vec<(String, i32, i64)>,
+    held: Vec<TopicPartition>,
+    /// The last commit the broker acknowledged, per partition, in order.
+    committed: Vec<Position>,
 }
 
 impl Display for Totals {
@@ -161,15 +161,11 @@ impl Display for Totals {
                 self.label, self.input
             );
         }
-        let held = names(self.held.iter().map(|(t, p)| format!("{t}/{p}")));
+        let held = names(self.held.iter().map(TopicPartition::to_string));
         let committed = if self.committed.is_empty() {
             "nothing".to_owned()
         } else {
-            names(
-                self.committed
-                    .iter()
-                    .map(|(t, p, o)| format!("{t}/{p}@{o}")),
-            )
+            names(self.committed.iter().map(Position::to_string))
         };
         writeln!(f, "{}: held {held}; committed {committed}", self.label)?;
         if self.read == 0 {
@@ -205,10 +201,10 @@ mod tests {
             elapsed: Duration::from_millis(2345),
             read,
             written: read,
-            held: held.iter().map(|p| ("in".into(), *p)).collect(),
+            held: held.iter().map(|p| TopicPartition::new("in", *p)).collect(),
             committed: committed
                 .iter()
-                .map(|(p, o)| ("in".into(), *p, *o))
+                .map(|(p, o)| Position::new("in", *p, *o))
                 .collect(),
         }
     }
