@@ -108,6 +108,10 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         &idle,
         &Context {
             broker: broker.describe(),
+            messages: args.messages,
+            size: args.size,
+            partitions: args.partitions,
+            reps: args.reps,
             rate: args.rate,
             tick_ms: args.tick_ms,
             commit_interval_ms: args.commit_interval_ms,
