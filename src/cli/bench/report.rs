@@ -40,7 +40,7 @@ fn header(context: &Context<'_>) -> String {
 }
 
 /// The table's columns: title and width. The first is left-aligned.
-const COLUMNS: [(&str, usize); 13] = [
+const COLUMNS: [(&str, usize); 14] = [
     ("run", 13),
     ("w", 2),
     ("msgs/s", 10),
@@ -48,6 +48,7 @@ const COLUMNS: [(&str, usize); 13] = [
     ("vs raw", 7),
     ("per w", 7),
     ("vs prod", 8),
+    ("vs copy", 8),
     ("p50 ms", 9),
     ("p99 ms", 9),
     ("lag", 8),
@@ -57,13 +58,13 @@ const COLUMNS: [(&str, usize); 13] = [
 ];
 
 /// The latency columns (p50, p99).
-const LATENCY: [usize; 2] = [7, 8];
+const LATENCY: [usize; 2] = [8, 9];
 
 /// The table's lines. The latency columns only with `latency` (a `--rate` run): preloaded,
 /// they would say how long ago the load was.
 fn table(rows: &[Row], latency: bool) -> Vec<String> {
     let shown = |i: &usize| latency || !LATENCY.contains(i);
-    let line = |cells: [String; 13]| {
+    let line = |cells: [String; 14]| {
         cells
             .iter()
             .enumerate()
@@ -80,7 +81,7 @@ fn table(rows: &[Row], latency: bool) -> Vec<String> {
     lines
 }
 
-fn cells(row: &Row) -> [String; 13] {
+fn cells(row: &Row) -> [String; 14] {
     let percent = |r: Option<f64>| r.map_or("-".into(), |r| format!("{:.0}%", r * 100.0));
     let number = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
     [
@@ -91,6 +92,7 @@ fn cells(row: &Row) -> [String; 13] {
         percent(row.vs_raw_consumer),
         percent(row.vs_raw_consumer.map(|r| r / row.workers as f64)),
         percent(row.vs_raw_produce),
+        percent(row.vs_raw_copy),
         number(row.latency_p50_ms, 1),
         number(row.latency_p99_ms, 1),
         row.commit_lag_at_last_record
@@ -104,14 +106,14 @@ fn cells(row: &Row) -> [String; 13] {
 fn notes(rows: &[Row], idle: &[Idle], context: &Context<'_>) {
     println!();
     println!(
-        "msgs/s: median repetition, first record to last; per w = vs raw / workers; vs prod = vs raw produce"
+        "msgs/s: median repetition, first record to last; per w = vs raw / workers; vs prod = vs raw produce; vs copy = vs raw copy (consume -> produce loop, no timely)"
     );
     match context.rate {
         None => println!(
             "latency: not shown, PRELOADED run (record timestamps are load times, so the JSON's latency fields are time since the load); measure latency with --rate N"
         ),
         Some(rate) => println!(
-            "latency: record timestamp (produce time, {rate} msgs/s produced during the run) -> processed; pipe: -> output acknowledged (frontier); tick {} ms, commit interval {} ms",
+            "latency: record timestamp (produce time, {rate} msgs/s produced during the run) -> processed; pipe: -> output acknowledged (frontier); raw copy: -> output acknowledged (delivery report); tick {} ms, commit interval {} ms",
             context.tick_ms, context.commit_interval_ms
         ),
     }
@@ -190,11 +192,11 @@ mod tests {
     fn latency_columns_only_with_a_rate() {
         let rows = [Row::new(RunKind::Pipe, 1, &[RunStats::default()])];
         let preloaded = table(&rows, false);
-        assert!(preloaded[0].contains("vs prod") && !preloaded[0].contains("p50"));
+        assert!(preloaded[0].contains("vs copy") && !preloaded[0].contains("p50"));
         let fed = table(&rows, true);
         assert!(fed[0].contains("p50 ms") && fed[0].contains("p99 ms"));
-        assert_eq!(fed[1].split_whitespace().count(), 13);
-        assert_eq!(preloaded[1].split_whitespace().count(), 11);
+        assert_eq!(fed[1].split_whitespace().count(), 14);
+        assert_eq!(preloaded[1].split_whitespace().count(), 12);
         let context = Context {
             broker: "mock",
             messages: 50_000,
