@@ -14,10 +14,11 @@
 //!   in a loop, committing acknowledged input, no timely) and against **raw produce**;
 //! * **idle**: CPU used by a joined source with nothing to read.
 //!
-//! Each row reports msgs/s and MB/s (first record to last, so group-join time is
-//! excluded), the ratio to (a) (and for (c) to raw copy and raw produce), the commit lag
-//! when the last record was processed, the peak RSS during the run and the CPU seconds per
-//! million records, under a header saying what was measured. With `--rate N` the records
+//! Each row reports msgs/s (the median repetition, and the slowest and fastest as % of it)
+//! and MB/s (first record to last, so group-join time is excluded), the ratio to (a) (and
+//! for (c) to raw copy and raw produce), the commit lag when the last record was processed,
+//! the peak RSS during the run and the CPU seconds per million records, under a header
+//! saying what was measured. With `--rate N` the records
 //! are produced at N msgs/s *while* each run reads, and the table adds p50/p99 latency
 //! (record timestamp → processed), then a real end-to-end latency; preloaded runs leave
 //! it out of the table (the JSON keeps it: there it is only time since the load).

@@ -40,10 +40,11 @@ fn header(context: &Context<'_>) -> String {
 }
 
 /// The table's columns: title and width. The first is left-aligned.
-const COLUMNS: [(&str, usize); 14] = [
+const COLUMNS: [(&str, usize); 15] = [
     ("run", 13),
     ("w", 2),
     ("msgs/s", 10),
+    ("min-max", 9),
     ("MB/s", 7),
     ("vs raw", 7),
     ("per w", 7),
@@ -58,13 +59,13 @@ const COLUMNS: [(&str, usize); 14] = [
 ];
 
 /// The latency columns (p50, p99).
-const LATENCY: [usize; 2] = [8, 9];
+const LATENCY: [usize; 2] = [9, 10];
 
 /// The table's lines. The latency columns only with `latency` (a `--rate` run): preloaded,
 /// they would say how long ago the load was.
 fn table(rows: &[Row], latency: bool) -> Vec<String> {
     let shown = |i: &usize| latency || !LATENCY.contains(i);
-    let line = |cells: [String; 14]| {
+    let line = |cells: [String; 15]| {
         cells
             .iter()
             .enumerate()
@@ -81,13 +82,14 @@ fn table(rows: &[Row], latency: bool) -> Vec<String> {
     lines
 }
 
-fn cells(row: &Row) -> [String; 14] {
+fn cells(row: &Row) -> [String; 15] {
     let percent = |r: Option<f64>| r.map_or("-".into(), |r| format!("{:.0}%", r * 100.0));
     let number = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
     [
         row.run.label().to_owned(),
         row.workers.to_string(),
         format!("{:.0}", row.msgs_per_sec),
+        spread(row),
         format!("{:.1}", row.mb_per_sec),
         percent(row.vs_raw_consumer),
         percent(row.vs_raw_consumer.map(|r| r / row.workers as f64)),
@@ -103,10 +105,25 @@ fn cells(row: &Row) -> [String; 14] {
     ]
 }
 
+/// The slowest and fastest repetition as percentages of the median, `94-103%` (`-` with
+/// one repetition).
+fn spread(row: &Row) -> String {
+    let min = row.rates.iter().copied().reduce(f64::min);
+    let max = row.rates.iter().copied().reduce(f64::max);
+    match (min, max) {
+        (Some(min), Some(max)) if row.rates.len() > 1 && row.msgs_per_sec > 0.0 => format!(
+            "{:.0}-{:.0}%",
+            min / row.msgs_per_sec * 100.0,
+            max / row.msgs_per_sec * 100.0
+        ),
+        _ => "-".into(),
+    }
+}
+
 fn notes(rows: &[Row], idle: &[Idle], context: &Context<'_>) {
     println!();
     println!(
-        "msgs/s: median repetition, first record to last; per w = vs raw / workers; vs prod = vs raw produce; vs copy = vs raw copy (consume -> produce loop, no timely)"
+        "msgs/s: median repetition, first record to last; min-max: slowest and fastest repetition, % of the median; per w = vs raw / workers; vs prod = vs raw produce; vs copy = vs raw copy (consume -> produce loop, no timely)"
     );
     match context.rate {
         None => println!(
@@ -195,8 +212,8 @@ mod tests {
         assert!(preloaded[0].contains("vs copy") && !preloaded[0].contains("p50"));
         let fed = table(&rows, true);
         assert!(fed[0].contains("p50 ms") && fed[0].contains("p99 ms"));
-        assert_eq!(fed[1].split_whitespace().count(), 14);
-        assert_eq!(preloaded[1].split_whitespace().count(), 12);
+        assert_eq!(fed[1].split_whitespace().count(), 15);
+        assert_eq!(preloaded[1].split_whitespace().count(), 13);
         let context = Context {
             broker: "mock",
             messages: 50_000,
@@ -212,5 +229,11 @@ mod tests {
             header(&context),
             "bench: 50000 records x 100 B, 8 partitions, 3 repetition(s) alternated, preloaded; broker: mock"
         );
+        let mut row = rows[0].clone();
+        row.rates = vec![90.0, 100.0, 120.0];
+        row.msgs_per_sec = 100.0;
+        assert_eq!(spread(&row), "90-120%");
+        row.rates.truncate(1);
+        assert_eq!(spread(&row), "-");
     }
 }
