@@ -1,70 +1,83 @@
-//! Offset tracking: the per-partition bookkeeping behind frontier-driven commits.
+//! Offset tracking: the per-partition bookkeeping behind frontier-driven commits (divan).
 //!
-//! Run: `cargo bench --bench progress` (optionally `-- RECORDS`, default 10,000,000).
+//! Run: `cargo bench --bench progress`.
 //!
-//! Measures, in ns per operation (best of 5 runs), `timely_kafka::progress::PartitionProgress`:
+//! Times `timely_kafka::progress::PartitionProgress`:
 //! * `emitted`: noting one emitted record (the source does this for every record);
-//! * `release`: releasing ticks as the frontier passes them, per tick released;
-//! * `commit_position` + `mark_committed`: the commit step, per call;
-//! * `cycle`: a source's whole bookkeeping per record, 8 partitions, 1,000 records per
-//!   partition per tick, a release and a commit step every tick.
+//! * `release`: releasing 1,000 ticks as the frontier passes them (per tick: divan's
+//!   throughput line);
+//! * `commit_step`: one tick's emitted + release + `commit_position` + `mark_committed`;
+//! * `cycle`: a source's whole bookkeeping for 100,000 records round-robin over 8
+//!   partitions, 1,000 records per partition per tick, a release and a commit step every
+//!   tick (per record: divan's throughput line).
 
-mod common;
-
-use std::hint::black_box;
-use std::time::{Duration, Instant};
-
-use common::{best, count_arg, ns_per_op, report};
+use divan::counter::ItemsCount;
+use divan::{black_box, Bencher};
 use timely_kafka::progress::PartitionProgress;
 
 const PARTITIONS: usize = 8;
 const PER_TICK: u64 = 1_000;
+const TICKS: u64 = 1_000;
+const CYCLE_RECORDS: u64 = 100_000;
 
 fn main() {
-    let records = count_arg(10_000_000);
-    println!("records per run: {records}");
+    divan::main();
+}
 
+#[divan::bench]
+fn emitted(bencher: Bencher) {
     let mut progress = PartitionProgress::default();
-    let ns = ns_per_op(records, |i| {
-        progress.emitted(i / PER_TICK, i as i64);
+    let mut i = 0u64;
+    bencher.bench_local(|| {
+        progress.emitted(black_box(i / PER_TICK), i as i64);
+        i += 1;
     });
     black_box(&progress);
-    report("emitted (per record)", ns);
+}
 
-    let ticks = (records / PER_TICK).max(1);
-    let ns = best(|| {
-        let mut p = PartitionProgress::default();
-        for t in 0..ticks {
-            p.emitted(t, t as i64);
-        }
-        let started = Instant::now();
-        for t in 1..=ticks {
-            black_box(p.release(Some(t)));
-        }
-        started.elapsed()
-    }) as f64
-        / ticks as f64;
-    report("release (per tick released)", ns);
+#[divan::bench]
+fn release(bencher: Bencher) {
+    bencher
+        .counter(ItemsCount::new(TICKS))
+        .with_inputs(|| {
+            let mut p = PartitionProgress::default();
+            for t in 0..TICKS {
+                p.emitted(t, t as i64);
+            }
+            p
+        })
+        .bench_local_refs(|p| {
+            for t in 1..=TICKS {
+                black_box(p.release(Some(t)));
+            }
+        });
+}
 
+#[divan::bench]
+fn commit_step(bencher: Bencher) {
     let mut p = PartitionProgress::default();
-    let ns = ns_per_op(records / 10, |i| {
+    let mut i = 0u64;
+    bencher.bench_local(|| {
         p.emitted(i, i as i64);
         p.release(Some(i + 1));
         if let Some(offset) = p.commit_position() {
             p.mark_committed(offset);
         }
+        i += 1;
     });
-    report("emitted + release + commit step (per tick)", ns);
+}
 
-    let ns = best(|| cycle(records)) as f64 / records as f64;
-    report("cycle (per record, 8 partitions)", ns);
+#[divan::bench]
+fn cycle(bencher: Bencher) {
+    bencher
+        .counter(ItemsCount::new(CYCLE_RECORDS))
+        .bench_local(|| cycle_records(CYCLE_RECORDS));
 }
 
 /// The source's bookkeeping for `records` records round-robin over 8 partitions.
-fn cycle(records: u64) -> Duration {
+fn cycle_records(records: u64) -> Vec<PartitionProgress> {
     let mut partitions = vec![PartitionProgress::default(); PARTITIONS];
     let mut offsets = [0i64; PARTITIONS];
-    let started = Instant::now();
     let per_tick = PER_TICK * PARTITIONS as u64;
     for i in 0..records {
         let p = i as usize % PARTITIONS;
@@ -80,6 +93,5 @@ fn cycle(records: u64) -> Duration {
             }
         }
     }
-    black_box(&partitions);
-    started.elapsed()
+    partitions
 }

@@ -1,7 +1,7 @@
 //! Record conversion: making owned, serializable records from a message's bytes, and moving
-//! them between workers.
+//! them between workers (divan).
 //!
-//! Run: `cargo bench --bench record` (optionally `-- RECORDS`, default 2,000,000).
+//! Run: `cargo bench --bench record`.
 //!
 //! The source's real conversion (librdkafka message → `KafkaRecord`, in
 //! `src/group/partition_queue.rs`) is private, so this measures what is public and does the
@@ -10,14 +10,11 @@
 //! every message once librdkafka has handed it over. Then the costs a record may meet
 //! downstream: `clone`, a bincode round trip (timely 0.32 serializes records with serde
 //! and bincode when it exchanges them between processes), a serde_json round trip, and
-//! `SinkRecord::from_record` (the pipe's map). Figures are ns per record, best of 5 runs.
+//! `SinkRecord::from_record` (the pipe's map). Each figure is one record.
 
-mod common;
+use std::sync::{Arc, LazyLock};
 
-use std::hint::black_box;
-use std::sync::Arc;
-
-use common::{count_arg, ns_per_op, report};
+use divan::{black_box, Bencher};
 use timely_kafka::sink::SinkRecord;
 use timely_kafka::{KafkaRecord, RecordHeader, RecordTimestamp};
 
@@ -52,68 +49,96 @@ fn to_owned(topic: &Arc<str>, m: &Borrowed<'_>) -> KafkaRecord {
     }
 }
 
-fn main() {
-    let records = count_arg(2_000_000);
-    println!("records per run: {records}");
-    let topic: Arc<str> = Arc::from("bench-topic");
-    let payload = vec![b'x'; 100];
-    let key = b"customer-0000042".to_vec();
-    let headers: [(&str, Option<&[u8]>); 2] =
-        [("trace-id", Some(b"4bf92f3577b34da6")), ("source", None)];
-    let plain = |i: u64| Borrowed {
+static TOPIC: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("bench-topic"));
+const PAYLOAD: [u8; 100] = [b'x'; 100];
+const KEY: &[u8] = b"customer-0000042";
+const HEADERS: [(&str, Option<&[u8]>); 2] =
+    [("trace-id", Some(b"4bf92f3577b34da6")), ("source", None)];
+
+fn plain(i: u64) -> Borrowed<'static> {
+    Borrowed {
         partition: (i % 8) as i32,
         offset: i as i64,
         key: None,
-        payload: Some(&payload),
+        payload: Some(&PAYLOAD),
         timestamp_ms: 1_700_000_000_000,
         headers: &[],
-    };
-    let full = |i: u64| Borrowed {
-        key: Some(&key),
-        headers: &headers,
+    }
+}
+
+fn full(i: u64) -> Borrowed<'static> {
+    Borrowed {
+        key: Some(KEY),
+        headers: &HEADERS,
         ..plain(i)
-    };
+    }
+}
 
-    let ns = ns_per_op(records, |i| {
-        black_box(to_owned(&topic, &black_box(plain(i))));
-    });
-    report("owned record: 100 B payload", ns);
-    let ns = ns_per_op(records, |i| {
-        black_box(to_owned(&topic, &black_box(full(i))));
-    });
-    report("owned record: 16 B key, 100 B payload, 2 headers", ns);
+/// The full record (16 B key, 100 B payload, 2 headers).
+fn record() -> KafkaRecord {
+    to_owned(&TOPIC, &full(42))
+}
 
-    let record = to_owned(&topic, &full(42));
-    let ns = ns_per_op(records, |_| {
-        black_box(black_box(&record).clone());
-    });
-    report("clone (full record)", ns);
+fn main() {
+    let record = record();
+    println!(
+        "full record encoded: bincode {} B, serde_json {} B",
+        bincode::serialize(&record).map_or(0, |b| b.len()),
+        serde_json::to_vec(&record).map_or(0, |b| b.len())
+    );
+    divan::main();
+}
 
+/// Owned record from borrowed bytes: 100 B payload.
+#[divan::bench]
+fn owned_plain(bencher: Bencher) {
+    let mut i = 0u64;
+    bencher.bench_local(|| {
+        i += 1;
+        to_owned(&TOPIC, &black_box(plain(i)))
+    });
+}
+
+/// Owned record from borrowed bytes: 16 B key, 100 B payload, 2 headers.
+#[divan::bench]
+fn owned_full(bencher: Bencher) {
+    let mut i = 0u64;
+    bencher.bench_local(|| {
+        i += 1;
+        to_owned(&TOPIC, &black_box(full(i)))
+    });
+}
+
+#[divan::bench]
+fn clone_full(bencher: Bencher) {
+    let record = record();
+    bencher.bench_local(|| black_box(&record).clone());
+}
+
+#[divan::bench]
+fn bincode_round_trip(bencher: Bencher) {
+    let record = record();
     let mut buffer = Vec::with_capacity(512);
-    let ns = ns_per_op(records, |_| {
+    bencher.bench_local(|| {
         buffer.clear();
         bincode::serialize_into(&mut buffer, black_box(&record)).expect("serialize");
-        let back: KafkaRecord = bincode::deserialize(&buffer).expect("deserialize");
-        black_box(back);
+        bincode::deserialize::<KafkaRecord>(&buffer).expect("deserialize")
     });
-    report(
-        &format!("bincode round trip ({} B encoded)", buffer.len()),
-        ns,
-    );
+}
 
-    let ns = ns_per_op(records / 4, |_| {
+#[divan::bench]
+fn serde_json_round_trip(bencher: Bencher) {
+    let record = record();
+    let mut buffer = Vec::with_capacity(1024);
+    bencher.bench_local(|| {
         buffer.clear();
         serde_json::to_writer(&mut buffer, black_box(&record)).expect("serialize");
-        let back: KafkaRecord = serde_json::from_slice(&buffer).expect("deserialize");
-        black_box(back);
+        serde_json::from_slice::<KafkaRecord>(&buffer).expect("deserialize")
     });
-    report(
-        &format!("serde_json round trip ({} B encoded)", buffer.len()),
-        ns,
-    );
+}
 
-    let ns = ns_per_op(records, |_| {
-        black_box(SinkRecord::from_record(black_box(&record)));
-    });
-    report("SinkRecord::from_record (full record)", ns);
+#[divan::bench]
+fn sink_record_from_record(bencher: Bencher) {
+    let record = record();
+    bencher.bench_local(|| SinkRecord::from_record(black_box(&record)));
 }

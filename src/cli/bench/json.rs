@@ -55,7 +55,7 @@ pub fn write(
         machine: machine(),
         settings,
         latency: if settings.rate.is_some() {
-            "record timestamp (produce time, at the fixed rate) to processed; pipe: to acknowledged by the output"
+            "record timestamp (produce time, at the fixed rate) to processed; pipe: to acknowledged by the output (frontier); raw copy: to acknowledged by the output (delivery report)"
         } else {
             "preloaded: record timestamps are load times, so these are time since the load, not a latency"
         },

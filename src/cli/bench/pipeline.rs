@@ -82,12 +82,25 @@ pub fn consume(
                         let now = now_micros();
                         let mut seen = seen.borrow_mut();
                         let (mut records, mut bytes) = (0u64, 0u64);
+                        // Records sharing a millisecond are noted at once.
+                        let mut same: Option<(i64, u64)> = None;
                         for batch in batches.iter() {
                             for message in &batch.records {
-                                seen.latency.record_since(message.data.timestamp_ms, now);
+                                let stamp = message.data.timestamp_ms;
+                                match &mut same {
+                                    Some((ts, n)) if *ts == stamp => *n += 1,
+                                    _ => {
+                                        if let Some((ts, n)) = same.replace((stamp, 1)) {
+                                            seen.latency.record_since_n(ts, now, n);
+                                        }
+                                    }
+                                }
                                 bytes += u64::from(message.data.bytes);
                             }
                             records += batch.records.len() as u64;
+                        }
+                        if let Some((ts, n)) = same {
+                            seen.latency.record_since_n(ts, now, n);
                         }
                         seen.throughput.add(records, bytes);
                         total.fetch_add(records, Ordering::Relaxed);

@@ -101,6 +101,7 @@ fn throughput_panel(s: &mut String, rows: &[Row], title: &str, capped: bool) {
     let reference = [
         (RunKind::RawConsumer, COLORS[1], "raw consumer"),
         (RunKind::RawProduce, COLORS[3], "raw produce"),
+        (RunKind::RawCopy, COLORS[4], "raw copy"),
     ];
     for (kind, color, label) in reference {
         if let Some(r) = rows.iter().find(|r| r.run == kind) {

@@ -25,33 +25,14 @@ pub fn consume(
     signals: &RunSignals,
     limit: Duration,
 ) -> Result<RunOutput, String> {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "timely-kafka-bench-raw")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .set("fetch.queue.backoff.ms", "10")
-        .set("queued.max.messages.kbytes", "65536");
-    for (key, value) in settings {
-        config.set(key, value);
-    }
-    let consumer: BaseConsumer = config.create().map_err(|e| format!("raw consumer: {e}"))?;
-    // Connect and learn the leaders first, as the source has by the time it is assigned:
-    // with --rate, records produced from the ready signal on are read live.
-    consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .map_err(|e| format!("raw consumer: metadata of {topic}: {e}"))?;
-    let mut assignment = TopicPartitionList::new();
-    for p in 0..partitions {
-        assignment
-            .add_partition_offset(topic, p, Offset::Beginning)
-            .map_err(|e| format!("raw consumer: {e}"))?;
-    }
-    consumer
-        .assign(&assignment)
-        .map_err(|e| format!("raw consumer: assign: {e}"))?;
-    drop(assignment);
+    let consumer = assigned_consumer(
+        bootstrap,
+        "timely-kafka-bench-raw",
+        settings,
+        topic,
+        partitions,
+        "raw consumer",
+    )?;
     signals.set_ready();
     let deadline = Instant::now() + limit;
     let every = latency_every.max(1);
@@ -88,4 +69,44 @@ pub fn consume(
     out.throughput.records = records;
     out.throughput.bytes = bytes;
     Ok(out)
+}
+
+/// A `BaseConsumer` in group `group` (for commits; it does not join), with the bench's
+/// fetch settings then `settings`, connected and assigned partitions `0..partitions` of
+/// `topic` from the beginning. `who` names it in errors.
+pub(super) fn assigned_consumer(
+    bootstrap: &str,
+    group: &str,
+    settings: &[(String, String)],
+    topic: &str,
+    partitions: i32,
+    who: &str,
+) -> Result<BaseConsumer, String> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .set("fetch.queue.backoff.ms", "10")
+        .set("queued.max.messages.kbytes", "65536");
+    for (key, value) in settings {
+        config.set(key, value);
+    }
+    let consumer: BaseConsumer = config.create().map_err(|e| format!("{who}: {e}"))?;
+    // Connect and learn the leaders first, as the source has by the time it is assigned:
+    // with --rate, records produced from the ready signal on are read live.
+    consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .map_err(|e| format!("{who}: metadata of {topic}: {e}"))?;
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        assignment
+            .add_partition_offset(topic, p, Offset::Beginning)
+            .map_err(|e| format!("{who}: {e}"))?;
+    }
+    consumer
+        .assign(&assignment)
+        .map_err(|e| format!("{who}: assign: {e}"))?;
+    Ok(consumer)
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use timely_kafka::sink::SinkConfig;
 use timely_kafka::SourceConfig;
 
+use super::copy::{self, CopySpec};
 use super::measure::RunStats;
 use super::rate::FeedSpec;
 use super::runner::{self, LagTarget};
@@ -67,6 +68,30 @@ impl Runs<'_> {
             produce::produce(self.bootstrap, topic, a.messages, a.size)
         })?;
         eprintln!("rep {rep}: raw produce {:.0} msgs/s", stats.rate());
+        Ok(stats)
+    }
+
+    /// The pipe's baseline: a raw consume→produce loop from `input` to `output`.
+    pub fn copy(&self, rep: usize, input: &str, output: &str) -> Result<RunStats, String> {
+        let a = self.args;
+        let group = timely_kafka::testing::unique_name("bench-copy-group");
+        let target = self.lag_target(&group, input);
+        let settings = self.raw_settings();
+        let spec = CopySpec {
+            bootstrap: self.bootstrap,
+            settings: &settings,
+            input,
+            output,
+            partitions: a.partitions,
+            group: &group,
+            expected: a.messages,
+            latency_every: self.latency_every,
+            commit_interval: Duration::from_millis(a.commit_interval_ms),
+        };
+        let stats = runner::measure(self.pid, self.feed(input), Some(target), |signals| {
+            copy::copy(&spec, signals, self.limit)
+        })?;
+        eprintln!("rep {rep}: raw copy {:.0} msgs/s", stats.rate());
         Ok(stats)
     }
 

@@ -55,6 +55,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     let mut raw_runs = Vec::new();
     let mut pipeline_runs: Vec<Vec<RunStats>> = vec![Vec::new(); worker_counts.len()];
     let mut produce_runs = Vec::new();
+    let mut copy_runs = Vec::new();
     let mut pipe_runs = Vec::new();
     for rep in 0..args.reps {
         if !args.skip_raw {
@@ -67,6 +68,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
             if let Some(output) = plan.produce.get(rep) {
                 produce_runs.push(runs.produce(rep, output)?);
             }
+            copy_runs.push(runs.copy(rep, &plan.copy_in[rep], &plan.copy_out[rep])?);
             pipe_runs.push(runs.pipe(
                 rep,
                 &plan.pipe_in[rep],
@@ -85,6 +87,9 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     }
     if !produce_runs.is_empty() {
         rows.push(Row::new(RunKind::RawProduce, 1, &produce_runs));
+    }
+    if !copy_runs.is_empty() {
+        rows.push(Row::new(RunKind::RawCopy, 1, &copy_runs));
     }
     if !pipe_runs.is_empty() {
         rows.push(Row::new(RunKind::Pipe, worker_counts[0], &pipe_runs));
@@ -108,6 +113,10 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         &idle,
         &Context {
             broker: broker.describe(),
+            messages: args.messages,
+            size: args.size,
+            partitions: args.partitions,
+            reps: args.reps,
             rate: args.rate,
             tick_ms: args.tick_ms,
             commit_interval_ms: args.commit_interval_ms,

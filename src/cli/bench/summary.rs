@@ -19,6 +19,9 @@ pub enum RunKind {
     Pipeline,
     /// (c, baseline) raw rdkafka producer, acks=all, idempotent.
     RawProduce,
+    /// (c, baseline) raw rdkafka consume→produce loop: one `BaseConsumer`, one producer
+    /// with the sink's settings, commits of acknowledged input, no timely.
+    RawCopy,
     /// (c) source → sink, acks=all, idempotent, commits on.
     Pipe,
 }
@@ -29,6 +32,7 @@ impl RunKind {
             RunKind::RawConsumer => "raw consumer",
             RunKind::Pipeline => "pipeline",
             RunKind::RawProduce => "raw produce",
+            RunKind::RawCopy => "raw copy",
             RunKind::Pipe => "pipe",
         }
     }
@@ -46,6 +50,8 @@ pub struct Row {
     pub rates: Vec<f64>,
     pub vs_raw_consumer: Option<f64>,
     pub vs_raw_produce: Option<f64>,
+    /// The pipe's msgs/s over the raw consume→produce loop's.
+    pub vs_raw_copy: Option<f64>,
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
     pub latency_max_ms: Option<f64>,
@@ -86,6 +92,7 @@ impl Row {
             rates: runs.iter().map(RunStats::rate).collect(),
             vs_raw_consumer: None,
             vs_raw_produce: None,
+            vs_raw_copy: None,
             latency_p50_ms: ms(0.5),
             latency_p99_ms: ms(0.99),
             latency_max_ms: ms(1.0),
@@ -109,19 +116,26 @@ impl Row {
     }
 }
 
-/// Fills in the ratios to the raw consumer and raw produce rows.
+/// Fills in the ratios to the raw consumer, raw produce and raw copy rows.
 pub fn add_ratios(rows: &mut [Row]) {
     let rate_of =
         |kind: RunKind, rows: &[Row]| rows.iter().find(|r| r.run == kind).map(|r| r.msgs_per_sec);
     let consumer = rate_of(RunKind::RawConsumer, rows);
     let produce = rate_of(RunKind::RawProduce, rows);
+    let copy = rate_of(RunKind::RawCopy, rows);
     for row in rows.iter_mut() {
         row.vs_raw_consumer = match row.run {
-            RunKind::RawProduce => None,
+            RunKind::RawProduce | RunKind::RawCopy => None,
             _ => consumer.map(|c| row.msgs_per_sec / c),
         };
         row.vs_raw_produce = match row.run {
-            RunKind::RawProduce | RunKind::Pipe => produce.map(|p| row.msgs_per_sec / p),
+            RunKind::RawProduce | RunKind::RawCopy | RunKind::Pipe => {
+                produce.map(|p| row.msgs_per_sec / p)
+            }
+            _ => None,
+        };
+        row.vs_raw_copy = match row.run {
+            RunKind::RawCopy | RunKind::Pipe => copy.map(|c| row.msgs_per_sec / c),
             _ => None,
         };
     }
@@ -177,5 +191,13 @@ mod tests {
         add_ratios(&mut rows);
         assert_eq!(rows[1].vs_raw_consumer, Some(0.8));
         assert_eq!(rows[1].vs_raw_produce, None);
+        assert_eq!(rows[1].vs_raw_copy, None);
+        let copy = Row::new(RunKind::RawCopy, 1, &[stats(1_000_000, 2.0, 1.0)]);
+        let pipe = Row::new(RunKind::Pipe, 1, &[stats(1_000_000, 4.0, 1.0)]);
+        let mut rows = vec![copy, pipe];
+        add_ratios(&mut rows);
+        assert_eq!(rows[1].vs_raw_copy, Some(0.5));
+        assert_eq!(rows[0].vs_raw_copy, Some(1.0));
+        assert_eq!(rows[1].vs_raw_consumer, None);
     }
 }

@@ -2,7 +2,7 @@
 //! them at start; see [`broker`](super::broker)).
 //!
 //! Preloaded (default): one input topic read by every consuming run, plus a fresh output
-//! topic per repetition for raw produce and for the pipe. With `--rate`, every consuming
+//! topic per repetition for raw produce, the raw copy and the pipe. With `--rate`, every consuming
 //! run gets a fresh topic that its rate-limited producer fills while it reads.
 
 use timely_kafka::testing::unique_name;
@@ -20,6 +20,9 @@ pub struct TopicPlan {
     pub pipe_out: Vec<String>,
     /// Raw produce's output topic per repetition.
     pub produce: Vec<String>,
+    /// The raw copy's input and output topics per repetition.
+    pub copy_in: Vec<String>,
+    pub copy_out: Vec<String>,
     /// The idle measurement's empty topic.
     pub idle: Option<String>,
     /// The preloaded input, if any.
@@ -80,6 +83,16 @@ impl TopicPlan {
             } else {
                 Vec::new()
             },
+            copy_in: if spec.pipe {
+                fed("bench-copy-in")
+            } else {
+                Vec::new()
+            },
+            copy_out: if spec.pipe {
+                fresh("bench-copy-out")
+            } else {
+                Vec::new()
+            },
             idle: spec.idle.then(|| unique_name("bench-idle")),
             input,
         }
@@ -99,6 +112,7 @@ impl TopicPlan {
         names.extend(&self.raw);
         names.extend(self.pipeline.iter().flatten());
         names.extend(&self.pipe_in);
+        names.extend(&self.copy_in);
         distinct(names)
     }
 
@@ -109,6 +123,7 @@ impl TopicPlan {
             self.pipe_out
                 .iter()
                 .chain(&self.produce)
+                .chain(&self.copy_out)
                 .chain(&self.idle)
                 .collect(),
         )
@@ -145,17 +160,22 @@ mod tests {
     fn preloaded_runs_share_one_input() {
         let plan = TopicPlan::new(&spec(false));
         let input = plan.input.clone().unwrap();
-        assert!(plan.raw.iter().chain(&plan.pipe_in).all(|t| *t == input));
+        assert!(plan
+            .raw
+            .iter()
+            .chain(&plan.pipe_in)
+            .chain(&plan.copy_in)
+            .all(|t| *t == input));
         assert!(plan.pipeline.iter().flatten().all(|t| *t == input));
-        // input, 2 pipe outputs, 2 produce outputs, idle
-        assert_eq!(plan.all().len(), 6);
+        // input, 2 pipe outputs, 2 produce outputs, 2 copy outputs, idle
+        assert_eq!(plan.all().len(), 8);
     }
 
     #[test]
     fn rate_runs_get_fresh_topics() {
         let plan = TopicPlan::new(&spec(true));
         assert!(plan.input.is_none() && plan.produce.is_empty());
-        // 2 reps × (raw + 2 pipelines + pipe in + pipe out) + idle
-        assert_eq!(plan.all().len(), 11);
+        // 2 reps × (raw + 2 pipelines + pipe in + pipe out + copy in + copy out) + idle
+        assert_eq!(plan.all().len(), 15);
     }
 }
