@@ -115,6 +115,18 @@ impl fmt::Display for Position {
     }
 }
 
+/// `topic/partition` items, for logs.
+pub(crate) fn describe(partitions: &[TopicPartition]) -> String {
+    if partitions.is_empty() {
+        return "no partitions".to_owned();
+    }
+    partitions
+        .iter()
+        .map(TopicPartition::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

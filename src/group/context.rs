@@ -17,7 +17,7 @@ use super::shared::{AssignedPartition, GroupShared, PartitionHandle, Revoking};
 use super::start::{start_positions, StartPositions};
 use super::NativePartitionQueue;
 use crate::config::{GroupProtocol, SourceSettings};
-use crate::position::TopicPartition;
+use crate::position::{describe, TopicPartition};
 
 /// The consumer's context. Its callbacks run on the group thread (inside `poll`) or, while
 /// the consumer closes, on the thread that drops it; never on a timely worker.
@@ -470,16 +470,4 @@ fn to_partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
         .iter()
         .map(|e| TopicPartition::new(e.topic(), e.partition()))
         .collect()
-}
-
-/// `topic/partition` items, for logs.
-pub(crate) fn describe(partitions: &[TopicPartition]) -> String {
-    if partitions.is_empty() {
-        return "no partitions".to_owned();
-    }
-    partitions
-        .iter()
-        .map(TopicPartition::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -10,13 +10,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::context::describe;
-use super::GroupContext;
 use crate::config::{OffsetReset, SourceSettings, StartPolicy};
-use crate::position::TopicPartition;
+use crate::position::{describe, TopicPartition};
 
 /// Where newly assigned partitions start.
 pub(crate) struct StartPositions {
@@ -40,8 +38,8 @@ pub(crate) struct LogBounds {
 }
 
 /// Builds the assignment list with an explicit start offset for every partition.
-pub(crate) fn start_positions(
-    consumer: &BaseConsumer<GroupContext>,
+pub(crate) fn start_positions<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     settings: &SourceSettings,
     partitions: &[TopicPartition],
 ) -> StartPositions {
@@ -60,8 +58,8 @@ pub(crate) fn start_positions(
 /// (librdkafka's cache cannot say either: its high watermark is from the partition's last
 /// fetch, which may predate this assignment). Partitions the broker does not answer for get
 /// no bounds; the source then waits for records before it counts them caught up.
-fn log_bounds(
-    consumer: &BaseConsumer<GroupContext>,
+fn log_bounds<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     list: &TopicPartitionList,
     timeout: Duration,
 ) -> BTreeMap<TopicPartition, LogBounds> {
@@ -119,8 +117,8 @@ fn log_bounds(
         .collect()
 }
 
-fn resolve(
-    consumer: &BaseConsumer<GroupContext>,
+fn resolve<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     settings: &SourceSettings,
     partitions: &[TopicPartition],
     committed_at_start: &mut BTreeMap<TopicPartition, Option<i64>>,
@@ -209,8 +207,8 @@ fn resolve(
 }
 
 /// Resolves a timestamp to the first offset at or after it, per partition.
-fn by_timestamp(
-    consumer: &BaseConsumer<GroupContext>,
+fn by_timestamp<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     group: &str,
     positions: &mut TopicPartitionList,
     partitions: &[TopicPartition],
