@@ -32,6 +32,20 @@ fn observe_interleaved(checker: &mut Checker, output: &str) {
     }
 }
 
+/// After `loads` loads of the input, with several writers interleaved in the output: no
+/// loss, commits monotone over the watch's readings and at the end offsets.
+fn check_interleaved(input: &str, output: &str, group: &str, watch: CommitWatch, loads: u64) {
+    let total = (loads * PER_PARTITION * PARTITIONS as u64) as usize;
+    let mut checker = checker_with_input(input, total);
+    observe_interleaved(&mut checker, output);
+    watch.finish(&mut checker);
+    let commits = record_commits(&mut checker, group, input);
+    let report = checker.report();
+    eprintln!("{report}");
+    assert!(report.is_clean(), "{report}");
+    assert_committed_to_end(&commits, loads * PER_PARTITION);
+}
+
 /// Two pipe processes in one group: the second joins while the first is busy, the group
 /// rebalances, both drain and exit on idle. Nothing is lost; commits reach the end.
 fn two_pipe_processes_rebalance_without_loss(protocol: Protocol) {
@@ -45,15 +59,7 @@ fn two_pipe_processes_rebalance_without_loss(protocol: Protocol) {
     produce(&input, 1, 0..PER_PARTITION);
     assert_exits_cleanly("the first process", &mut first);
     assert_exits_cleanly("the second process", &mut second);
-    let total = (2 * PER_PARTITION * PARTITIONS as u64) as usize;
-    let mut checker = checker_with_input(&input, total);
-    observe_interleaved(&mut checker, &output);
-    watch.finish(&mut checker);
-    let commits = record_commits(&mut checker, &group, &input);
-    let report = checker.report();
-    eprintln!("{report}");
-    assert!(report.is_clean(), "{report}");
-    assert_committed_to_end(&commits, 2 * PER_PARTITION);
+    check_interleaved(&input, &output, &group, watch, 2);
 }
 
 #[test]
@@ -170,15 +176,7 @@ fn three_members_churn_and_one_is_killed(protocol: Protocol) {
     produce(&input, 3, 0..PER_PARTITION);
     assert_exits_cleanly("the first member", &mut first);
     assert_exits_cleanly("the third member", &mut third);
-    let total = (4 * PER_PARTITION * PARTITIONS as u64) as usize;
-    let mut checker = checker_with_input(&input, total);
-    observe_interleaved(&mut checker, &output);
-    watch.finish(&mut checker);
-    let commits = record_commits(&mut checker, &group, &input);
-    let report = checker.report();
-    eprintln!("{report}");
-    assert!(report.is_clean(), "{report}");
-    assert_committed_to_end(&commits, 4 * PER_PARTITION);
+    check_interleaved(&input, &output, &group, watch, 4);
 }
 
 #[test]

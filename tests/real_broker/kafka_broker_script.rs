@@ -4,9 +4,9 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -15,22 +15,6 @@ fn script() -> Command {
         env!("CARGO_MANIFEST_DIR"),
         "/scripts/kafka-broker.sh"
     ))
-}
-
-/// Waits for `child` to exit within `limit`, killing it and failing the test otherwise.
-fn exits_within(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("{what}: still running after {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Runs the script to its end, which must come within `limit`.
@@ -51,7 +35,7 @@ fn run_to_end(command: &mut Command, limit: Duration) -> Output {
         err.read_to_end(&mut s).unwrap();
         s
     });
-    let status = exits_within(&mut child, limit, "kafka-broker.sh");
+    let status = exits_within(&mut child, "kafka-broker.sh", limit);
     Output {
         status,
         stdout: stdout.join().unwrap(),
@@ -96,7 +80,7 @@ fn the_script_prints_the_address_first_serves_and_cleans_up_on_sigterm() {
         .to_owned();
     assert!(Path::new(&state).is_dir(), "{state} exists while it runs");
     terminate(&child);
-    let status = exits_within(&mut child, Duration::from_secs(45), "a SIGTERMed broker");
+    let status = exits_within(&mut child, "a SIGTERMed broker", Duration::from_secs(45));
     assert_eq!(
         status.code(),
         Some(143),

@@ -4,7 +4,6 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
 
 use crate::broker::*;
 use crate::common::*;
@@ -24,7 +23,6 @@ fn a_session_timeout_the_broker_refuses_stops_pipe_naming_it() {
     create_topic(&input, PARTITIONS);
     create_topic(&output, PARTITIONS);
     produce(&input, 0, 0..10);
-    let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
         .args(["pipe", "--brokers", &brokers(), "--group", &group])
         .args(["--input", &input, "--output", &output])
@@ -39,17 +37,11 @@ fn a_session_timeout_the_broker_refuses_stops_pipe_naming_it() {
         stderr_pipe.read_to_string(&mut stderr).unwrap();
         stderr
     });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > DEADLINE {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("pipe still waits for the group after {DEADLINE:?}");
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
+    let status = exits_within(
+        &mut child,
+        "pipe waiting for a group that refuses it",
+        DEADLINE,
+    );
     let stderr = stderr.join().unwrap();
     eprintln!("{stderr}");
     assert!(

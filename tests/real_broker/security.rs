@@ -43,7 +43,8 @@ fn property(name: &str, key: &str) -> String {
         .unwrap_or_else(|| panic!("{name}.properties has no {key}"))
 }
 
-/// `pipe --config FILE` with everything it prints captured.
+/// `pipe --config FILE` at its defaults (session, heartbeat, commit interval), with
+/// everything it prints captured.
 fn pipe_with_config(
     config: &PathBuf,
     group: &str,
@@ -56,7 +57,6 @@ fn pipe_with_config(
         .arg("--config")
         .arg(config)
         .args(["--group", group, "--input", input, "--output", output])
-        .args(["--consumer-set", "session.timeout.ms=6000"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -77,18 +77,7 @@ fn finish(mut child: Child, limit: Duration) -> (bool, String) {
         err.read_to_string(&mut s).unwrap();
         s
     });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("pipe still running after {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
+    let status = exits_within(&mut child, "pipe", limit);
     let printed = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
     eprintln!("{printed}");
     (status.success(), printed)

@@ -15,13 +15,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::latency::{now_micros, Histogram};
 use super::measure::RunOutput;
+use super::produce::send_waiting;
 use super::raw::assigned_consumer;
 use super::signals::RunSignals;
 
@@ -228,7 +228,7 @@ pub fn copy(
                     })
                 }));
             }
-            send_waiting(&producer, record)?;
+            send_waiting(&producer, record, "raw copy producer")?;
             sent_by_epoch[epoch] += 1;
             positions.insert(message.partition(), message.offset() + 1);
             bytes += message.payload().map_or(0, <[u8]>::len) as u64;
@@ -272,7 +272,7 @@ fn warm_up(producer: &ThreadedProducer<Deliveries>, topic: &str) -> Result<(), S
             .payload(&[][..])
             .key(&[][..])
             .partition(partition);
-        send_waiting(producer, record)?;
+        send_waiting(producer, record, "raw copy producer")?;
     }
     producer
         .flush(Duration::from_secs(30))
@@ -348,24 +348,6 @@ fn commit(
     consumer
         .commit(&list, mode)
         .map_err(|e| format!("raw copy commit: {e}"))
-}
-
-/// Sends one record, serving delivery reports while the producer's queue is full.
-fn send_waiting(
-    producer: &ThreadedProducer<Deliveries>,
-    mut record: BaseRecord<'_, [u8], [u8], usize>,
-) -> Result<(), String> {
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                record = back;
-                // Room comes back as deliveries complete on the producer's own thread.
-                std::thread::yield_now();
-            }
-            Err((e, _)) => return Err(format!("raw copy producer: {e}")),
-        }
-    }
 }
 
 #[cfg(test)]

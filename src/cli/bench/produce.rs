@@ -56,7 +56,9 @@ pub fn produce(
     for partition in 0..partitions {
         send_waiting(
             &producer,
-            BaseRecord::to(topic).payload(&[][..]).partition(partition),
+            BaseRecord::<(), [u8]>::to(topic)
+                .payload(&[][..])
+                .partition(partition),
             "raw producer",
         )?;
     }
@@ -77,7 +79,7 @@ pub fn produce(
         bytes += payload.len() as u64;
         send_waiting(
             &producer,
-            BaseRecord::to(topic)
+            BaseRecord::<(), [u8]>::to(topic)
                 .payload(payload)
                 .partition(partition(seq, partitions)),
             "raw producer",
@@ -107,13 +109,14 @@ pub fn produce(
 
 /// Sends one record, waiting for room while the producer's queue is full. `who` names the
 /// producer in errors.
-pub(super) fn send_waiting<C>(
+pub(super) fn send_waiting<C, K>(
     producer: &ThreadedProducer<C>,
-    mut record: BaseRecord<'_, (), [u8]>,
+    mut record: BaseRecord<'_, K, [u8], C::DeliveryOpaque>,
     who: &str,
 ) -> Result<(), String>
 where
-    C: ProducerContext<DeliveryOpaque = ()> + 'static,
+    C: ProducerContext + 'static,
+    K: rdkafka::message::ToBytes + ?Sized,
 {
     loop {
         match producer.send(record) {
