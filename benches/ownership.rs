@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use divan::{black_box, Bencher};
-use timely_kafka::ownership::{deal, owned_by, owner};
+use timely_kafka::source::ownership::{deal, owned_by, owner};
 use timely_kafka::TopicPartition;
 
 const PARTITIONS: [i32; 3] = [8, 64, 1024];

@@ -2,7 +2,7 @@
 //!
 //! Run: `cargo bench --bench progress`.
 //!
-//! Times `timely_kafka::progress::PartitionProgress`:
+//! Times `timely_kafka::source::progress::PartitionProgress`:
 //! * `emitted`: noting one emitted record (the source does this for every record);
 //! * `release`: releasing 1,000 ticks as the frontier passes them (per tick: divan's
 //!   throughput line);
@@ -13,7 +13,7 @@
 
 use divan::counter::ItemsCount;
 use divan::{black_box, Bencher};
-use timely_kafka::progress::PartitionProgress;
+use timely_kafka::source::progress::PartitionProgress;
 
 const PARTITIONS: usize = 8;
 const PER_TICK: u64 = 1_000;

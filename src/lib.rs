@@ -26,15 +26,12 @@
 
 pub mod batching;
 mod build_info;
-pub mod clock;
-pub mod config;
+pub mod client;
 pub mod differential;
 pub mod error;
 mod group;
-pub mod ownership;
 pub mod position;
 pub mod process;
-pub mod progress;
 pub mod record;
 pub mod sink;
 pub mod source;
@@ -43,12 +40,12 @@ pub mod testing;
 pub mod timely_args;
 
 pub use build_info::BuildInfo;
-pub use config::{
-    ClassicAssignor, CommitCadence, GroupProtocol, OffsetReset, ServerAssignor, SourceConfig,
-    SourceConfigBuilder, StartPolicy,
-};
 pub use error::{ConfigError, Error, SinkError};
-pub use group::{PartitionStatus, SourceProgress};
+pub use group::{HaltedPartition, PartitionStatus, SourceProgress};
 pub use position::{Position, TopicPartition};
 pub use record::{KafkaRecord, RecordHeader, RecordTimestamp};
-pub use source::{KafkaSource, KafkaSourceExt, SourceControl, SourceHandle};
+pub use source::{
+    ClassicAssignor, CommitCadence, GroupProtocol, KafkaSource, KafkaSourceExt, LifecycleHook,
+    OffsetReset, ServerAssignor, SourceConfig, SourceConfigBuilder, SourceControl, SourceHandle,
+    StartPolicy,
+};

@@ -102,7 +102,7 @@ where
         .unwrap_or_else(|| example.group.to_owned());
 
     let mut settings = match &args.config {
-        Some(path) => timely_kafka::config::read_properties(path)?,
+        Some(path) => timely_kafka::client::read_properties(path)?,
         None => Vec::new(),
     };
     let file_brokers = settings

@@ -48,7 +48,7 @@ struct Snapshot {
 fn client(source: &SourceConfig) -> Result<BaseConsumer, SinkError> {
     let group = source.group_id();
     let mut config = ClientConfig::new();
-    source.settings.passthrough.apply_to(&mut config);
+    source.group.passthrough.apply_to(&mut config);
     config
         .set("bootstrap.servers", source.brokers())
         .set("group.id", group)

@@ -13,17 +13,18 @@ use rdkafka::TopicPartitionList;
 
 use super::membership::{commit_and_wait, Commit};
 use super::native_commit::{group_generation, CommitQueue, PartitionCommitResult};
+use super::protocol::GroupProtocol;
+use super::settings::GroupSettings;
 use super::shared::{AssignedPartition, GroupShared, PartitionHandle, Revoking};
 use super::start::{start_positions, StartPositions};
 use super::NativePartitionQueue;
-use crate::config::{GroupProtocol, SourceSettings};
 use crate::position::{describe, TopicPartition};
 
 /// The consumer's context. Its callbacks run on the group thread (inside `poll`) or, while
 /// the consumer closes, on the thread that drops it; never on a timely worker.
 pub(crate) struct GroupContext {
     pub shared: Arc<GroupShared>,
-    settings: Arc<SourceSettings>,
+    settings: Arc<GroupSettings>,
     /// The consumer itself, to split partition queues during a rebalance. Weak, so the
     /// context does not keep its own consumer alive; it no longer upgrades once the
     /// consumer is closing.
@@ -37,7 +38,7 @@ pub(crate) struct GroupContext {
 const REVOKE_COMMIT_RESERVE: Duration = Duration::from_secs(1);
 
 impl GroupContext {
-    pub(crate) fn new(shared: Arc<GroupShared>, settings: Arc<SourceSettings>) -> Self {
+    pub(crate) fn new(shared: Arc<GroupShared>, settings: Arc<GroupSettings>) -> Self {
         GroupContext {
             shared,
             settings,

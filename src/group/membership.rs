@@ -12,9 +12,9 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::native_commit::CommitQueue;
+use super::settings::GroupSettings;
 use super::shared::{GroupShared, GroupState, SentCommit};
 use super::GroupContext;
-use crate::config::SourceSettings;
 use crate::error::Error;
 use crate::position::{Position, TopicPartition};
 
@@ -30,7 +30,7 @@ const COMMIT_POLL: Duration = Duration::from_millis(100);
 pub(crate) struct Membership {
     pub consumer: Arc<BaseConsumer<GroupContext>>,
     pub shared: Arc<GroupShared>,
-    pub settings: Arc<SourceSettings>,
+    settings: Arc<GroupSettings>,
     /// Identifies this membership among the workers of all processes (see discovery).
     pub token: u64,
     stop: Arc<AtomicBool>,
@@ -106,7 +106,7 @@ fn describe_offsets(offsets: &[Position]) -> String {
 impl Membership {
     /// Creates the consumer, checks that a broker answers within the connect timeout, and
     /// starts the group thread. The group is joined once every local worker has registered.
-    pub(crate) fn create(settings: Arc<SourceSettings>) -> Result<Arc<Membership>, Error> {
+    pub(crate) fn create(settings: Arc<GroupSettings>) -> Result<Arc<Membership>, Error> {
         let shared = Arc::new(GroupShared::new(settings.group_id.clone()));
         let context = GroupContext::new(Arc::clone(&shared), Arc::clone(&settings));
         let consumer: BaseConsumer<GroupContext> = settings
@@ -208,6 +208,11 @@ impl Membership {
             commit_thread: Some(commit_thread),
             sources: Mutex::new(HashSet::new()),
         }))
+    }
+
+    /// The group this membership belongs to.
+    pub(crate) fn group_id(&self) -> &str {
+        &self.settings.group_id
     }
 
     /// Claims this membership for a source on worker `worker` (its global index): a worker
@@ -372,7 +377,7 @@ impl Drop for Membership {
 pub(crate) fn send_commits(
     consumer: &BaseConsumer<GroupContext>,
     shared: &GroupShared,
-    settings: &SourceSettings,
+    settings: &GroupSettings,
     offsets: &[Commit],
     processed: &[Position],
 ) -> Result<Vec<Sent>, Error> {
@@ -457,7 +462,7 @@ pub(crate) fn send_commits(
 pub(crate) fn commit_and_wait(
     consumer: &BaseConsumer<GroupContext>,
     shared: &GroupShared,
-    settings: &SourceSettings,
+    settings: &GroupSettings,
     offsets: &[Commit],
     processed: &[Position],
     deadline: Instant,

@@ -13,25 +13,35 @@
 //!
 //! Rebalance callbacks run on a thread of their own, never on a timely worker, so no worker
 //! ever blocks on its own dataflow's progress. Each assigned partition gets its own librdkafka
-//! queue, read by exactly one local worker (see [`ownership`](crate::ownership)); a queue that
+//! queue, read by exactly one local worker (see [`ownership`](crate::source::ownership)); a queue that
 //! becomes non-empty wakes its worker, so idle workers park instead of spinning.
 
 mod context;
+mod hooks;
 mod idle;
 mod membership;
 mod native_commit;
+pub mod ownership;
 mod partition_queue;
+mod protocol;
+mod settings;
 mod shared;
 mod slot;
+mod snapshot;
 mod start;
+mod start_policy;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use context::GroupContext;
+pub use hooks::LifecycleHook;
+pub(crate) use hooks::LifecycleHooks;
 pub(crate) use membership::{Commit, Membership, SourceClaim};
 pub(crate) use native_commit::metadata_bytes;
 pub(crate) use partition_queue::{FetchedEnd, NativePartitionQueue};
-pub(crate) use shared::GroupShared;
-pub(crate) use shared::PartitionHandle;
-pub use shared::{PartitionStatus, SourceProgress};
+pub use protocol::{ClassicAssignor, GroupProtocol, ServerAssignor};
+pub(crate) use settings::GroupSettings;
+pub(crate) use shared::{GroupShared, PartitionHandle};
 pub(crate) use slot::MembershipSlot;
+pub use snapshot::{HaltedPartition, PartitionStatus, SourceProgress};
+pub use start_policy::{OffsetReset, StartPolicy};

@@ -8,12 +8,12 @@ use timely::scheduling::SyncActivator;
 
 use super::idle::IdleClock;
 use super::native_commit::PartitionCommitResult;
+use super::ownership::deal;
 use super::partition_queue::{FetchedEnd, Read};
+use super::snapshot::{HaltedPartition, OwnedAssignment, PartitionStatus, SourceProgress};
 use super::start::LogBounds;
 use super::NativePartitionQueue;
-use crate::ownership::deal;
 use crate::position::TopicPartition;
-use crate::process::HaltedPartition;
 use crate::record::KafkaRecord;
 
 /// Marks a partition not yet dealt to a worker.
@@ -100,35 +100,6 @@ pub(crate) struct AssignedPartition {
     pub committed_at_start: Option<i64>,
     /// Where it starts and where its log ended when it was assigned, where the broker said.
     pub bounds: LogBounds,
-}
-
-/// The commit status of one partition, as last published.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionStatus {
-    /// The partition.
-    pub topic_partition: TopicPartition,
-    /// The offset after the last record the dataflow has fully processed.
-    pub processed: Option<i64>,
-    /// The last offset the broker acknowledged as committed by this process.
-    pub committed: Option<i64>,
-}
-
-/// A snapshot of a source's progress in this process.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SourceProgress {
-    /// Whether every local worker has registered and the process has subscribed.
-    pub joined: bool,
-    /// Bumped on every change to this process's assignment (assign, revoke, drain); not the
-    /// Kafka group generation, which lifecycle hooks receive.
-    pub generation: u64,
-    /// The partitions currently assigned to this process, in `(topic, partition)` order.
-    pub assigned: Vec<TopicPartition>,
-    /// Commit status per partition this process has read from, in `(topic, partition)` order.
-    pub partitions: Vec<PartitionStatus>,
-    /// The last group-level error, if any (for example a failed commit).
-    pub last_error: Option<String>,
-    /// Partitions whose commits a `FailurePolicy::Stop` halted, in `(topic, partition)` order.
-    pub halted: Vec<HaltedPartition>,
 }
 
 /// Mutable group state, behind one lock.
@@ -520,6 +491,29 @@ impl GroupShared {
     /// Records an error for [`SourceProgress::last_error`].
     pub(crate) fn record_error(&self, message: String) {
         self.lock().last_error = Some(message);
+    }
+
+    /// The partitions local worker `rank` reads, with the assignment version they are as of.
+    pub(crate) fn owned_by(&self, rank: usize) -> (u64, Vec<OwnedAssignment>) {
+        let state = self.lock();
+        let version = self.version();
+        let owned = state
+            .assignment
+            .iter()
+            .filter(|(_, assigned)| assigned.handle.owner.load(Ordering::Acquire) == rank)
+            .map(|(tp, assigned)| OwnedAssignment {
+                topic_partition: tp.clone(),
+                handle: Arc::clone(&assigned.handle),
+                epoch: assigned.epoch,
+                revoking: state
+                    .revoking
+                    .get(tp)
+                    .is_some_and(|r| r.epoch == assigned.epoch),
+                committed_at_start: assigned.committed_at_start,
+                bounds: assigned.bounds,
+            })
+            .collect();
+        (version, owned)
     }
 
     pub(crate) fn progress(&self) -> SourceProgress {

@@ -3,11 +3,11 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use super::settings::GroupSettings;
 use super::Membership;
-use crate::config::SourceConfig;
 use crate::error::Error;
 
-/// The membership of a [`SourceConfig`] in this process: created by the first worker that
+/// The membership of a [`SourceConfig`](crate::SourceConfig) in this process: created by the first worker that
 /// builds a source from the config, found by the others, and closed when the last one
 /// drops it (a later run with the same config joins the group again).
 #[derive(Default)]
@@ -31,12 +31,11 @@ enum SlotState {
 
 impl MembershipSlot {
     /// The live membership, or a new one.
-    pub(crate) fn get_or_create(config: &SourceConfig) -> Result<Arc<Membership>, Error> {
-        let mut state = config
-            .membership
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+    pub(crate) fn get_or_create(
+        &self,
+        settings: &Arc<GroupSettings>,
+    ) -> Result<Arc<Membership>, Error> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match &*state {
             SlotState::Live(weak) => {
                 if let Some(live) = weak.upgrade() {
@@ -52,7 +51,7 @@ impl MembershipSlot {
             }
             _ => {}
         }
-        match Membership::create(Arc::clone(&config.settings)) {
+        match Membership::create(Arc::clone(settings)) {
             Ok(membership) => {
                 *state = SlotState::Live(Arc::downgrade(&membership));
                 Ok(membership)
@@ -61,7 +60,7 @@ impl MembershipSlot {
                 *state = SlotState::Failed {
                     error: error.clone(),
                     at: Instant::now(),
-                    retry_after: config.settings.connect_timeout,
+                    retry_after: settings.connect_timeout,
                 };
                 Err(error)
             }

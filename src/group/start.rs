@@ -13,7 +13,8 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::config::{OffsetReset, SourceSettings, StartPolicy};
+use super::settings::GroupSettings;
+use super::start_policy::{OffsetReset, StartPolicy};
 use crate::position::{describe, TopicPartition};
 
 /// Where newly assigned partitions start.
@@ -40,7 +41,7 @@ pub(crate) struct LogBounds {
 /// Builds the assignment list with an explicit start offset for every partition.
 pub(crate) fn start_positions<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
-    settings: &SourceSettings,
+    settings: &GroupSettings,
     partitions: &[TopicPartition],
 ) -> StartPositions {
     let mut committed_at_start = BTreeMap::new();
@@ -119,7 +120,7 @@ fn log_bounds<C: ConsumerContext>(
 
 fn resolve<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
-    settings: &SourceSettings,
+    settings: &GroupSettings,
     partitions: &[TopicPartition],
     committed_at_start: &mut BTreeMap<TopicPartition, Option<i64>>,
 ) -> TopicPartitionList {

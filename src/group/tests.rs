@@ -33,7 +33,7 @@ fn an_assignment_served_while_closing_is_completed_and_the_close_ends() {
         .topic(&topic)
         .build()
         .unwrap();
-    let settings = Arc::clone(&config.settings);
+    let settings = Arc::clone(&config.group);
     let shared = Arc::new(GroupShared::new(settings.group_id.clone()));
     let consumer: BaseConsumer<GroupContext> = settings
         .client_config()
@@ -116,7 +116,7 @@ fn test_membership(cluster: &EmbeddedCluster, group: &str, topic: &str) -> Arc<M
         .set("heartbeat.interval.ms", "250")
         .build()
         .unwrap();
-    let membership = Membership::create(Arc::clone(&config.settings)).unwrap();
+    let membership = Membership::create(Arc::clone(&config.group)).unwrap();
     membership.consumer.subscribe(&[topic]).unwrap();
     membership
 }

@@ -35,7 +35,7 @@ mod policy;
 pub use decode::{json, utf8, DecodeError};
 pub use failure::Failure;
 pub use message::{Message, Origin};
-pub use policy::{FailurePolicy, FailurePolicyExt, HaltedPartition};
+pub use policy::{FailurePolicy, FailurePolicyExt};
 
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::StreamVec;

@@ -9,8 +9,8 @@ use timely::dataflow::operators::Probe;
 use timely::dataflow::{ProbeHandle, StreamVec};
 
 use super::Failure;
-use crate::position::Position;
 use crate::source::SourceHandle;
+use crate::HaltedPartition;
 
 /// What a failed record does to its partition's commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,17 +23,8 @@ pub enum FailurePolicy {
     /// The partition's commits stop at its first failure: the failed offset and everything
     /// after it stay uncommitted, so a restart reads the failed record again. The halt is
     /// logged as an error and reported in [`SourceProgress::halted`](crate::SourceProgress)
-    /// with its [`Position`]. Records keep flowing; only commits stop.
+    /// with its [`Position`](crate::Position). Records keep flowing; only commits stop.
     Stop,
-}
-
-/// A partition whose commits a [`FailurePolicy::Stop`] halted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HaltedPartition {
-    /// The partition and the offset of its first failed record; commits stay below it.
-    pub position: Position,
-    /// The failure.
-    pub error: String,
 }
 
 /// Applies a [`FailurePolicy`] to a failure stream.

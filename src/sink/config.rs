@@ -6,7 +6,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 
 use super::partitioner::Partitioner;
-use crate::config::{
+use crate::client::{
     check_client_config, check_security, millis, positive, required, validate_topic_name, Forced,
     Managed, Passthrough, Refused,
 };

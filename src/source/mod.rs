@@ -13,13 +13,13 @@
 //! # Guarantees
 //!
 //! * **Ownership.** One group membership per process. The partitions assigned to the process
-//!   are dealt to its workers by [`ownership::owned_by`](crate::ownership::owned_by): each
+//!   are dealt to its workers by [`ownership::owned_by`]: each
 //!   worker gets `⌊P/W⌋` or `⌈P/W⌉`, and each partition's records are emitted by exactly one
 //!   worker, in offset order.
 //! * **At-least-once commits.** A partition's offset goes back to the group only once the
 //!   frontier at the commit probe has passed the tick of every record below it. The commit
 //!   is *last processed offset + 1*. A partition that is not owned is never committed.
-//! * **Time.** Records carry `u64` ticks aligned to the wall clock (see [`clock`](crate::clock)),
+//! * **Time.** Records carry `u64` ticks aligned to the wall clock (see [`clock`]),
 //!   so workers and processes advance together; an idle source still moves its capability as
 //!   the clock moves.
 //! * **Idle costs nothing.** Workers read their partitions through librdkafka partition
@@ -37,8 +37,17 @@
 //! ever committed.
 
 mod budget;
+pub mod clock;
+mod config;
 mod discovery;
 mod operator;
+pub mod progress;
+
+pub use crate::group::ownership;
+pub use crate::group::{
+    ClassicAssignor, GroupProtocol, LifecycleHook, OffsetReset, ServerAssignor, StartPolicy,
+};
+pub use config::{CommitCadence, SourceConfig, SourceConfigBuilder};
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -46,9 +55,8 @@ use std::sync::Arc;
 
 use timely::dataflow::{ProbeHandle, Scope, StreamVec};
 
-use crate::config::SourceConfig;
 use crate::error::Error;
-use crate::group::{GroupShared, MembershipSlot, SourceProgress};
+use crate::group::{GroupShared, SourceProgress};
 use crate::record::KafkaRecord;
 
 /// What [`KafkaSourceExt::kafka_source`] returns: the records this worker reads, and the
@@ -209,7 +217,7 @@ impl SourceControl {
     }
 
     /// Halts commits of a partition (see [`FailurePolicy::Stop`](crate::process::FailurePolicy)).
-    pub(crate) fn halt(&self, halt: crate::process::HaltedPartition) {
+    pub(crate) fn halt(&self, halt: crate::HaltedPartition) {
         self.shared.halt(halt);
     }
 }
@@ -272,13 +280,19 @@ pub trait KafkaSourceExt<'scope> {
 
 impl<'scope> KafkaSourceExt<'scope> for Scope<'scope, u64> {
     fn kafka_source(&self, config: &SourceConfig) -> Result<KafkaSource<'scope>, Error> {
-        let membership = MembershipSlot::get_or_create(config)?;
+        let membership = config.membership.get_or_create(&config.group)?;
         let claim = membership.claim(self.index())?;
         let control = SourceControl {
             shared: Arc::clone(&membership.shared),
         };
         let commit_probes = Rc::new(RefCell::new(CommitProbes::default()));
-        let records = operator::build_source(*self, membership, claim, Rc::clone(&commit_probes));
+        let records = operator::build_source(
+            *self,
+            membership,
+            config.source.clone(),
+            claim,
+            Rc::clone(&commit_probes),
+        );
         Ok(KafkaSource {
             records,
             handle: SourceHandle {

@@ -3,7 +3,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,13 +14,13 @@ use timely::dataflow::{Scope, StreamVec};
 use timely::scheduling::Activator;
 
 use super::budget::InFlight;
+use super::clock::TickClock;
+use super::config::{CommitCadence, SourceSettings};
 use super::discovery::{discover_local_rank, LocalRank};
+use super::progress::PartitionProgress;
 use super::CommitProbes;
-use crate::clock::TickClock;
-use crate::config::CommitCadence;
 use crate::group::{Commit, FetchedEnd, Membership, PartitionHandle, SourceClaim};
 use crate::position::{Position, TopicPartition};
-use crate::progress::PartitionProgress;
 use crate::record::KafkaRecord;
 
 /// How long the final commit waits for the broker's answer.
@@ -62,6 +61,7 @@ enum Phase {
 pub(crate) fn build_source<'scope>(
     scope: Scope<'scope, u64>,
     membership: Arc<Membership>,
+    settings: SourceSettings,
     claim: SourceClaim,
     commit_probes: Rc<RefCell<CommitProbes>>,
 ) -> StreamVec<'scope, u64, KafkaRecord> {
@@ -80,7 +80,7 @@ pub(crate) fn build_source<'scope>(
         activator.clone(),
     );
 
-    let mut reader = SourceReader::new(membership, claim, commit_probes, activator);
+    let mut reader = SourceReader::new(membership, settings, claim, commit_probes, activator);
     builder.build_reschedule(move |mut capabilities| {
         let mut capability = capabilities.pop();
         let mut sync_activator = Some(sync_activator);
@@ -103,6 +103,7 @@ pub(crate) fn build_source<'scope>(
 /// The operator's state and logic, separate from timely's plumbing.
 struct SourceReader {
     membership: Arc<Membership>,
+    settings: SourceSettings,
     /// This worker's one source of the membership; released with the operator.
     _claim: SourceClaim,
     commit_probes: Rc<RefCell<CommitProbes>>,
@@ -133,13 +134,15 @@ struct SourceReader {
 impl SourceReader {
     fn new(
         membership: Arc<Membership>,
+        settings: SourceSettings,
         claim: SourceClaim,
         commit_probes: Rc<RefCell<CommitProbes>>,
         activator: Activator,
     ) -> Self {
-        let clock = TickClock::new(membership.settings.tick);
+        let clock = TickClock::new(settings.tick);
         SourceReader {
             membership,
+            settings,
             _claim: claim,
             commit_probes,
             activator,
@@ -182,9 +185,9 @@ impl SourceReader {
     ) -> bool {
         let tick = self.clock.now();
         if self.phase == Phase::Running && self.membership.shared.shutdown_requested() {
-            let deadline = Instant::now() + self.membership.settings.drain_timeout;
+            let deadline = Instant::now() + self.settings.drain_timeout;
             tracing::info!(
-                group = %self.membership.settings.group_id,
+                group = %self.membership.group_id(),
                 worker = self.rank.rank,
                 "shutdown: stopped reading; draining in-flight records"
             );
@@ -224,14 +227,14 @@ impl SourceReader {
                 if drained || abort || Instant::now() >= deadline {
                     if abort && !drained {
                         tracing::info!(
-                            group = %self.membership.settings.group_id,
+                            group = %self.membership.group_id(),
                             "immediate shutdown: records in flight are not committed and will be read again"
                         );
                     } else if !drained {
                         tracing::warn!(
-                            group = %self.membership.settings.group_id,
+                            group = %self.membership.group_id(),
                             "drain timeout ({:?}) passed with records in flight; they are not committed and will be read again",
-                            self.membership.settings.drain_timeout
+                            self.settings.drain_timeout
                         );
                     }
                     self.commit(true);
@@ -247,9 +250,8 @@ impl SourceReader {
                     self.membership.shared.source_closed();
                     false
                 } else {
-                    self.activator.activate_after(
-                        Duration::from_millis(5).min(self.membership.settings.tick),
-                    );
+                    self.activator
+                        .activate_after(Duration::from_millis(5).min(self.settings.tick));
                     true
                 }
             }
@@ -265,38 +267,31 @@ impl SourceReader {
         if self.version_seen == Some(version) {
             return;
         }
-        let state = self.membership.shared.lock();
-        let version = self.membership.shared.version();
+        let (version, assignment) = self.membership.shared.owned_by(self.rank.rank);
         let mut previous: Vec<OwnedPartition> = std::mem::take(&mut self.owned);
         // Only partitions kept under the same assignment stay paused: the group thread
         // resumes every partition it assigns (librdkafka would keep our pause across the
         // unassign and assign), so one handed back must be paused again if needed.
         let mut still_paused: Vec<(TopicPartition, u64)> = Vec::new();
-        for (tp, assigned) in &state.assignment {
-            if assigned.handle.owner.load(Ordering::Acquire) != self.rank.rank {
-                continue;
-            }
-            let revoking = state
-                .revoking
-                .get(tp)
-                .is_some_and(|r| r.epoch == assigned.epoch);
+        for assigned in assignment {
+            let tp = assigned.topic_partition;
             match previous
                 .iter()
-                .position(|p| &p.tp == tp && p.epoch == assigned.epoch)
+                .position(|p| p.tp == tp && p.epoch == assigned.epoch)
             {
                 Some(i) => {
                     let mut kept = previous.swap_remove(i);
-                    kept.revoking = revoking;
+                    kept.revoking = assigned.revoking;
                     if self.paused.contains(&(tp.clone(), assigned.epoch)) {
-                        still_paused.push((tp.clone(), assigned.epoch));
+                        still_paused.push((tp, assigned.epoch));
                     }
                     self.owned.push(kept);
                 }
                 None => self.owned.push(OwnedPartition {
-                    tp: tp.clone(),
-                    handle: Arc::clone(&assigned.handle),
+                    tp,
+                    handle: assigned.handle,
                     epoch: assigned.epoch,
-                    revoking,
+                    revoking: assigned.revoking,
                     next: assigned.bounds.start,
                     end_at_assign: assigned.bounds.end,
                     at_end: false,
@@ -304,7 +299,6 @@ impl SourceReader {
                 }),
             }
         }
-        drop(state);
         self.paused = still_paused;
         for lost in previous {
             if lost.progress.has_in_flight() {
@@ -327,7 +321,7 @@ impl SourceReader {
         cap: &Capability<u64>,
         emit: &mut impl FnMut(&Capability<u64>, &mut Vec<KafkaRecord>),
     ) -> bool {
-        let limit = self.membership.settings.max_records_per_activation;
+        let limit = self.settings.max_records_per_activation;
         let tick = *cap.time();
         let mut more = false;
         for partition in self.owned.iter_mut().filter(|p| !p.revoking) {
@@ -399,7 +393,7 @@ impl SourceReader {
     /// Pauses this worker's partitions while too much is in flight, resumes them below half
     /// the bound. Returns whether reading is paused.
     fn apply_backpressure(&mut self) -> bool {
-        let settings = &self.membership.settings;
+        let settings = &self.settings;
         let (max_records, max_bytes) =
             (settings.max_in_flight_records, settings.max_in_flight_bytes);
         let pausing = if self.paused.is_empty() {
@@ -419,13 +413,13 @@ impl SourceReader {
                 .filter(|tp| !self.paused.contains(tp))
                 .collect();
             if !newly.is_empty() {
-                tracing::debug!(group = %settings.group_id, "in-flight bound reached: pausing {} partition(s)", newly.len());
+                tracing::debug!(group = %self.membership.group_id(), "in-flight bound reached: pausing {} partition(s)", newly.len());
                 self.membership.pause(&newly, true);
                 self.paused.extend(newly);
             }
         } else if !self.paused.is_empty() {
             let paused = std::mem::take(&mut self.paused);
-            tracing::debug!(group = %settings.group_id, "in-flight records below half the bound: resuming {} partition(s)", paused.len());
+            tracing::debug!(group = %self.membership.group_id(), "in-flight records below half the bound: resuming {} partition(s)", paused.len());
             self.membership.pause(&paused, false);
         }
         pausing
@@ -503,7 +497,7 @@ impl SourceReader {
         if !self.commits() {
             return;
         }
-        let due = match self.membership.settings.commit {
+        let due = match self.settings.commit {
             CommitCadence::Interval(interval) => self.last_commit.elapsed() >= interval,
             CommitCadence::OnFrontierAdvance => {
                 advanced || self.last_commit.elapsed() >= Duration::from_secs(1)
@@ -551,7 +545,7 @@ impl SourceReader {
                 }
                 if last && !sent.is_empty() {
                     tracing::info!(
-                        group = %self.membership.settings.group_id,
+                        group = %self.membership.group_id(),
                         "final commit: {}",
                         sent.iter().map(Position::to_string).collect::<Vec<_>>().join(", ")
                     );

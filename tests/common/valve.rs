@@ -186,7 +186,7 @@ impl ValvedMember {
 
 /// The current tick of a source with `TICK_MS` ticks.
 pub fn current_tick() -> u64 {
-    let now = timely_kafka::clock::wall_clock_ms();
+    let now = timely_kafka::source::clock::wall_clock_ms();
     now - now % TICK_MS
 }
 

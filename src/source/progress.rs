@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 /// Commit progress of one partition.
 ///
 /// ```
-/// use timely_kafka::progress::PartitionProgress;
+/// use timely_kafka::source::progress::PartitionProgress;
 ///
 /// let mut p = PartitionProgress::default();
 /// p.emitted(100, 7);   // offsets ..=7 emitted at tick 100
@@ -101,7 +101,7 @@ impl PartitionProgress {
     /// `None` if nothing was processed past where the ownership began.
     ///
     /// ```
-    /// use timely_kafka::progress::PartitionProgress;
+    /// use timely_kafka::source::progress::PartitionProgress;
     ///
     /// let mut p = PartitionProgress::after_commit(Some(5));
     /// assert_eq!(p.processed_position_capped(None), None);

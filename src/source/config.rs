@@ -4,16 +4,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
-
-use super::hooks::{LifecycleHook, LifecycleHooks};
-use super::passthrough::{check_client_config, Forced, Managed, Passthrough, Refused};
-use super::protocol::GroupProtocol;
-use super::security::check_security;
-use super::start::{OffsetReset, StartPolicy};
-use super::validate::{millis, positive, required, validate_topic_name};
+use crate::client::{
+    check_client_config, check_security, positive, required, validate_topic_name, Forced, Managed,
+    Passthrough, Refused,
+};
 use crate::error::ConfigError;
-use crate::group::MembershipSlot;
+use crate::group::{
+    GroupProtocol, GroupSettings, LifecycleHook, LifecycleHooks, MembershipSlot, OffsetReset,
+    StartPolicy,
+};
 
 /// When processed offsets go back to the group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,34 +24,16 @@ pub enum CommitCadence {
     OnFrontierAdvance,
 }
 
-/// Validated settings of a Kafka source.
-#[derive(Clone)]
-pub struct SourceSettings {
-    pub brokers: String,
-    pub group_id: String,
-    pub topics: Vec<String>,
-    pub group_protocol: GroupProtocol,
-    pub start: StartPolicy,
+/// The source's own settings: how it stamps time, when it commits, how much it reads.
+/// The group's membership runs by [`GroupSettings`].
+#[derive(Debug, Clone)]
+pub(crate) struct SourceSettings {
     pub tick: Duration,
     pub commit: CommitCadence,
-    pub connect_timeout: Duration,
     pub drain_timeout: Duration,
-    pub revoke_drain_timeout: Duration,
     pub max_records_per_activation: usize,
-    pub fetch_queue_backoff: Duration,
-    pub fetch_max_wait: Duration,
-    pub fetch_min_bytes: u32,
-    pub max_partition_fetch_bytes: u32,
-    pub queued_max_kbytes: u32,
-    pub queued_min_messages: u32,
     pub max_in_flight_records: u64,
     pub max_in_flight_bytes: u64,
-    pub passthrough: Passthrough,
-    pub hooks: LifecycleHooks,
-    pub static_member: Option<String>,
-    /// The metadata string sent with every commit: names this process's run, so a reader of
-    /// the group's offsets can tell this run's commits from earlier ones.
-    pub commit_metadata: String,
 }
 
 /// The configuration of one Kafka source: which group to join, which topics to read, how to
@@ -96,7 +77,8 @@ pub struct SourceSettings {
 /// ```
 #[derive(Clone)]
 pub struct SourceConfig {
-    pub(crate) settings: Arc<SourceSettings>,
+    pub(crate) group: Arc<GroupSettings>,
+    pub(crate) source: SourceSettings,
     pub(crate) membership: Arc<MembershipSlot>,
 }
 
@@ -108,29 +90,29 @@ impl SourceConfig {
 
     /// The bootstrap servers.
     pub fn brokers(&self) -> &str {
-        &self.settings.brokers
+        &self.group.brokers
     }
 
     /// The consumer group id.
     pub fn group_id(&self) -> &str {
-        &self.settings.group_id
+        &self.group.group_id
     }
 
     /// The subscribed topics.
     pub fn topics(&self) -> &[String] {
-        &self.settings.topics
+        &self.group.topics
     }
 
     /// The length of one timestamp tick.
     pub fn tick(&self) -> Duration {
-        self.settings.tick
+        self.source.tick
     }
 
     /// The metadata string this source sends with every offset commit,
     /// `timely-kafka:{pid}:{nanoseconds}`: different for every process and every run, so
     /// the group's committed offsets show which run committed them.
     pub fn commit_metadata(&self) -> &str {
-        &self.settings.commit_metadata
+        &self.group.commit_metadata
     }
 }
 
@@ -144,24 +126,20 @@ fn run_metadata() -> String {
 
 impl fmt::Debug for SourceConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.settings, f)
-    }
-}
-
-impl fmt::Debug for SourceSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let group = &self.group;
+        let source = &self.source;
         f.debug_struct("SourceConfig")
-            .field("brokers", &self.brokers)
-            .field("group_id", &self.group_id)
-            .field("topics", &self.topics)
-            .field("group_protocol", &self.group_protocol)
-            .field("start", &self.start)
-            .field("tick", &self.tick)
-            .field("commit", &self.commit)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("drain_timeout", &self.drain_timeout)
-            .field("revoke_drain_timeout", &self.revoke_drain_timeout)
-            .field("passthrough", &self.passthrough)
+            .field("brokers", &group.brokers)
+            .field("group_id", &group.group_id)
+            .field("topics", &group.topics)
+            .field("group_protocol", &group.group_protocol)
+            .field("start", &group.start)
+            .field("tick", &source.tick)
+            .field("commit", &source.commit)
+            .field("connect_timeout", &group.connect_timeout)
+            .field("drain_timeout", &source.drain_timeout)
+            .field("revoke_drain_timeout", &group.revoke_drain_timeout)
+            .field("passthrough", &group.passthrough)
             .finish_non_exhaustive()
     }
 }
@@ -623,26 +601,20 @@ impl SourceConfigBuilder {
         } else {
             StartPolicy::Committed { reset: self.reset }
         };
-        let settings = SourceSettings {
+        let group = GroupSettings {
             brokers,
             group_id,
             topics: self.topics,
             group_protocol: self.group_protocol,
             start,
-            tick: self.tick,
-            commit: self.commit,
             connect_timeout: self.connect_timeout,
-            drain_timeout: self.drain_timeout,
             revoke_drain_timeout: self.revoke_drain_timeout,
-            max_records_per_activation: self.max_records_per_activation,
             fetch_queue_backoff: self.fetch_queue_backoff,
             fetch_max_wait: self.fetch_max_wait,
             fetch_min_bytes: self.fetch_min_bytes,
             max_partition_fetch_bytes: self.max_partition_fetch_bytes,
             queued_max_kbytes: self.queued_max_kbytes,
             queued_min_messages: self.queued_min_messages,
-            max_in_flight_records: self.max_in_flight_records,
-            max_in_flight_bytes: self.max_in_flight_bytes,
             passthrough: self.passthrough,
             hooks: self.hooks,
             static_member,
@@ -650,46 +622,20 @@ impl SourceConfigBuilder {
         };
         // The full client configuration must be acceptable too (for example a fetch size
         // librdkafka considers out of range).
-        check_client_config(&settings.client_config())?;
-        check_security(&settings.passthrough, &settings.brokers)?;
+        check_client_config(&group.client_config())?;
+        check_security(&group.passthrough, &group.brokers)?;
         Ok(SourceConfig {
-            settings: Arc::new(settings),
+            group: Arc::new(group),
+            source: SourceSettings {
+                tick: self.tick,
+                commit: self.commit,
+                drain_timeout: self.drain_timeout,
+                max_records_per_activation: self.max_records_per_activation,
+                max_in_flight_records: self.max_in_flight_records,
+                max_in_flight_bytes: self.max_in_flight_bytes,
+            },
             membership: Arc::new(MembershipSlot::default()),
         })
-    }
-}
-
-impl SourceSettings {
-    /// The librdkafka configuration of the group's consumer.
-    pub(crate) fn client_config(&self) -> ClientConfig {
-        let mut config = ClientConfig::new();
-        self.passthrough.apply_to(&mut config);
-        self.group_protocol.apply_to(&mut config);
-        config
-            .set("bootstrap.servers", &self.brokers)
-            .set("group.id", &self.group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            // librdkafka's batch read moves the position one past an end-of-partition event,
-            // and a pause then resumes there, skipping a record: keep them off.
-            .set("enable.partition.eof", "false")
-            .set("auto.offset.reset", self.start.reset().auto_offset_reset())
-            .set("fetch.queue.backoff.ms", millis(self.fetch_queue_backoff))
-            .set("fetch.wait.max.ms", millis(self.fetch_max_wait))
-            .set("fetch.min.bytes", self.fetch_min_bytes.to_string())
-            .set(
-                "max.partition.fetch.bytes",
-                self.max_partition_fetch_bytes.to_string(),
-            )
-            .set(
-                "queued.max.messages.kbytes",
-                self.queued_max_kbytes.to_string(),
-            )
-            .set("queued.min.messages", self.queued_min_messages.to_string());
-        if let Some(instance) = &self.static_member {
-            config.set("group.instance.id", instance);
-        }
-        config
     }
 }
 
@@ -706,10 +652,10 @@ mod tests {
             .topic("t")
             .build()
             .unwrap();
-        let s = &config.settings;
+        let s = &config.source;
         assert_eq!(s.drain_timeout, Duration::from_secs(30), "drain_timeout");
         assert_eq!(
-            s.revoke_drain_timeout,
+            config.group.revoke_drain_timeout,
             Duration::from_secs(10),
             "revoke_drain_timeout"
         );

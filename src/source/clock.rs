@@ -28,7 +28,7 @@ impl TickClock {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use timely_kafka::clock::TickClock;
+    /// use timely_kafka::source::clock::TickClock;
     ///
     /// let mut clock = TickClock::new(Duration::from_millis(100));
     /// assert_eq!(clock.tick_at(1_234), 1_200);

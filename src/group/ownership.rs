@@ -16,7 +16,7 @@ use crate::position::TopicPartition;
 /// `assignment` need not be sorted; duplicates count once.
 ///
 /// ```
-/// use timely_kafka::ownership::owner;
+/// use timely_kafka::source::ownership::owner;
 /// use timely_kafka::TopicPartition;
 ///
 /// let assignment: Vec<TopicPartition> = (0..8).map(|p| TopicPartition::new("t", p)).collect();
@@ -40,7 +40,7 @@ pub fn owner(
 /// `(topic, partition)` order.
 ///
 /// ```
-/// use timely_kafka::ownership::owned_by;
+/// use timely_kafka::source::ownership::owned_by;
 /// use timely_kafka::TopicPartition;
 ///
 /// let t = |p: i32| TopicPartition::new("t", p);
@@ -69,7 +69,7 @@ pub fn owned_by(
 ///
 /// ```
 /// use std::collections::BTreeMap;
-/// use timely_kafka::ownership::deal;
+/// use timely_kafka::source::ownership::deal;
 /// use timely_kafka::TopicPartition;
 ///
 /// let t = |p: i32| TopicPartition::new("t", p);

@@ -22,9 +22,9 @@ const SECRET_MARKERS: &[&str] = &[
 /// Whether the value of a librdkafka key must never be printed.
 ///
 /// ```
-/// assert!(timely_kafka::config::is_secret_key("sasl.password"));
-/// assert!(timely_kafka::config::is_secret_key("ssl.key.pem"));
-/// assert!(!timely_kafka::config::is_secret_key("client.id"));
+/// assert!(timely_kafka::client::is_secret_key("sasl.password"));
+/// assert!(timely_kafka::client::is_secret_key("ssl.key.pem"));
+/// assert!(!timely_kafka::client::is_secret_key("client.id"));
 /// ```
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();

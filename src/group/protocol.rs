@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use rdkafka::ClientConfig;
 
-use super::passthrough::Passthrough;
+use crate::client::Passthrough;
 use crate::error::ConfigError;
 
 /// The consumer-group protocol (`group.protocol`) and the assignor that goes with it.

@@ -25,7 +25,7 @@ use crate::error::ConfigError;
 /// let file = dir.join("client.properties");
 /// std::fs::write(&file, "# my cluster\nsecurity.protocol=sasl_ssl\nsasl.password=${env:TK_DOC_PASSWORD}\n")?;
 /// std::env::set_var("TK_DOC_PASSWORD", "s3cret");
-/// let settings = timely_kafka::config::read_properties(&file)?;
+/// let settings = timely_kafka::client::read_properties(&file)?;
 /// assert_eq!(settings[0], ("security.protocol".to_owned(), "sasl_ssl".to_owned()));
 /// assert_eq!(settings[1].1, "s3cret");
 /// # std::fs::remove_dir_all(&dir)?;

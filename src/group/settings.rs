@@ -1,0 +1,87 @@
+//! The settings the group's membership runs by, validated by the source's builder.
+
+use std::fmt;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+
+use super::hooks::LifecycleHooks;
+use super::protocol::GroupProtocol;
+use super::start_policy::StartPolicy;
+use crate::client::{millis, Passthrough};
+
+/// What the process's group membership needs: whom to ask, which group and topics, how to
+/// join and where to start, and how its consumer fetches. Built by
+/// [`SourceConfigBuilder::build`](crate::SourceConfigBuilder::build).
+#[derive(Clone)]
+pub(crate) struct GroupSettings {
+    pub brokers: String,
+    pub group_id: String,
+    pub topics: Vec<String>,
+    pub group_protocol: GroupProtocol,
+    pub start: StartPolicy,
+    pub connect_timeout: Duration,
+    pub revoke_drain_timeout: Duration,
+    pub fetch_queue_backoff: Duration,
+    pub fetch_max_wait: Duration,
+    pub fetch_min_bytes: u32,
+    pub max_partition_fetch_bytes: u32,
+    pub queued_max_kbytes: u32,
+    pub queued_min_messages: u32,
+    pub passthrough: Passthrough,
+    pub hooks: LifecycleHooks,
+    pub static_member: Option<String>,
+    /// The metadata string sent with every commit: names this process's run, so a reader of
+    /// the group's offsets can tell this run's commits from earlier ones.
+    pub commit_metadata: String,
+}
+
+impl GroupSettings {
+    /// The librdkafka configuration of the group's consumer.
+    pub(crate) fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        self.passthrough.apply_to(&mut config);
+        self.group_protocol.apply_to(&mut config);
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", &self.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            // librdkafka's batch read moves the position one past an end-of-partition event,
+            // and a pause then resumes there, skipping a record: keep them off.
+            .set("enable.partition.eof", "false")
+            .set("auto.offset.reset", self.start.reset().auto_offset_reset())
+            .set("fetch.queue.backoff.ms", millis(self.fetch_queue_backoff))
+            .set("fetch.wait.max.ms", millis(self.fetch_max_wait))
+            .set("fetch.min.bytes", self.fetch_min_bytes.to_string())
+            .set(
+                "max.partition.fetch.bytes",
+                self.max_partition_fetch_bytes.to_string(),
+            )
+            .set(
+                "queued.max.messages.kbytes",
+                self.queued_max_kbytes.to_string(),
+            )
+            .set("queued.min.messages", self.queued_min_messages.to_string());
+        if let Some(instance) = &self.static_member {
+            config.set("group.instance.id", instance);
+        }
+        config
+    }
+}
+
+impl fmt::Debug for GroupSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupSettings")
+            .field("brokers", &self.brokers)
+            .field("group_id", &self.group_id)
+            .field("topics", &self.topics)
+            .field("group_protocol", &self.group_protocol)
+            .field("start", &self.start)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("revoke_drain_timeout", &self.revoke_drain_timeout)
+            .field("static_member", &self.static_member)
+            .field("passthrough", &self.passthrough)
+            .finish_non_exhaustive()
+    }
+}
