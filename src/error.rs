@@ -5,11 +5,12 @@
 //!
 //! [`SourceConfig`]: crate::SourceConfig
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use crate::position::Position;
+use crate::position::{Position, TopicPartition};
 
 /// A configuration value that cannot be used. Every variant names the offending key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,9 +136,154 @@ pub enum Error {
         /// The client error.
         source: Box<KafkaError>,
     },
+    /// The group refused this member in a way no retry cures (an invalid session timeout,
+    /// no authorization for the group, a full group, a fenced static member, ...).
+    #[error("group `{group}`: {reason} ({source})")]
+    GroupRefused {
+        /// The consumer group.
+        group: String,
+        /// What the refusal means.
+        reason: &'static str,
+        /// The broker's or librdkafka's error.
+        source: Box<KafkaError>,
+    },
+    /// A lifecycle hook returned an error, which stops the source.
+    #[error("the {hook} hook failed for {topic_partition} (generation {generation}): {source}")]
+    Hook {
+        /// Which hook: `on_assigned` or `on_revoked`.
+        hook: &'static str,
+        /// The partition it was called for.
+        topic_partition: TopicPartition,
+        /// The Kafka group generation it was called in (-1 if unknown).
+        generation: i32,
+        /// The hook's error.
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// The workers of one process disagree on how many workers the process has.
+    #[error("group `{group}`: worker {rank} says the process has {workers} workers, but an earlier worker said {registered}")]
+    WorkerCount {
+        /// The consumer group.
+        group: String,
+        /// The local rank of the worker that disagreed.
+        rank: usize,
+        /// The worker count it gave.
+        workers: usize,
+        /// The worker count registered first.
+        registered: usize,
+    },
+    /// A record reached the group's own queue instead of its partition's queue; its
+    /// partition is rewound so the record is read again, not lost.
+    #[error("{position} was read on the group queue; rewinding it")]
+    StrayRecord {
+        /// The record's position.
+        position: Position,
+    },
+    /// A [`FailurePolicy::Stop`](crate::process::FailurePolicy::Stop) halted a partition's
+    /// commits at a failed record: the source keeps reading, but commits of that partition
+    /// stay below the failure.
+    #[error("group `{group}`: commits of {} halted at offset {} by a failure: {}", halted.position.topic_partition, halted.position.offset, halted.error)]
+    Halted {
+        /// The consumer group.
+        group: String,
+        /// The partition, where it halted, and why.
+        halted: crate::HaltedPartition,
+    },
+    /// Reading a partition returned an error instead of a record (for example an offset
+    /// out of range); librdkafka goes on fetching.
+    #[error("{position}: fetch error: {source}")]
+    Fetch {
+        /// The partition and the offset the error was read at.
+        position: Position,
+        /// The client error.
+        source: Box<KafkaError>,
+    },
+    /// librdkafka gave no queue for an assigned partition: its records stay unread until the
+    /// next rebalance (nothing is committed for it meanwhile).
+    #[error("group `{group}`: no queue for {topic_partition}; its records stay unread until the next rebalance")]
+    NoPartitionQueue {
+        /// The consumer group.
+        group: String,
+        /// The partition.
+        topic_partition: TopicPartition,
+    },
+    /// A thread the membership needs could not be started.
+    #[error("starting the {thread} thread of group `{group}` failed: {source}")]
+    Thread {
+        /// The consumer group.
+        group: String,
+        /// Which thread.
+        thread: &'static str,
+        /// The operating system's error.
+        source: Arc<std::io::Error>,
+    },
+}
+
+/// librdkafka error codes that say "try again": the condition is transient (a broker moving,
+/// a coordinator loading, a connection dropped, a request timing out).
+fn code_is_retriable(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::BrokerTransportFailure
+            | C::AllBrokersDown
+            | C::OperationTimedOut
+            | C::RequestTimedOut
+            | C::MessageTimedOut
+            | C::NetworkException
+            | C::NotCoordinator
+            | C::CoordinatorLoadInProgress
+            | C::CoordinatorNotAvailable
+            | C::RebalanceInProgress
+            | C::LeaderNotAvailable
+            | C::NotLeaderForPartition
+            | C::BrokerNotAvailable
+            | C::NotEnoughReplicas
+            | C::NotEnoughReplicasAfterAppend
+            | C::UnknownTopicOrPartition
+            | C::KafkaStorageError
+            | C::Retry
+            | C::QueueFull
+            | C::WaitCache
+            | C::InProgress
+            | C::PreviousInProgress
+            | C::ThrottlingQuotaExceeded
+    )
+}
+
+/// Whether a client error is transient.
+fn kafka_is_retriable(err: &KafkaError) -> bool {
+    err.rdkafka_error_code().is_some_and(code_is_retriable)
 }
 
 impl Error {
+    /// Whether the failure may go away by itself: a broker unreachable for now, a
+    /// coordinator moving, a request timing out. A source stopped by one can be built again
+    /// (or the process restarted) and may succeed. Configuration errors, refusals by the
+    /// group, hook failures and misuse are fatal: retrying does the same thing again.
+    ///
+    /// ```
+    /// use timely_kafka::{ConfigError, Error};
+    ///
+    /// let config = Error::from(ConfigError::Missing { key: "group.id".into(), hint: String::new() });
+    /// assert!(!config.is_retriable());
+    /// ```
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::BrokersUnreachable { .. } => true,
+            Error::Kafka { source, .. }
+            | Error::Commit { source, .. }
+            | Error::Fetch { source, .. } => kafka_is_retriable(source),
+            Error::Thread { .. } | Error::NoPartitionQueue { .. } => true,
+            Error::Config(_)
+            | Error::SourceAlreadyBuilt { .. }
+            | Error::GroupRefused { .. }
+            | Error::Hook { .. }
+            | Error::WorkerCount { .. }
+            | Error::StrayRecord { .. }
+            | Error::Halted { .. } => false,
+        }
+    }
+
     /// Wraps a client error with a description of the operation that failed.
     pub(crate) fn kafka(operation: impl Into<String>, source: KafkaError) -> Self {
         Error::Kafka {
@@ -232,6 +378,24 @@ pub enum SinkError {
     Rebuild(String),
 }
 
+impl SinkError {
+    /// Whether the failure may go away by itself (see [`Error::is_retriable`]): a delivery
+    /// that timed out, a queue that was full, metadata that could not be read yet. A record
+    /// too large, an unknown topic the broker will not create, a partitioner's mistake and a
+    /// stop are fatal.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            SinkError::Delivery { source, .. }
+            | SinkError::Enqueue { source, .. }
+            | SinkError::Create(source) => kafka_is_retriable(source),
+            SinkError::Metadata { .. } | SinkError::Rebuild(_) => true,
+            SinkError::Stopped { .. }
+            | SinkError::NoTopic { .. }
+            | SinkError::BadPartition { .. } => false,
+        }
+    }
+}
+
 /// Where a sink record came from, for its errors: `topic/partition@offset`.
 fn from_input(origin: &Option<Position>) -> String {
     origin
@@ -245,4 +409,60 @@ fn cause_suffix(cause: &Option<String>) -> String {
         .as_deref()
         .map(|cause| format!("; {cause}"))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit_failing_with(code: RDKafkaErrorCode) -> Error {
+        Error::Commit {
+            group: "g".into(),
+            offsets: "t/0@5".into(),
+            source: Box::new(KafkaError::ConsumerCommit(code)),
+        }
+    }
+
+    #[test]
+    fn transient_failures_are_retriable_and_refusals_are_not() {
+        assert!(commit_failing_with(RDKafkaErrorCode::RequestTimedOut).is_retriable());
+        assert!(commit_failing_with(RDKafkaErrorCode::NotCoordinator).is_retriable());
+        assert!(!commit_failing_with(RDKafkaErrorCode::GroupAuthorizationFailed).is_retriable());
+        assert!(!commit_failing_with(RDKafkaErrorCode::OffsetMetadataTooLarge).is_retriable());
+        let refused = Error::GroupRefused {
+            group: "g".into(),
+            reason: "the group is full",
+            source: Box::new(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::GroupMaxSizeReached,
+            )),
+        };
+        assert!(!refused.is_retriable());
+        let unreachable = Error::BrokersUnreachable {
+            brokers: "b:9092".into(),
+            waited: Duration::from_secs(1),
+            source: Box::new(KafkaError::MetadataFetch(
+                RDKafkaErrorCode::OperationTimedOut,
+            )),
+            cause: None,
+        };
+        assert!(unreachable.is_retriable());
+        let too_large = SinkError::Enqueue {
+            topic: "out".into(),
+            origin: None,
+            source: Box::new(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageSizeTooLarge,
+            )),
+        };
+        assert!(!too_large.is_retriable());
+        let timed_out = SinkError::Delivery {
+            topic: "out".into(),
+            partition: 0,
+            key: None,
+            origin: None,
+            source: Box::new(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageTimedOut,
+            )),
+        };
+        assert!(timed_out.is_retriable());
+    }
 }

@@ -45,7 +45,7 @@ pub use group::{HaltedPartition, PartitionStatus, SourceProgress};
 pub use position::{Position, TopicPartition};
 pub use record::{KafkaRecord, RecordHeader, RecordTimestamp};
 pub use source::{
-    ClassicAssignor, CommitCadence, GroupProtocol, KafkaSource, KafkaSourceExt, LifecycleHook,
-    OffsetReset, ServerAssignor, SourceConfig, SourceConfigBuilder, SourceControl, SourceHandle,
-    StartPolicy,
+    Assignment, ClassicAssignor, CommitCadence, GroupProtocol, KafkaSource, KafkaSourceExt,
+    LifecycleHook, OffsetReset, ServerAssignor, SourceConfig, SourceConfigBuilder, SourceControl,
+    SourceHandle, StartPolicy,
 };

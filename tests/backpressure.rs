@@ -100,11 +100,11 @@ fn stall_and_resume(
             )
             .revoke_drain_timeout(Duration::from_secs(1))
             .max_records_per_activation(PER_ACTIVATION)
-            .on_assigned(move |_, _, _| {
+            .on_assigned(move |_| {
                 on_assign.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             })
-            .on_revoked(move |_, _, _| {
+            .on_revoked(move |_| {
                 on_revoke.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             })

@@ -13,7 +13,7 @@ use common::*;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::ProbeHandle;
 use timely_kafka::testing::unique_name;
-use timely_kafka::{KafkaSourceExt, SourceConfig, SourceControl};
+use timely_kafka::{Error, KafkaSourceExt, SourceConfig, SourceControl};
 
 /// Runs a source of `config` on one worker, on a thread of its own, until it closes or the
 /// [`DEADLINE`] passes; sends its control first. Returns whether it closed by itself.
@@ -52,7 +52,7 @@ fn a_failing_assigned_hook_stops_the_source_with_its_error() {
         &unique_name("hook-group"),
         &topic,
     )
-    .on_assigned(|topic, partition, _| Err(format!("refusing {topic}/{partition}")))
+    .on_assigned(|a| Err(format!("refusing {}", a.topic_partition).into()))
     .build()
     .unwrap();
     let (tx, rx) = mpsc::channel();
@@ -62,8 +62,14 @@ fn a_failing_assigned_hook_stops_the_source_with_its_error() {
     assert!(closed, "the source stopped by itself after its hook failed");
     let error = control.error().expect("the source has the hook's error");
     assert!(
-        error.contains("refusing") && error.contains(&topic),
-        "{error}"
+        matches!(&error, Error::Hook { hook: "on_assigned", topic_partition, .. } if topic_partition.topic() == topic),
+        "{error:?}"
+    );
+    assert!(!error.is_retriable(), "a hook's refusal is fatal");
+    let shown = error.to_string();
+    assert!(
+        shown.contains("refusing") && shown.contains(&topic),
+        "{shown}"
     );
 }
 
@@ -75,7 +81,7 @@ fn a_failing_revoked_hook_stops_the_source_with_its_error() {
     let cluster = loaded_cluster(&topic, 2, 10);
     let bootstrap = cluster.bootstrap_servers();
     let config = config(&bootstrap, &group, &topic)
-        .on_revoked(|topic, partition, _| Err(format!("keeping {topic}/{partition}")))
+        .on_revoked(|a| Err(format!("keeping {}", a.topic_partition).into()))
         .build()
         .unwrap();
     let (tx, rx) = mpsc::channel();
@@ -84,7 +90,7 @@ fn a_failing_revoked_hook_stops_the_source_with_its_error() {
     wait_for("a to be assigned", || {
         control.progress().assigned.len() == 2
     });
-    assert_eq!(control.error(), None, "no hook failed yet");
+    assert!(control.error().is_none(), "no hook failed yet");
     // A second member joins: the rebalance revokes a's partitions.
     let stop_b = Arc::new(AtomicBool::new(false));
     let b = spawn_member(
@@ -100,7 +106,12 @@ fn a_failing_revoked_hook_stops_the_source_with_its_error() {
     assert!(closed, "the source stopped by itself after its hook failed");
     let error = control.error().expect("the source has the hook's error");
     assert!(
-        error.contains("keeping") && error.contains(&topic),
-        "{error}"
+        matches!(&error, Error::Hook { hook: "on_revoked", topic_partition, .. } if topic_partition.topic() == topic),
+        "{error:?}"
+    );
+    let shown = error.to_string();
+    assert!(
+        shown.contains("keeping") && shown.contains(&topic),
+        "{shown}"
     );
 }

@@ -59,11 +59,11 @@ fn a_lost_assignment_counts_no_failed_commit_and_resumes_from_the_broker() {
         config(&cluster.bootstrap_servers(), &group, &topic)
             // Long enough to process the second load before the session expires.
             .set("session.timeout.ms", "4000")
-            .on_assigned(move |_, _, _| {
+            .on_assigned(move |_| {
                 assigned.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             })
-            .on_revoked(move |_, _, _| {
+            .on_revoked(move |_| {
                 revoked.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             })

@@ -78,7 +78,9 @@ fn churn(protocol: GroupProtocol) {
                     .commit_interval(Duration::from_millis(50)),
             };
             let builder = builder
-                .on_assigned(move |_, partition, generation| {
+                .on_assigned(move |a| {
+                    let partition = a.topic_partition.partition;
+                    let generation = a.generation;
                     assert!(generation >= 0, "a generation is known on assignment");
                     assigned.fetch_add(1, Ordering::SeqCst);
                     held_on_assign
@@ -89,7 +91,8 @@ fn churn(protocol: GroupProtocol) {
                         .insert(partition);
                     Ok(())
                 })
-                .on_revoked(move |_, partition, _| {
+                .on_revoked(move |a| {
+                    let partition = a.topic_partition.partition;
                     revoked.fetch_add(1, Ordering::SeqCst);
                     *revoked_from
                         .lock()
@@ -255,11 +258,11 @@ fn join_and_leave_at_once_leaves_nothing_stuck() {
         let config = {
             let (assigned, revoked) = (Arc::clone(&assigned), Arc::clone(&revoked));
             config(&bootstrap, &group, &topic)
-                .on_assigned(move |_, _, _| {
+                .on_assigned(move |_| {
                     assigned.fetch_add(1, Ordering::SeqCst);
                     Ok(())
                 })
-                .on_revoked(move |_, _, _| {
+                .on_revoked(move |_| {
                     revoked.fetch_add(1, Ordering::SeqCst);
                     Ok(())
                 })

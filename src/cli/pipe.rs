@@ -308,7 +308,7 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
                 failure
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .get_or_insert(error);
+                    .get_or_insert(error.to_string());
             }
             let failed = failure.lock().unwrap_or_else(|e| e.into_inner()).clone();
             if failed.is_some() && !control.is_closed() {

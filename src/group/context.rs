@@ -11,6 +11,7 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::TopicPartitionList;
 
+use super::hooks::{Assignment, LifecycleHook};
 use super::membership::{commit_and_wait, Commit};
 use super::native_commit::{group_generation, CommitQueue, PartitionCommitResult};
 use super::protocol::GroupProtocol;
@@ -18,6 +19,7 @@ use super::settings::GroupSettings;
 use super::shared::{AssignedPartition, GroupShared, PartitionHandle, Revoking};
 use super::start::{start_positions, StartPositions};
 use super::NativePartitionQueue;
+use crate::error::Error;
 use crate::position::{describe, TopicPartition};
 
 /// The consumer's context. Its callbacks run on the group thread (inside `poll`) or, while
@@ -99,6 +101,31 @@ impl GroupContext {
         }
     }
 
+    /// Calls a lifecycle hook for each partition; the first refusal stops the sources.
+    fn call_hook(
+        &self,
+        name: &'static str,
+        hook: &LifecycleHook,
+        consumer: &BaseConsumer<Self>,
+        partitions: &[TopicPartition],
+    ) {
+        let generation = group_generation(consumer).unwrap_or(-1);
+        for tp in partitions {
+            let assignment = Assignment {
+                topic_partition: tp.clone(),
+                generation,
+            };
+            if let Err(source) = hook(&assignment) {
+                self.shared.fail(Error::Hook {
+                    hook: name,
+                    topic_partition: tp.clone(),
+                    generation,
+                    source: Arc::from(source),
+                });
+            }
+        }
+    }
+
     fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         let partitions = to_partitions(tpl);
         let cooperative = matches!(
@@ -106,12 +133,7 @@ impl GroupContext {
             RebalanceProtocol::Cooperative
         );
         if let Some(hook) = &self.settings.hooks.assigned {
-            let generation = group_generation(consumer).unwrap_or(-1);
-            for tp in &partitions {
-                if let Err(error) = hook(&tp.topic, tp.partition, generation) {
-                    self.shared.fail(format!("assigned hook for {tp}: {error}"));
-                }
-            }
+            self.call_hook("on_assigned", hook, consumer, &partitions);
         }
         let Some(arc) = self.consumer.get().and_then(Weak::upgrade) else {
             // The consumer is closing (this runs inside its close): nothing will read these
@@ -156,12 +178,12 @@ impl GroupContext {
                             handle
                         }
                         None => {
-                            let message = format!(
-                                "group `{}`: no queue for {tp}; its records stay unread until the next rebalance",
-                                self.shared.group_id
-                            );
-                            tracing::error!("{message}");
-                            state.last_error = Some(message);
+                            let error = Error::NoPartitionQueue {
+                                group: self.shared.group_id.clone(),
+                                topic_partition: tp.clone(),
+                            };
+                            tracing::error!("{error}");
+                            state.last_error = Some(error);
                             continue;
                         }
                     },
@@ -206,19 +228,22 @@ impl GroupContext {
                 describe(&partitions)
             ),
             Err(err) => {
-                let message = format!(
-                    "group `{}`: assigning {} failed: {err}",
-                    self.shared.group_id,
-                    describe(&partitions)
+                let error = Error::kafka(
+                    format!(
+                        "group `{}`: assigning {}",
+                        self.shared.group_id,
+                        describe(&partitions)
+                    ),
+                    err,
                 );
-                tracing::error!("{message}");
+                tracing::error!("{error}");
                 let mut state = self.shared.lock();
                 for tp in &partitions {
                     if let Some(assigned) = state.assignment.remove(tp) {
                         assigned.handle.set_epoch(0);
                     }
                 }
-                state.last_error = Some(message);
+                state.last_error = Some(error);
                 self.shared.assignment_changed(&mut state);
             }
         }
@@ -313,12 +338,7 @@ impl GroupContext {
             tracing::info!(group = %self.shared.group_id, "revoked {}", describe(&partitions));
         }
         if let Some(hook) = &self.settings.hooks.revoked {
-            let generation = group_generation(consumer).unwrap_or(-1);
-            for tp in &partitions {
-                if let Err(error) = hook(&tp.topic, tp.partition, generation) {
-                    self.shared.fail(format!("revoked hook for {tp}: {error}"));
-                }
-            }
+            self.call_hook("on_revoked", hook, consumer, &partitions);
         }
         let released = if cooperative {
             consumer.incremental_unassign(tpl)
@@ -381,7 +401,7 @@ impl GroupContext {
             Ok(_) => {}
             Err(err) => {
                 tracing::warn!(group = %self.shared.group_id, "{err}");
-                self.shared.record_error(err.to_string());
+                self.shared.record_error(err);
             }
         }
     }
@@ -440,12 +460,12 @@ impl ConsumerContext for GroupContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.on_revoke(consumer, tpl),
             other => {
                 // librdkafka's rule for rebalance errors: drop the assignment and rejoin.
-                let message = format!(
-                    "group `{}`: rebalance error {other:?}",
-                    self.shared.group_id
+                let error = Error::kafka(
+                    format!("group `{}`: rebalance", self.shared.group_id),
+                    KafkaError::Rebalance(other.into()),
                 );
-                tracing::error!("{message}");
-                self.shared.record_error(message);
+                tracing::error!("{error}");
+                self.shared.record_error(error);
                 let mut state = self.shared.lock();
                 state.idle.unsettle();
                 for (_, assigned) in std::mem::take(&mut state.assignment) {

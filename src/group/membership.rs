@@ -177,10 +177,11 @@ impl Membership {
             })
             .map_err(|e| {
                 abandon(None);
-                Error::kafka(
-                    "starting the commit thread",
-                    rdkafka::error::KafkaError::Subscription(e.to_string()),
-                )
+                Error::Thread {
+                    group: settings.group_id.clone(),
+                    thread: "commit",
+                    source: Arc::new(e),
+                }
             })?;
         let thread = match std::thread::Builder::new()
             .name(format!("kafka-group-{}", settings.group_id))
@@ -192,10 +193,11 @@ impl Membership {
             Ok(thread) => thread,
             Err(e) => {
                 abandon(Some(commit_thread));
-                return Err(Error::kafka(
-                    "starting the group thread",
-                    rdkafka::error::KafkaError::Subscription(e.to_string()),
-                ));
+                return Err(Error::Thread {
+                    group: settings.group_id.clone(),
+                    thread: "group",
+                    source: Arc::new(e),
+                });
             }
         };
         Ok(Arc::new(Membership {
@@ -243,12 +245,12 @@ impl Membership {
         let mut state = self.shared.lock();
         match state.local_workers {
             Some(n) if n != workers => {
-                return Err(Error::kafka(
-                    format!(
-                        "registering worker {rank}: the process has {n} workers, not {workers}"
-                    ),
-                    rdkafka::error::KafkaError::Subscription("inconsistent worker count".into()),
-                ))
+                return Err(Error::WorkerCount {
+                    group: self.settings.group_id.clone(),
+                    rank,
+                    workers,
+                    registered: n,
+                })
             }
             _ => state.local_workers = Some(workers),
         }
@@ -561,30 +563,36 @@ fn serve_group(consumer: &BaseConsumer<GroupContext>, stop: &AtomicBool) {
                 let position =
                     Position::new(message.topic(), message.partition(), message.offset());
                 drop(message);
-                let report = format!("{position} was read on the group queue; rewinding it");
-                tracing::error!("{report}");
-                consumer.context().shared.record_error(report);
+                let stray = Error::StrayRecord {
+                    position: position.clone(),
+                };
+                tracing::error!("{stray}");
+                consumer.context().shared.record_error(stray);
                 if let Err(err) = consumer.seek(
                     position.topic(),
                     position.partition(),
                     Offset::Offset(position.offset),
                     Duration::from_secs(5),
                 ) {
-                    let message = format!(
-                        "rewinding {} to {} failed: {err}",
-                        position.topic_partition, position.offset
-                    );
-                    tracing::error!("{message}");
-                    consumer.context().shared.record_error(message);
+                    let error = Error::kafka(format!("rewinding {position}"), err);
+                    tracing::error!("{error}");
+                    consumer.context().shared.record_error(error);
                 }
             }
             Some(Err(err)) => {
                 let shared = &consumer.context().shared;
-                match refusal(&err, &shared.group_id) {
-                    Some(refused) => shared.fail(refused),
+                match refusal(&err) {
+                    Some(reason) => shared.fail(Error::GroupRefused {
+                        group: shared.group_id.clone(),
+                        reason,
+                        source: Box::new(err),
+                    }),
                     None => {
                         tracing::warn!(group = %shared.group_id, "consumer error: {err}");
-                        shared.record_error(err.to_string());
+                        shared.record_error(Error::kafka(
+                            format!("group `{}`: consuming", shared.group_id),
+                            err,
+                        ));
                     }
                 }
             }
@@ -592,10 +600,10 @@ fn serve_group(consumer: &BaseConsumer<GroupContext>, stop: &AtomicBool) {
     }
 }
 
-/// The group's errors that no retry can cure, as the message the sources stop with; `None`
-/// for the errors librdkafka retries by itself. Without this, librdkafka would rejoin every
-/// few seconds, refused each time, and the source would wait forever for an assignment.
-fn refusal(err: &rdkafka::error::KafkaError, group: &str) -> Option<String> {
+/// The group's errors that no retry can cure, as what the refusal means; `None` for the
+/// errors librdkafka retries by itself. Without this, librdkafka would rejoin every few
+/// seconds, refused each time, and the source would wait forever for an assignment.
+fn refusal(err: &rdkafka::error::KafkaError) -> Option<&'static str> {
     use rdkafka::error::RDKafkaErrorCode as Code;
     let why = match err.rdkafka_error_code()? {
         Code::InvalidSessionTimeout => {
@@ -616,7 +624,7 @@ fn refusal(err: &rdkafka::error::KafkaError, group: &str) -> Option<String> {
         Code::Fatal => "librdkafka raised a fatal error",
         _ => return None,
     };
-    Some(format!("group `{group}`: {why} ({err})"))
+    Some(why)
 }
 
 /// A token that differs between memberships and processes: std's per-process random hash

@@ -34,8 +34,8 @@ mod start_policy;
 mod tests;
 
 pub(crate) use context::GroupContext;
-pub use hooks::LifecycleHook;
 pub(crate) use hooks::LifecycleHooks;
+pub use hooks::{Assignment, HookError, LifecycleHook};
 pub(crate) use membership::{Commit, Membership, SourceClaim};
 pub(crate) use native_commit::metadata_bytes;
 pub(crate) use partition_queue::{FetchedEnd, NativePartitionQueue};

@@ -26,7 +26,7 @@ type WakeFn = Box<dyn Fn() + Send + Sync>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FetchError {
     pub offset: i64,
-    pub message: String,
+    pub code: rdkafka::error::RDKafkaErrorCode,
 }
 
 /// The queue of one assigned partition, split from the consumer's queue.
@@ -215,11 +215,9 @@ unsafe fn to_record(
     // SAFETY: the caller guarantees `message` is valid.
     let m = unsafe { &*message };
     if m.err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-        // SAFETY: librdkafka returns a static NUL-terminated description for any code.
-        let text = unsafe { CStr::from_ptr(rdsys::rd_kafka_err2str(m.err)) };
         return Err(FetchError {
             offset: m.offset,
-            message: text.to_string_lossy().into_owned(),
+            code: m.err.into(),
         });
     }
     // SAFETY: payload and key point at `len`/`key_len` readable bytes owned by the message,

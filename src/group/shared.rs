@@ -13,6 +13,7 @@ use super::partition_queue::{FetchedEnd, Read};
 use super::snapshot::{HaltedPartition, OwnedAssignment, PartitionStatus, SourceProgress};
 use super::start::LogBounds;
 use super::NativePartitionQueue;
+use crate::error::Error;
 use crate::position::TopicPartition;
 use crate::record::KafkaRecord;
 
@@ -131,9 +132,9 @@ pub(crate) struct GroupState {
     pub commit_answers: HashMap<TopicPartition, CommitAnswer>,
     /// The last commit sequence number handed out.
     pub last_commit_seq: u64,
-    pub last_error: Option<String>,
+    pub last_error: Option<Error>,
     /// The error that stopped the source (a lifecycle hook's), if any.
-    pub fatal: Option<String>,
+    pub fatal: Option<Error>,
     /// First failed offset of partitions whose commits are halted.
     pub halted: BTreeMap<TopicPartition, HaltedPartition>,
     /// Since when the process has been caught up with nothing new arriving.
@@ -353,13 +354,13 @@ impl GroupShared {
                     *entry = (*entry).max(offset);
                 }
                 Err(err) => {
-                    let message = format!(
-                        "group `{}`: commit of {} failed: {err}; it will be retried",
-                        self.group_id,
-                        tp.at(offset)
-                    );
-                    tracing::warn!("{message}");
-                    state.last_error = Some(message);
+                    let error = Error::Commit {
+                        group: self.group_id.clone(),
+                        offsets: tp.at(offset).to_string(),
+                        source: Box::new(err),
+                    };
+                    tracing::warn!("{error}; it will be retried");
+                    state.last_error = Some(error);
                     state.failed_commits.insert(tp, offset);
                 }
             }
@@ -457,18 +458,18 @@ impl GroupShared {
 
     /// Something the sources cannot go on from (a lifecycle hook failed, the group refused
     /// this member for good): stop them with its error.
-    pub(crate) fn fail(&self, message: String) {
-        tracing::error!(group = %self.group_id, "{message}; stopping the source");
+    pub(crate) fn fail(&self, error: Error) {
+        tracing::error!(group = %self.group_id, "{error}; stopping the source");
         {
             let mut state = self.lock();
-            state.last_error = Some(message.clone());
-            state.fatal.get_or_insert(message);
+            state.last_error = Some(error.clone());
+            state.fatal.get_or_insert(error);
         }
         self.request_abort();
     }
 
     /// The error that stopped the source, if any.
-    pub(crate) fn fatal(&self) -> Option<String> {
+    pub(crate) fn fatal(&self) -> Option<Error> {
         self.lock().fatal.clone()
     }
 
@@ -489,8 +490,8 @@ impl GroupShared {
     }
 
     /// Records an error for [`SourceProgress::last_error`].
-    pub(crate) fn record_error(&self, message: String) {
-        self.lock().last_error = Some(message);
+    pub(crate) fn record_error(&self, error: Error) {
+        self.lock().last_error = Some(error);
     }
 
     /// The partitions local worker `rank` reads, with the assignment version they are as of.
@@ -544,14 +545,14 @@ impl GroupShared {
             .get(&tp)
             .is_none_or(|h| halt.position.offset < h.position.offset);
         if earlier {
-            let message = format!(
-                "group `{}`: commits of {} halted at offset {} by a failure: {}",
-                self.group_id, tp, halt.position.offset, halt.error
-            );
+            let error = Error::Halted {
+                group: self.group_id.clone(),
+                halted: halt.clone(),
+            };
             if !state.halted.contains_key(&tp) {
-                tracing::error!("{message}");
+                tracing::error!("{error}");
             }
-            state.last_error = Some(message);
+            state.last_error = Some(error);
             state.halted.insert(tp, halt);
         }
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::shared::PartitionHandle;
 use super::start::LogBounds;
+use crate::error::Error;
 use crate::position::{Position, TopicPartition};
 
 /// A partition assigned to this process and dealt to one local worker, as that worker sees it.
@@ -33,7 +34,7 @@ pub struct PartitionStatus {
 }
 
 /// A snapshot of a source's progress in this process.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct SourceProgress {
     /// Whether every local worker has registered and the process has subscribed.
     pub joined: bool,
@@ -45,7 +46,7 @@ pub struct SourceProgress {
     /// Commit status per partition this process has read from, in `(topic, partition)` order.
     pub partitions: Vec<PartitionStatus>,
     /// The last group-level error, if any (for example a failed commit).
-    pub last_error: Option<String>,
+    pub last_error: Option<Error>,
     /// Partitions whose commits a `FailurePolicy::Stop` halted, in `(topic, partition)` order.
     pub halted: Vec<HaltedPartition>,
 }

@@ -10,8 +10,8 @@ use crate::client::{
 };
 use crate::error::ConfigError;
 use crate::group::{
-    GroupProtocol, GroupSettings, LifecycleHook, LifecycleHooks, MembershipSlot, OffsetReset,
-    StartPolicy,
+    Assignment, GroupProtocol, GroupSettings, HookError, LifecycleHook, LifecycleHooks,
+    MembershipSlot, OffsetReset, StartPolicy,
 };
 
 /// When processed offsets go back to the group.
@@ -449,25 +449,42 @@ impl SourceConfigBuilder {
         self
     }
 
-    /// Calls `hook(topic, partition, generation)` for every partition assigned to this
-    /// process, before it is read (Elsa's `assignment_received_handler`). An `Err` stops the
-    /// source with that error.
+    /// Calls `hook(&assignment)` for every partition assigned to this process, before it is
+    /// read (Elsa's `assignment_received_handler`). An `Err` stops the source with
+    /// [`Error::Hook`](crate::Error::Hook).
+    ///
+    /// ```
+    /// use timely_kafka::SourceConfig;
+    ///
+    /// let config = SourceConfig::builder()
+    ///     .brokers("localhost:9092")
+    ///     .group_id("audit")
+    ///     .topic("orders")
+    ///     .on_assigned(|assignment| {
+    ///         if assignment.topic_partition.partition > 99 {
+    ///             return Err(format!("{} is not ours", assignment.topic_partition).into());
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// ```
     pub fn on_assigned(
         mut self,
-        hook: impl Fn(&str, i32, i32) -> Result<(), String> + Send + Sync + 'static,
+        hook: impl Fn(&Assignment) -> Result<(), HookError> + Send + Sync + 'static,
     ) -> Self {
-        self.hooks.assigned = Some(std::sync::Arc::new(hook) as LifecycleHook);
+        self.hooks.assigned = Some(Arc::new(hook) as LifecycleHook);
         self
     }
 
-    /// Calls `hook(topic, partition, generation)` for every partition revoked from this
-    /// process, after its in-flight records drained (Elsa's `assignments_revoked_handler`).
-    /// An `Err` stops the source with that error.
+    /// Calls `hook(&assignment)` for every partition revoked from this process, after its
+    /// in-flight records drained (Elsa's `assignments_revoked_handler`). An `Err` stops the
+    /// source with [`Error::Hook`](crate::Error::Hook).
     pub fn on_revoked(
         mut self,
-        hook: impl Fn(&str, i32, i32) -> Result<(), String> + Send + Sync + 'static,
+        hook: impl Fn(&Assignment) -> Result<(), HookError> + Send + Sync + 'static,
     ) -> Self {
-        self.hooks.revoked = Some(std::sync::Arc::new(hook) as LifecycleHook);
+        self.hooks.revoked = Some(Arc::new(hook) as LifecycleHook);
         self
     }
 

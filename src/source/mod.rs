@@ -45,7 +45,8 @@ pub mod progress;
 
 pub use crate::group::ownership;
 pub use crate::group::{
-    ClassicAssignor, GroupProtocol, LifecycleHook, OffsetReset, ServerAssignor, StartPolicy,
+    Assignment, ClassicAssignor, GroupProtocol, HookError, LifecycleHook, OffsetReset,
+    ServerAssignor, StartPolicy,
 };
 pub use config::{CommitCadence, SourceConfig, SourceConfigBuilder};
 
@@ -162,8 +163,9 @@ impl SourceControl {
     /// refused this member in a way no retry cures (a `session.timeout.ms` outside the
     /// broker's range, no authorization for the group, a full group, a fenced static
     /// member, members with different protocols or assignors, a fatal librdkafka error).
-    /// The message names the group and what was refused.
-    pub fn error(&self) -> Option<String> {
+    /// The error names the group and what was refused; [`Error::is_retriable`] tells whether
+    /// building the source again may help.
+    pub fn error(&self) -> Option<Error> {
         self.shared.fatal()
     }
 

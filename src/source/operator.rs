@@ -19,9 +19,11 @@ use super::config::{CommitCadence, SourceSettings};
 use super::discovery::{discover_local_rank, LocalRank};
 use super::progress::PartitionProgress;
 use super::CommitProbes;
+use crate::error::Error;
 use crate::group::{Commit, FetchedEnd, Membership, PartitionHandle, SourceClaim};
 use crate::position::{Position, TopicPartition};
 use crate::record::KafkaRecord;
+use rdkafka::error::KafkaError;
 
 /// How long the final commit waits for the broker's answer.
 const FINAL_COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -172,7 +174,7 @@ impl SourceReader {
         if let Some(activator) = activator {
             if let Err(err) = self.membership.register(rank.rank, rank.workers, activator) {
                 tracing::error!("{err}");
-                self.membership.shared.record_error(err.to_string());
+                self.membership.shared.record_error(err);
             }
         }
     }
@@ -353,12 +355,12 @@ impl SourceReader {
             }
             self.in_flight.emitted(tick, read as u64, bytes);
             if let Some(error) = error {
-                let message = format!(
-                    "{} at offset {}: fetch error: {}",
-                    partition.tp, error.offset, error.message
-                );
-                tracing::warn!("{message}");
-                self.membership.shared.record_error(message);
+                let error = Error::Fetch {
+                    position: partition.tp.at(error.offset),
+                    source: Box::new(KafkaError::MessageConsumption(error.code)),
+                };
+                tracing::warn!("{error}");
+                self.membership.shared.record_error(error);
             }
             more |= read == limit;
         }
@@ -553,7 +555,7 @@ impl SourceReader {
             }
             Err(err) => {
                 tracing::warn!("{err}");
-                self.membership.shared.record_error(err.to_string());
+                self.membership.shared.record_error(err);
             }
         }
     }

@@ -16,11 +16,13 @@ pub fn recording_hooks(
 ) -> SourceConfigBuilder {
     let (on_assign, on_revoke) = (Arc::clone(events), Arc::clone(events));
     builder
-        .on_assigned(move |_, p, _| {
+        .on_assigned(move |a| {
+            let p = a.topic_partition.partition;
             on_assign.lock().unwrap().push((member, true, p));
             Ok(())
         })
-        .on_revoked(move |_, p, _| {
+        .on_revoked(move |a| {
+            let p = a.topic_partition.partition;
             on_revoke.lock().unwrap().push((member, false, p));
             Ok(())
         })

@@ -88,7 +88,8 @@ impl Member {
             let (on_assign, on_revoke) = (Arc::clone(&log), Arc::clone(&log));
             let cell = Arc::clone(&control_cell);
             builder
-                .on_assigned(move |_, partition, _| {
+                .on_assigned(move |a| {
+                    let partition = a.topic_partition.partition;
                     let bound = cell
                         .get()
                         .and_then(|c| acknowledged(&c.progress(), partition));
@@ -100,7 +101,7 @@ impl Member {
                     log.assigned += 1;
                     Ok(())
                 })
-                .on_revoked(move |_, _, _| {
+                .on_revoked(move |_| {
                     on_revoke.lock().unwrap().revoked += 1;
                     Ok(())
                 })

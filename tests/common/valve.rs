@@ -55,11 +55,13 @@ impl ValvedMember {
         let config = {
             let (assigned, revoked) = (Arc::clone(&assigned), Arc::clone(&revoked));
             builder
-                .on_assigned(move |_, partition, _| {
+                .on_assigned(move |a| {
+                    let partition = a.topic_partition.partition;
                     assigned.lock().unwrap().push(partition);
                     Ok(())
                 })
-                .on_revoked(move |_, partition, _| {
+                .on_revoked(move |a| {
+                    let partition = a.topic_partition.partition;
                     revoked.lock().unwrap().push(partition);
                     Ok(())
                 })

@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use timely_kafka::sink::SinkHandle;
-use timely_kafka::{KafkaRecord, Position, SourceControl, TopicPartition};
+use timely_kafka::source::HookError;
+use timely_kafka::{Assignment, KafkaRecord, Position, SourceControl, TopicPartition};
 
 /// At most this many partitions are named on a line; the rest are counted.
 const NAMED: usize = 16;
@@ -80,10 +81,10 @@ impl RunSummary {
     /// A source `on_assigned` hook that notes each partition assigned to this process.
     pub fn on_assigned(
         &self,
-    ) -> impl Fn(&str, i32, i32) -> Result<(), String> + Send + Sync + 'static {
+    ) -> impl Fn(&Assignment) -> Result<(), HookError> + Send + Sync + 'static {
         let inner = Arc::clone(&self.inner);
-        move |topic, partition, _generation| {
-            lock(&inner.held).insert(TopicPartition::new(topic, partition));
+        move |assignment| {
+            lock(&inner.held).insert(assignment.topic_partition.clone());
             Ok(())
         }
     }
