@@ -37,6 +37,7 @@
 //! ever committed.
 
 mod budget;
+mod builder;
 pub mod clock;
 mod config;
 mod discovery;
@@ -48,7 +49,8 @@ pub use crate::group::{
     Assignment, ClassicAssignor, GroupProtocol, HookError, LifecycleHook, OffsetReset,
     ServerAssignor, StartPolicy,
 };
-pub use config::{CommitCadence, SourceConfig, SourceConfigBuilder};
+pub use builder::SourceConfigBuilder;
+pub use config::{CommitCadence, SourceConfig};
 
 use std::cell::RefCell;
 use std::rc::Rc;
