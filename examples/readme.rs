@@ -103,6 +103,26 @@ fn kafka_to_kafka(config: SourceConfig) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// "Security": one typed value for the source and the sink.
+#[allow(dead_code)]
+fn security() -> Result<(), Box<dyn Error>> {
+    use timely_kafka::sink::SinkConfig;
+
+    use timely_kafka::client::{Pem, Sasl, Secret, Security};
+
+    let security = Security::sasl_ssl(Sasl::ScramSha512 {
+        username: "orders-pipeline".into(),
+        password: Secret::from_env("KAFKA_PASSWORD")?,
+    })
+    .ca(Pem::File("/etc/kafka/ca.pem".into()));
+    let source = SourceConfig::builder().brokers("broker-1.example.com:9093").group_id("g").topic("in")
+        .security(security.clone()).build()?;
+    let sink = SinkConfig::builder().brokers("broker-1.example.com:9093").default_topic("out")
+        .security(security).build()?;
+    drop((source, sink));
+    Ok(())
+}
+
 fn main() {
     println!("the README's snippets compile; they need a broker to run (see README.md)");
 }

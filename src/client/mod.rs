@@ -11,10 +11,13 @@
 mod passthrough;
 mod properties;
 mod security;
+mod security_settings;
 mod validate;
 
 pub(crate) use passthrough::{check_client_config, Forced, Managed, Refused};
 pub use passthrough::{is_secret_key, Passthrough};
 pub use properties::read_properties;
 pub(crate) use security::check_security;
+pub(crate) use security_settings::merge_security;
+pub use security_settings::{Pem, Sasl, Secret, Security};
 pub(crate) use validate::{millis, positive, required, validate_topic_name};

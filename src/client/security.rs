@@ -84,6 +84,21 @@ pub(crate) fn check_security(passthrough: &Passthrough, brokers: &str) -> Result
         }
     }
     if passthrough
+        .get("sasl.oauthbearer.method")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("oidc"))
+        && !BuildInfo::current().has("oidc")
+    {
+        return Err(ConfigError::Invalid {
+            key: "sasl.oauthbearer.method".to_owned(),
+            value: "oidc".to_owned(),
+            reason: "this build of librdkafka has no OIDC (`oidc` is not in `timely-kafka \
+                     version`'s builtin.features): it needs libcurl, which rdkafka-sys's build \
+                     does not link; fetch tokens yourself and pass them with an OAUTHBEARER \
+                     token refresh, or use SCRAM"
+                .to_owned(),
+        });
+    }
+    if passthrough
         .get("enable.ssl.certificate.verification")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
     {

@@ -7,8 +7,8 @@ use rdkafka::ClientConfig;
 
 use super::partitioner::Partitioner;
 use crate::client::{
-    check_client_config, check_security, millis, positive, required, validate_topic_name, Forced,
-    Managed, Passthrough, Refused,
+    check_client_config, check_security, merge_security, millis, positive, required,
+    validate_topic_name, Forced, Managed, Passthrough, Refused, Security,
 };
 use crate::error::ConfigError;
 
@@ -228,6 +228,7 @@ impl SinkConfig {
                 passthrough: Passthrough::default(),
             },
             brokers: None,
+            security: None,
         }
     }
 
@@ -301,6 +302,7 @@ impl SinkConfig {
 pub struct SinkConfigBuilder {
     config: SinkConfig,
     brokers: Option<String>,
+    security: Option<Security>,
 }
 
 impl SinkConfigBuilder {
@@ -415,6 +417,14 @@ impl SinkConfigBuilder {
         self
     }
 
+    /// How the producer connects: TLS, SASL, certificates and credentials. Default:
+    /// plaintext, or what the `security.*`, `ssl.*` and `sasl.*` keys passed through
+    /// [`set`](Self::set) say; a key given both ways is an error naming it.
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = Some(security);
+        self
+    }
+
     /// Passes any other librdkafka producer key through (security, `client.id`, ...).
     /// Refused: `transactional.id` (the sink uses no transactions).
     pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -477,6 +487,9 @@ impl SinkConfigBuilder {
             }
         }
         config.passthrough.validate(MANAGED, FORCED, REFUSED)?;
+        if let Some(security) = &self.security {
+            merge_security(&mut config.passthrough, security)?;
+        }
         let max_message = config
             .passthrough
             .get("message.max.bytes")

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::config::{CommitCadence, SourceConfig, SourceSettings};
 use crate::client::{
-    check_client_config, check_security, positive, required, validate_topic_name, Forced, Managed,
-    Passthrough, Refused,
+    check_client_config, check_security, merge_security, positive, required, validate_topic_name,
+    Forced, Managed, Passthrough, Refused, Security,
 };
 use crate::error::ConfigError;
 use crate::group::{
@@ -128,6 +128,7 @@ pub struct SourceConfigBuilder {
     max_in_flight_records: u64,
     max_in_flight_bytes: u64,
     passthrough: Passthrough,
+    security: Option<Security>,
     hooks: LifecycleHooks,
     static_member: Option<(String, usize)>,
 }
@@ -156,6 +157,7 @@ impl Default for SourceConfigBuilder {
             max_in_flight_records: 1_000_000,
             max_in_flight_bytes: 32 << 20,
             passthrough: Passthrough::default(),
+            security: None,
             hooks: LifecycleHooks::default(),
             static_member: None,
         }
@@ -393,9 +395,17 @@ impl SourceConfigBuilder {
         self
     }
 
+    /// How the group's clients connect: TLS, SASL, certificates and credentials. Default:
+    /// plaintext, or what the `security.*`, `ssl.*` and `sasl.*` keys passed through
+    /// [`set`](Self::set) say; a key given both ways is an error naming it.
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = Some(security);
+        self
+    }
+
     /// Validates every setting and returns the configuration, or the first problem found,
     /// naming its key.
-    pub fn build(self) -> Result<SourceConfig, ConfigError> {
+    pub fn build(mut self) -> Result<SourceConfig, ConfigError> {
         let brokers = required(
             self.brokers,
             "bootstrap.servers",
@@ -444,6 +454,9 @@ impl SourceConfigBuilder {
             }
         }
         self.passthrough.validate(MANAGED, FORCED, REFUSED)?;
+        if let Some(security) = &self.security {
+            merge_security(&mut self.passthrough, security)?;
+        }
         self.group_protocol.validate(&self.passthrough)?;
         let rebalance_timeout = self
             .passthrough

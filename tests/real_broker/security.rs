@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 
 use crate::broker::*;
 use crate::common::*;
+use timely_kafka::client::{Pem, Sasl, Secret, Security};
+use timely_kafka::sink::{SinkConfig, SinkRecord};
 use timely_kafka::testing::unique_name;
+use timely_kafka::SourceConfig;
 
 /// The directory of client property files for the broker under test.
 fn clients() -> PathBuf {
@@ -240,4 +243,75 @@ fn no_client_certificate_where_one_is_required_is_reported() {
         config,
         &["ssl", "handshake", "certificate", "disconnect"],
     );
+}
+
+/// The library's typed settings: a sink and a source built with `.security(..)` write and
+/// read over the listener `name`, and the source commits to the end.
+fn library_copies_over(name: &str, security: Security) {
+    let bootstrap = property(name, "bootstrap.servers");
+    let (input, output, group) = loaded();
+    let sink = SinkConfig::builder()
+        .brokers(&bootstrap)
+        .default_topic(&output)
+        .security(security.clone())
+        .build()
+        .unwrap();
+    let records = (0..20)
+        .map(|i| SinkRecord::new(format!("typed-{i}")))
+        .collect();
+    assert!(write_through_sink(sink, records).is_none(), "{name}: sink");
+    assert_eq!(total_end(&output), 20, "{name}: the sink's records");
+    let config = SourceConfig::builder()
+        .brokers(&bootstrap)
+        .group_id(&group)
+        .topic(&input)
+        .security(security)
+        .build()
+        .unwrap();
+    let expected = 50 * PARTITIONS as usize;
+    let (seen, progress) = consume_with_progress(config, 1, expected);
+    assert_eq!(
+        seen.len(),
+        expected,
+        "{name}: every record read: {progress:?}"
+    );
+    assert_committed_to_end(&committed(&brokers(), &group, &input, PARTITIONS), 50);
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn typed_security_mutual_tls_with_files() {
+    let dir = PathBuf::from(property("mtls", "ssl.ca.location"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let security = Security::ssl()
+        .ca(Pem::File(dir.join("ca.pem")))
+        .client_certificate(dir.join("client.pem"), dir.join("client.key"));
+    library_copies_over("mtls", security);
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn typed_security_mutual_tls_with_pem_text() {
+    let read = |key: &str| std::fs::read_to_string(property("mtls", key)).unwrap();
+    let security = Security::ssl()
+        .ca(Pem::Text(read("ssl.ca.location")))
+        .client_key_pem(
+            read("ssl.certificate.location"),
+            Secret::new(read("ssl.key.location")),
+        );
+    library_copies_over("mtls", security);
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn typed_security_sasl_ssl_scram_sha_512() {
+    let name = "sasl_ssl-scram-sha-512";
+    let security = Security::sasl_ssl(Sasl::ScramSha512 {
+        username: property(name, "sasl.username"),
+        password: Secret::new(property(name, "sasl.password")),
+    })
+    .ca(Pem::File(property(name, "ssl.ca.location").into()));
+    library_copies_over(name, security);
 }
