@@ -181,12 +181,14 @@ pub enum Error {
     /// A [`FailurePolicy::Stop`](crate::process::FailurePolicy::Stop) halted a partition's
     /// commits at a failed record: the source keeps reading, but commits of that partition
     /// stay below the failure.
-    #[error("group `{group}`: commits of {} halted at offset {} by a failure: {}", halted.position.topic_partition, halted.position.offset, halted.error)]
+    #[error("group `{group}`: commits of {} halted at offset {} by a failure: {error}", position.topic_partition, position.offset)]
     Halted {
         /// The consumer group.
         group: String,
-        /// The partition, where it halted, and why.
-        halted: crate::HaltedPartition,
+        /// The partition and the offset of its first failed record; commits stay below it.
+        position: Position,
+        /// The failure, as the failed record's error displays it.
+        error: String,
     },
     /// Reading a partition returned an error instead of a record (for example an offset
     /// out of range); librdkafka goes on fetching.

@@ -10,7 +10,7 @@ use super::idle::IdleClock;
 use super::native_commit::PartitionCommitResult;
 use super::ownership::deal;
 use super::partition_queue::{FetchedEnd, Read};
-use super::snapshot::{HaltedPartition, OwnedAssignment, PartitionStatus, SourceProgress};
+use super::snapshot::{HaltedPartition, PartitionStatus, SourceProgress};
 use super::start::LogBounds;
 use super::NativePartitionQueue;
 use crate::error::Error;
@@ -62,6 +62,20 @@ impl PartitionHandle {
     pub(crate) fn set_epoch(&self, epoch: u64) {
         *self.epoch.lock().unwrap_or_else(|e| e.into_inner()) = epoch;
     }
+}
+
+/// A partition assigned to this process and dealt to one local worker, as that worker sees it.
+pub(crate) struct OwnedAssignment {
+    pub topic_partition: TopicPartition,
+    pub handle: Arc<PartitionHandle>,
+    /// Distinguishes this assignment of the partition from earlier ones.
+    pub epoch: u64,
+    /// Revoked under this epoch and draining before its release.
+    pub revoking: bool,
+    /// The group's committed offset when it was assigned, if known: commits never go below.
+    pub committed_at_start: Option<i64>,
+    /// Where it starts and where its log ended when it was assigned.
+    pub bounds: LogBounds,
 }
 
 /// A revoked partition draining before its release.
@@ -547,7 +561,8 @@ impl GroupShared {
         if earlier {
             let error = Error::Halted {
                 group: self.group_id.clone(),
-                halted: halt.clone(),
+                position: halt.position.clone(),
+                error: halt.error.clone(),
             };
             if !state.halted.contains_key(&tp) {
                 tracing::error!("{error}");

@@ -1,26 +1,8 @@
-//! Snapshots of the group's state: what the source's workers and the user's handles read,
-//! without reaching into the state behind the group's lock.
+//! What a user reads of the group's state: progress, commit status, halted partitions,
+//! copied out from behind the group's lock.
 
-use std::sync::Arc;
-
-use super::shared::PartitionHandle;
-use super::start::LogBounds;
 use crate::error::Error;
 use crate::position::{Position, TopicPartition};
-
-/// A partition assigned to this process and dealt to one local worker, as that worker sees it.
-pub(crate) struct OwnedAssignment {
-    pub topic_partition: TopicPartition,
-    pub handle: Arc<PartitionHandle>,
-    /// Distinguishes this assignment of the partition from earlier ones.
-    pub epoch: u64,
-    /// Revoked under this epoch and draining before its release.
-    pub revoking: bool,
-    /// The group's committed offset when it was assigned, if known: commits never go below.
-    pub committed_at_start: Option<i64>,
-    /// Where it starts and where its log ended when it was assigned.
-    pub bounds: LogBounds,
-}
 
 /// The commit status of one partition, as last published.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -502,8 +502,9 @@ impl SinkConfigBuilder {
                 "must hold at least one record of message.max.bytes, or such a record never fits",
             ));
         }
-        check_client_config(&config.client_config())?;
+        // Security first: its errors say what a setting means for the connection.
         check_security(&config.passthrough, &config.brokers)?;
+        check_client_config(&config.client_config())?;
         Ok(config)
     }
 }

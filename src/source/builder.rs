@@ -103,6 +103,13 @@ const REFUSED: &[Refused] = &[
     },
 ];
 
+impl SourceConfig {
+    /// Starts a builder with the defaults documented on each setter.
+    pub fn builder() -> SourceConfigBuilder {
+        SourceConfigBuilder::default()
+    }
+}
+
 /// Builds a [`SourceConfig`]; every setter documents its default, and [`build`](Self::build)
 /// checks everything at once.
 #[derive(Clone)]
@@ -521,10 +528,11 @@ impl SourceConfigBuilder {
             static_member,
             commit_metadata: run_metadata(),
         };
-        // The full client configuration must be acceptable too (for example a fetch size
+        // Security first: its errors say what a setting means for the connection. Then the
+        // full client configuration must be acceptable too (for example a fetch size
         // librdkafka considers out of range).
-        check_client_config(&group.client_config())?;
         check_security(&group.passthrough, &group.brokers)?;
+        check_client_config(&group.client_config())?;
         Ok(SourceConfig {
             group: Arc::new(group),
             source: SourceSettings {

@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::builder::SourceConfigBuilder;
 use crate::group::{GroupSettings, MembershipSlot};
 
 /// When processed offsets go back to the group.
@@ -76,11 +75,6 @@ pub struct SourceConfig {
 }
 
 impl SourceConfig {
-    /// Starts a builder with the defaults documented on each setter.
-    pub fn builder() -> SourceConfigBuilder {
-        SourceConfigBuilder::default()
-    }
-
     /// The bootstrap servers.
     pub fn brokers(&self) -> &str {
         &self.group.brokers
