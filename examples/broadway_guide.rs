@@ -23,8 +23,9 @@ use timely::dataflow::operators::{Inspect, Probe};
 
 use timely::dataflow::ProbeHandle;
 use timely_kafka::batching::{by_partition, BatchOp};
+use timely_kafka::client::ClientProperties;
 use timely_kafka::process::{utf8, ProcessExt};
-use timely_kafka::testing::{EmbeddedCluster, TestRecord};
+use timely_kafka::testing::{load_into_with, EmbeddedCluster, TestRecord};
 use timely_kafka::timely_args::TimelyArgs;
 use timely_kafka::{KafkaSourceExt, SourceConfig};
 
@@ -32,9 +33,14 @@ use timely_kafka::{KafkaSourceExt, SourceConfig};
 #[derive(Debug, Parser)]
 #[command(disable_help_flag = true)]
 struct Args {
-    /// Kafka bootstrap servers; without it, an embedded cluster is started.
+    /// Kafka bootstrap servers; without it (and without `bootstrap.servers` in --config), an
+    /// embedded cluster is started.
     #[arg(long)]
     brokers: Option<String>,
+    /// A client properties file, as `timely-kafka pipe --config` reads it: bootstrap
+    /// servers, TLS, SASL; `${env:NAME}` values come from the environment.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     /// The topic to produce to and consume from.
     #[arg(long, default_value = "test")]
     topic: String,
@@ -66,8 +72,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = Args::parse();
 
+    let file = ClientProperties::read(args.config.as_deref())?;
+    let given_brokers = args.brokers.clone().or(file.bootstrap_servers);
     // The embedded cluster lives as long as `main`; external brokers need nothing here.
-    let embedded = match &args.brokers {
+    let embedded = match &given_brokers {
         Some(_) => None,
         None => {
             let cluster = EmbeddedCluster::new(1)?;
@@ -75,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(cluster)
         }
     };
-    let brokers = match (&args.brokers, &embedded) {
+    let brokers = match (&given_brokers, &embedded) {
         (Some(brokers), _) => brokers.clone(),
         (None, Some(cluster)) => cluster.bootstrap_servers(),
         (None, None) => unreachable!("a cluster was started above"),
@@ -83,17 +91,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.count > 0 {
         let producer = match &embedded {
             Some(cluster) => cluster.load(&args.topic, numbers(args.count))?,
-            None => timely_kafka::testing::load_into(&brokers, &args.topic, numbers(args.count))?,
+            None => load_into_with(&brokers, &file.settings, &args.topic, numbers(args.count))?,
         };
         println!("produced {} numbers to `{}`", producer.records, args.topic);
     }
 
-    let config = SourceConfig::builder()
+    let mut config = SourceConfig::builder()
         .brokers(&brokers)
         .group_id(&args.group)
         .topic(&args.topic)
-        .tick(Duration::from_millis(50))
-        .build()?;
+        .tick(Duration::from_millis(50));
+    for (key, value) in &file.settings {
+        config = config.set(key, value);
+    }
+    let config = config.build()?;
     let idle_exit = Duration::from_secs(args.idle_exit);
     let expected = args.count;
     let seen = Arc::new(AtomicUsize::new(0));

@@ -22,6 +22,8 @@ fi
 if [ -z "${KAFKA_BROKERS:-}" ]; then
   # Build first, so the broker does not sit idle through a compile.
   cargo test --test real_broker --no-run
+  # The security tests also run the guide example, as a user would.
+  cargo build --example broadway_guide
   started=$(date +%s)
   broker_err=$(mktemp)
   # The KIP-848 group's session and heartbeat at the classic tests' 6 s and 500 ms (the

@@ -101,17 +101,9 @@ where
         .clone()
         .unwrap_or_else(|| example.group.to_owned());
 
-    let mut settings = match &args.config {
-        Some(path) => timely_kafka::client::read_properties(path)?,
-        None => Vec::new(),
-    };
-    let file_brokers = settings
-        .iter()
-        .rev()
-        .find(|(key, _)| key == "bootstrap.servers")
-        .map(|(_, value)| value.clone());
-    settings.retain(|(key, _)| key != "bootstrap.servers");
-    let given_brokers = args.brokers.clone().or(file_brokers);
+    let file = timely_kafka::client::ClientProperties::read(args.config.as_deref())?;
+    let settings = file.settings;
+    let given_brokers = args.brokers.clone().or(file.bootstrap_servers);
     // The embedded cluster lives as long as `run`; external brokers need nothing here.
     let embedded = match &given_brokers {
         Some(_) => None,

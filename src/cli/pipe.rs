@@ -25,7 +25,7 @@ use signal_hook::iterator::Signals;
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
-use timely_kafka::client::read_properties;
+use timely_kafka::client::ClientProperties;
 use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
 use timely_kafka::timely_args::TimelyArgs;
 use timely_kafka::{GroupProtocol, KafkaRecord, KafkaSourceExt, SourceConfig};
@@ -171,16 +171,9 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?,
         None => args.group_protocol,
     };
-    let mut file_settings = match &args.config {
-        Some(path) => read_properties(path).map_err(|e| e.to_string())?,
-        None => Vec::new(),
-    };
-    let file_brokers = file_settings
-        .iter()
-        .rposition(|(key, _)| key == "bootstrap.servers")
-        .map(|at| file_settings.remove(at).1);
-    file_settings.retain(|(key, _)| key != "bootstrap.servers");
-    let brokers = args.brokers.clone().or(file_brokers).ok_or(
+    let file = ClientProperties::read(args.config.as_deref()).map_err(|e| e.to_string())?;
+    let file_settings = file.settings;
+    let brokers = args.brokers.clone().or(file.bootstrap_servers).ok_or(
         "no brokers: give --brokers, or bootstrap.servers in the --config file".to_owned(),
     )?;
     let mut source = SourceConfig::builder()

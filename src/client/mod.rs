@@ -16,7 +16,7 @@ mod validate;
 
 pub(crate) use passthrough::{check_client_config, Forced, Managed, Refused};
 pub use passthrough::{is_secret_key, Passthrough};
-pub use properties::read_properties;
+pub use properties::{read_properties, ClientProperties};
 pub(crate) use security::check_security;
 pub(crate) use security_settings::merge_security;
 pub use security_settings::{Pem, Sasl, Secret, Security};

@@ -51,6 +51,52 @@ pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>, ConfigError
         .collect()
 }
 
+/// A client properties file split the way a command line takes it: the bootstrap servers
+/// (which a `--brokers` flag may override) apart from every other setting.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ClientProperties {
+    /// `bootstrap.servers` (or `metadata.broker.list`), the last one in the file, if any.
+    pub bootstrap_servers: Option<String>,
+    /// Every other `(key, value)` pair, in file order, for the builders' `set`.
+    pub settings: Vec<(String, String)>,
+}
+
+impl ClientProperties {
+    /// Reads `path` with [`read_properties`] and takes the bootstrap servers out; no path
+    /// gives no settings.
+    pub fn read(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let Some(path) = path else {
+            return Ok(ClientProperties::default());
+        };
+        let mut settings = read_properties(path)?;
+        let is_bootstrap = |key: &str| key == "bootstrap.servers" || key == "metadata.broker.list";
+        let bootstrap_servers = settings
+            .iter()
+            .rev()
+            .find(|(key, _)| is_bootstrap(key))
+            .map(|(_, value)| value.clone());
+        settings.retain(|(key, _)| !is_bootstrap(key));
+        Ok(ClientProperties {
+            bootstrap_servers,
+            settings,
+        })
+    }
+}
+
+impl std::fmt::Debug for ClientProperties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: Vec<(&str, String)> = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), super::passthrough::shown(k, v)))
+            .collect();
+        f.debug_struct("ClientProperties")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("settings", &shown)
+            .finish()
+    }
+}
+
 /// Replaces every `${env:NAME}` in `value` with the environment variable `NAME`.
 fn substitute_env(key: &str, value: &str) -> Result<String, ConfigError> {
     const OPEN: &str = "${env:";
@@ -140,5 +186,31 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn client_properties_take_the_bootstrap_servers_apart() {
+        let dir = std::env::temp_dir().join(format!("tk-client-props-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.properties");
+        std::fs::write(
+            &file,
+            "bootstrap.servers=a:9092\nsecurity.protocol=ssl\nbootstrap.servers=b:9093\nsasl.password=pw-planted\n",
+        )
+        .unwrap();
+        let read = ClientProperties::read(Some(&file)).unwrap();
+        assert_eq!(
+            read.bootstrap_servers.as_deref(),
+            Some("b:9093"),
+            "the last one wins"
+        );
+        assert_eq!(read.settings.len(), 2);
+        assert!(read.settings.iter().all(|(k, _)| k != "bootstrap.servers"));
+        assert!(!format!("{read:?}").contains("pw-planted"));
+        assert_eq!(
+            ClientProperties::read(None).unwrap(),
+            ClientProperties::default()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

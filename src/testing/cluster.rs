@@ -96,7 +96,7 @@ impl EmbeddedCluster {
             .mock_cluster()
             .ok_or(ClusterError::NoMockCluster { brokers })?
             .bootstrap_servers();
-        let loader = Loader::new(&bootstrap_servers)?;
+        let loader = Loader::new(&bootstrap_servers, &[])?;
         let cluster = EmbeddedCluster {
             loader,
             host,

@@ -97,8 +97,14 @@ pub(crate) struct Loader {
 
 impl Loader {
     /// A loader connected to `bootstrap_servers`.
-    pub(crate) fn new(bootstrap_servers: &str) -> Result<Self, ClusterError> {
+    pub(crate) fn new(
+        bootstrap_servers: &str,
+        settings: &[(String, String)],
+    ) -> Result<Self, ClusterError> {
         let mut config = ClientConfig::new();
+        for (key, value) in settings {
+            config.set(key, value);
+        }
         config.set("bootstrap.servers", bootstrap_servers);
         config.set(
             "message.timeout.ms",
@@ -269,7 +275,21 @@ pub fn load_into<I>(
 where
     I: IntoIterator<Item = TestRecord>,
 {
-    let loader = Loader::new(bootstrap_servers)?;
+    load_into_with(bootstrap_servers, &[], topic, records)
+}
+
+/// [`load_into`] with more librdkafka settings for the producer (security, `client.id`),
+/// for example from a [`ClientProperties`](crate::client::ClientProperties) file.
+pub fn load_into_with<I>(
+    bootstrap_servers: &str,
+    settings: &[(String, String)],
+    topic: &str,
+    records: I,
+) -> Result<LoadReport, ClusterError>
+where
+    I: IntoIterator<Item = TestRecord>,
+{
+    let loader = Loader::new(bootstrap_servers, settings)?;
     let partitions = super::offsets::partition_count(loader.producer.client(), topic)?;
     loader.load(topic, partitions, records)
 }

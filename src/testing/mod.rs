@@ -35,7 +35,7 @@ mod record;
 pub use checker::{Checker, PartitionReport, Reorder, Report, Trace, TraceParseError};
 pub use cluster::EmbeddedCluster;
 pub use error::ClusterError;
-pub use load::load_into;
+pub use load::{load_into, load_into_with};
 pub use names::unique_name;
 pub use offsets::committed_offsets;
 pub use record::{LoadReport, TestRecord};

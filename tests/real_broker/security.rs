@@ -315,3 +315,53 @@ fn typed_security_sasl_ssl_scram_sha_512() {
     .ca(Pem::File(property(name, "ssl.ca.location").into()));
     library_copies_over(name, security);
 }
+
+/// The Broadway guide example (`examples/broadway_guide.rs`), built next to the binary.
+fn guide_example() -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_timely-kafka"));
+    let path = bin
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("broadway_guide");
+    assert!(
+        path.exists(),
+        "{} is not built: scripts/real-broker-tests.sh builds it (cargo build --example broadway_guide)",
+        path.display()
+    );
+    path
+}
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn the_guide_example_loads_and_reads_with_config_over_sasl_ssl() {
+    let name = "sasl_ssl-scram-sha-512";
+    let (topic, group) = (unique_name("rb-guide"), unique_name("rb-guide-group"));
+    create_topic(&topic, 3);
+    let child = Command::new(guide_example())
+        .arg("--config")
+        .arg(clients().join(format!("{name}.properties")))
+        .args(["--topic", &topic, "--group", &group, "--count", "90"])
+        .args(["--idle-exit", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (ok, printed) = finish(child, Duration::from_secs(120));
+    assert!(ok, "the guide over {name}: {printed}");
+    let committed = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("committed: "))
+        .unwrap_or_else(|| panic!("no committed line: {printed}"));
+    let total: i64 = committed
+        .split(", ")
+        .map(|p| p.rsplit_once('@').unwrap().1.parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(total, 90, "every number committed: {committed}");
+    assert_eq!(
+        total_end(&topic),
+        90,
+        "the guide loaded its numbers over {name}"
+    );
+    assert_no_secret(name, &printed);
+}
