@@ -17,9 +17,14 @@
 //! * The records of one key are batched by one worker, in arrival order; the batches of a
 //!   key are emitted in order. With a keyed source upstream (each key sent by one worker in
 //!   order, as a Kafka partition is), that is the source's order.
-//! * A batch is emitted at the earliest time among its records, and the operator holds that
-//!   time while the batch is open: the frontier after the batcher (and so any offset commit
-//!   that follows it) never passes a record whose batch is not yet out.
+//! * A batch is emitted no later than the earliest time among its records, and the operator
+//!   holds that time while the batch is open: the frontier after the batcher (and so any
+//!   offset commit that follows it) never passes a record whose batch is not yet out.
+//! * Batches leave each worker in time order, so the operators after the batcher keep their
+//!   order: timely's operators (`map`, `filter`, `inspect`, ...) take the messages waiting
+//!   for them grouped by time, earliest first. A batch flushed while a record at an earlier
+//!   time may still arrive (from another worker, whose records the exchange delivered
+//!   later) or waits in another open batch is emitted at that earlier time.
 //! * A partial batch waits at most `timeout` after its first record.
 //!
 //! # Choosing the key

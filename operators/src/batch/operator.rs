@@ -119,14 +119,28 @@ where
         timeout,
     } = limits;
     let scope = stream.scope();
-    stream.unary_frontier(pact, "Batch", move |_capability, info| {
+    stream.unary_frontier(pact, "Batch", move |capability, info| {
         let activator = scope.activator_for(info.address);
         let mut buffer: BatchBuffer<K, D, Capability<T>> =
             BatchBuffer::new(max_size, bytes_limit, timeout);
         let mut flushed: Vec<Flushed<K, D, Capability<T>>> = Vec::new();
         let mut timer_for: Option<Instant> = None;
+        // Follows the input frontier: no record can still arrive at an earlier time, so a
+        // batch emitted at (or before) it is never followed by one at an earlier time.
+        let mut at_frontier: Option<Capability<T>> = Some(capability);
         move |(input, frontier), output| {
             let now = Instant::now();
+            // A total order: the frontier is one time, or none once the input is done.
+            match frontier.frontier().iter().next() {
+                Some(time) => {
+                    if let Some(cap) = at_frontier.as_mut() {
+                        if cap.time().less_than(time) {
+                            cap.downgrade(time);
+                        }
+                    }
+                }
+                None => at_frontier = None,
+            }
             input.for_each(|cap, data| {
                 let Some(cap) = cap.retain_least(output.output_index()) else {
                     // A message with an empty stamp has no time to batch at; say so.
@@ -145,11 +159,27 @@ where
             if frontier.is_empty() {
                 buffer.flush_all(&mut flushed);
             }
-            for batch in flushed.drain(..) {
-                output.session(&batch.stamp).give(Batch {
-                    key: batch.key,
-                    records: batch.records,
-                });
+            // Batches leave in time order, each at the least time any batch may still have:
+            // the earliest among those flushed now, those still open, and the input frontier.
+            // A batch flushed at its own earliest time could otherwise be followed by one at
+            // an earlier time (a record from another worker overtaken in the exchange), and
+            // the operators after this one, which take their input grouped by time, would
+            // put that later batch first.
+            let least = flushed
+                .iter()
+                .map(|batch| &batch.stamp)
+                .chain(buffer.earliest_stamp())
+                .chain(at_frontier.as_ref())
+                .reduce(|a, b| if b.time().less_than(a.time()) { b } else { a })
+                .cloned();
+            if let Some(least) = least {
+                let mut session = output.session(&least);
+                for batch in flushed.drain(..) {
+                    session.give(Batch {
+                        key: batch.key,
+                        records: batch.records,
+                    });
+                }
             }
             // Wake for the next timeout, unless a wake-up for it is already due.
             match buffer.next_deadline() {
