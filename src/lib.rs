@@ -17,6 +17,8 @@
 //!   uses abomonation, which is unsound on misaligned data).
 //! * [`TopicPartition`] and [`Position`] name a partition and a record's place in it, in the
 //!   whole API, and print as `topic/partition` and `topic/partition@offset`.
+//! * [`metrics`]: lag, commits, rebalances, reads and the sink's deliveries, through the
+//!   `metrics` facade and as in-process snapshots ([`SourceControl::metrics`]).
 //! * [`testing::EmbeddedCluster`] runs librdkafka's mock cluster in-process, for examples,
 //!   tests and local development.
 //!
@@ -30,6 +32,7 @@ pub mod client;
 pub mod differential;
 pub mod error;
 mod group;
+pub mod metrics;
 pub mod position;
 pub mod process;
 pub mod record;

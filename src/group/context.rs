@@ -20,6 +20,7 @@ use super::shared::{AssignedPartition, GroupShared, PartitionHandle, Revoking};
 use super::start::{start_positions, StartPositions};
 use super::NativePartitionQueue;
 use crate::error::Error;
+use crate::metrics::RebalanceEvent;
 use crate::position::{describe, TopicPartition};
 
 /// The consumer's context. Its callbacks run on the group thread (inside `poll`) or, while
@@ -132,6 +133,18 @@ impl GroupContext {
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
         );
+        let generation = group_generation(consumer);
+        let _span = tracing::info_span!(
+            "rebalance",
+            group = %self.shared.group_id,
+            event = "assigned",
+            generation,
+            partitions = %describe(&partitions),
+        )
+        .entered();
+        self.shared
+            .metrics
+            .rebalance(RebalanceEvent::Assigned, generation);
         if let Some(hook) = &self.settings.hooks.assigned {
             self.call_hook("on_assigned", hook, consumer, &partitions);
         }
@@ -247,6 +260,7 @@ impl GroupContext {
                 self.shared.assignment_changed(&mut state);
             }
         }
+        self.shared.publish_metrics(true);
     }
 
     /// A queue handle for a partition, its wake-up pointed at whichever worker owns it.
@@ -280,6 +294,21 @@ impl GroupContext {
             RebalanceProtocol::Cooperative
         );
         let lost = consumer.assignment_lost();
+        let generation = group_generation(consumer);
+        let _span = tracing::info_span!(
+            "rebalance",
+            group = %self.shared.group_id,
+            event = if lost { "lost" } else { "revoked" },
+            generation,
+            partitions = %describe(&partitions),
+        )
+        .entered();
+        let event = if lost {
+            RebalanceEvent::Lost
+        } else {
+            RebalanceEvent::Revoked
+        };
+        self.shared.metrics.rebalance(event, generation);
         // A lost assignment belongs to someone else already. While the consumer closes (or
         // once every local source has made its final commit) no source is left to drain.
         let closing = self.consumer.get().and_then(Weak::upgrade).is_none();
@@ -310,6 +339,8 @@ impl GroupContext {
             self.shared.state_changed();
         }
         if drain {
+            let started = Instant::now();
+            let _drain = tracing::info_span!("revoke_drain").entered();
             tracing::info!(group = %self.shared.group_id, "revoking {}: draining in-flight records", describe(&partitions));
             let timeout = self.settings.revoke_drain_timeout;
             let deadline = Instant::now() + timeout;
@@ -323,6 +354,7 @@ impl GroupContext {
                 );
             }
             self.commit_revoked(consumer, &partitions, deadline);
+            self.shared.metrics.drained(started.elapsed());
         }
         {
             let mut state = self.shared.lock();
@@ -348,6 +380,7 @@ impl GroupContext {
         if let Err(err) = released {
             tracing::warn!(group = %self.shared.group_id, "releasing {} failed: {err}", describe(&partitions));
         }
+        self.shared.publish_metrics(true);
     }
 }
 
@@ -466,6 +499,7 @@ impl ConsumerContext for GroupContext {
                 );
                 tracing::error!("{error}");
                 self.shared.record_error(error);
+                self.shared.metrics.rebalance(RebalanceEvent::Lost, None);
                 let mut state = self.shared.lock();
                 state.idle.unsettle();
                 for (_, assigned) in std::mem::take(&mut state.assignment) {

@@ -360,6 +360,8 @@ impl Drop for Membership {
         if let Some(thread) = self.commit_thread.take() {
             let _ = thread.join();
         }
+        // The final figures (the final commit's included).
+        self.shared.publish_metrics(true);
         // The commit queue must go before the client it belongs to.
         self.consumer.context().release_commit_queue();
         // Queues hold the consumer; release them so dropping it closes the consumer, which
@@ -424,6 +426,7 @@ pub(crate) fn send_commits(
             offset: commit.position.offset,
             epoch: commit.epoch,
             seq: GroupShared::next_commit_seq(&mut state),
+            sent_at: Instant::now(),
         };
         state
             .commits_in_flight
@@ -434,6 +437,14 @@ pub(crate) fn send_commits(
         });
     }
     if !sent.is_empty() {
+        let _span = tracing::debug_span!(
+            "commit",
+            group = %settings.group_id,
+            generation = shared.metrics.generation(),
+            partitions = %describe_sent(&sent),
+        )
+        .entered();
+        shared.metrics.commits_sent(sent.len() as u64);
         let described: Vec<Position> = sent.iter().map(|s| s.tp.at(s.commit.offset)).collect();
         let error = |source| Error::Commit {
             group: settings.group_id.clone(),
@@ -445,16 +456,27 @@ pub(crate) fn send_commits(
             for s in &sent {
                 state.commits_in_flight.remove(&s.tp);
             }
-            return Err(error(rdkafka::error::KafkaError::Canceled));
+            let source = rdkafka::error::KafkaError::Canceled;
+            shared.metrics.commits_failed(&source, sent.len() as u64);
+            return Err(error(source));
         };
         if let Err(source) = queue.commit_async(consumer, &tpl) {
             for s in &sent {
                 state.commits_in_flight.remove(&s.tp);
             }
+            shared.metrics.commits_failed(&source, sent.len() as u64);
             return Err(error(source));
         }
     }
     Ok(sent)
+}
+
+/// `topic/partition@offset` items of the commits sent, for spans.
+fn describe_sent(sent: &[Sent]) -> String {
+    sent.iter()
+        .map(|s| s.tp.at(s.commit.offset).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Sends `offsets` once no earlier commit of theirs awaits its answer (bounded by
@@ -554,6 +576,8 @@ pub(crate) fn commit_and_wait(
 fn serve_group(consumer: &BaseConsumer<GroupContext>, stop: &AtomicBool) {
     while !stop.load(Ordering::Acquire) {
         consumer.context().settle_if_joined_with_nothing(consumer);
+        // Every 500 ms: the figures a scrape or a snapshot reads.
+        consumer.context().shared.publish_metrics(false);
         match consumer.poll(GROUP_POLL) {
             None => {}
             Some(Ok(message)) => {

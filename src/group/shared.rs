@@ -14,6 +14,8 @@ use super::snapshot::{HaltedPartition, PartitionStatus, SourceProgress};
 use super::start::LogBounds;
 use super::NativePartitionQueue;
 use crate::error::Error;
+use crate::metrics::{GroupMetrics, SourceMetrics};
+use crate::metrics::{PartitionInputs, PartitionRead, ReadCounts};
 use crate::position::TopicPartition;
 use crate::record::KafkaRecord;
 
@@ -30,6 +32,8 @@ pub(crate) struct PartitionHandle {
     /// while it reads, and a revoke takes it before releasing the partition: no reader of an
     /// older assignment reads once the partition is revoked.
     epoch: Mutex<u64>,
+    /// Records and bytes read from it, over every assignment (for metrics).
+    pub reads: ReadCounts,
 }
 
 impl PartitionHandle {
@@ -38,6 +42,7 @@ impl PartitionHandle {
             queue,
             owner,
             epoch: Mutex::new(0),
+            reads: ReadCounts::default(),
         }
     }
 
@@ -97,6 +102,8 @@ pub(crate) struct SentCommit {
     pub epoch: u64,
     /// Tells this commit apart from every other one of this membership.
     pub seq: u64,
+    /// When it was sent (for the commit latency metric).
+    pub sent_at: std::time::Instant,
 }
 
 /// The broker's answer to a partition's last answered commit.
@@ -159,6 +166,8 @@ pub(crate) struct GroupState {
 /// to the consumer itself, so a handle kept after shutdown does not keep the group joined.
 pub(crate) struct GroupShared {
     pub group_id: String,
+    /// The source's counters (see [`crate::metrics`]).
+    pub metrics: GroupMetrics,
     state: Mutex<GroupState>,
     /// Signalled whenever a commit result arrives.
     commit_results: Condvar,
@@ -181,6 +190,7 @@ pub(crate) struct GroupShared {
 impl GroupShared {
     pub(crate) fn new(group_id: String) -> Self {
         GroupShared {
+            metrics: GroupMetrics::new(&group_id),
             group_id,
             state: Mutex::new(GroupState::default()),
             commit_results: Condvar::new(),
@@ -334,6 +344,9 @@ impl GroupShared {
         partitions: &[PartitionCommitResult],
     ) {
         tracing::debug!(group = %self.group_id, ?result, "commit result for {} partition(s)", partitions.len());
+        let now = std::time::Instant::now();
+        let mut first_sent: Option<std::time::Instant> = None;
+        let mut succeeded = 0u64;
         let mut state = self.lock();
         for elem in partitions {
             let offset = elem.position.offset;
@@ -354,6 +367,7 @@ impl GroupShared {
                 (Ok(()), partition_result) => partition_result.clone(),
             };
             if let Some(commit) = sent {
+                first_sent = Some(first_sent.map_or(commit.sent_at, |t| t.min(commit.sent_at)));
                 state.commit_answers.insert(
                     tp.clone(),
                     CommitAnswer {
@@ -364,10 +378,12 @@ impl GroupShared {
             }
             match outcome {
                 Ok(()) => {
+                    succeeded += 1;
                     let entry = state.committed.entry(tp).or_insert(offset);
                     *entry = (*entry).max(offset);
                 }
                 Err(err) => {
+                    self.metrics.commits_failed(&err, 1);
                     let error = Error::Commit {
                         group: self.group_id.clone(),
                         offsets: tp.at(offset).to_string(),
@@ -380,6 +396,11 @@ impl GroupShared {
             }
         }
         drop(state);
+        self.metrics.commits_succeeded(succeeded);
+        if let Some(sent_at) = first_sent {
+            self.metrics
+                .commit_answered(now.saturating_duration_since(sent_at));
+        }
         self.commit_results.notify_all();
     }
 
@@ -550,6 +571,81 @@ impl GroupShared {
         }
     }
 
+    /// A snapshot of the source's figures (see [`crate::metrics`]), with the read counts of
+    /// every partition this process ever read. librdkafka's cached high watermarks are read
+    /// outside the state's lock.
+    pub(crate) fn metrics_with_reads(&self) -> MetricsReading {
+        let (assigned, handles, halted) = {
+            let state = self.lock();
+            let assigned: Vec<_> = state
+                .assignment
+                .iter()
+                .map(|(tp, a)| {
+                    // Both kept over every ownership of the partition here: never below
+                    // where this assignment started.
+                    let committed = later(state.committed.get(tp).copied(), a.committed_at_start);
+                    let processed = later(state.processed.get(tp).copied(), committed);
+                    let halted_at = state.halted.get(tp).map(|h| h.position.offset);
+                    (
+                        tp.clone(),
+                        Arc::clone(&a.handle),
+                        committed,
+                        processed,
+                        halted_at,
+                    )
+                })
+                .collect();
+            let handles: Vec<_> = state
+                .handles
+                .iter()
+                .map(|(tp, h)| (tp.clone(), Arc::clone(h)))
+                .collect();
+            (assigned, handles, state.halted.len() as u64)
+        };
+        let partitions = assigned
+            .into_iter()
+            .map(|(tp, handle, committed, processed, halted_at)| {
+                let (records_read, bytes_read) = handle.reads.get();
+                PartitionInputs {
+                    high_watermark: handle.fetched_end().high_watermark,
+                    topic_partition: tp,
+                    committed,
+                    processed,
+                    records_read,
+                    bytes_read,
+                    halted_at,
+                }
+            })
+            .collect();
+        let reads: Vec<PartitionRead> = handles
+            .into_iter()
+            .map(|(topic_partition, handle)| {
+                let (records, bytes) = handle.reads.get();
+                PartitionRead {
+                    topic_partition,
+                    records,
+                    bytes,
+                }
+            })
+            .collect();
+        let totals = reads
+            .iter()
+            .fold((0, 0), |(r, b), read| (r + read.records, b + read.bytes));
+        MetricsReading {
+            snapshot: self.metrics.snapshot(partitions, totals, halted),
+            reads,
+        }
+    }
+
+    /// Publishes the source's figures to the `metrics` facade if they are due (every
+    /// 500 ms), or now with `force`. Called by the group thread.
+    pub(crate) fn publish_metrics(&self, force: bool) {
+        if force || self.metrics.publish_due() {
+            let reading = self.metrics_with_reads();
+            self.metrics.publish(&reading.snapshot, &reading.reads);
+        }
+    }
+
     /// Halts commits of a partition at `halt.position` (keeping the earliest failure).
     pub(crate) fn halt(&self, halt: HaltedPartition) {
         let mut state = self.lock();
@@ -582,6 +678,20 @@ impl GroupShared {
             .iter()
             .map(|tp| state.halted.get(tp).map(|h| h.position.offset))
             .collect()
+    }
+}
+
+/// The source's figures, and the read counts of every partition this process ever read.
+pub(crate) struct MetricsReading {
+    pub snapshot: SourceMetrics,
+    pub reads: Vec<PartitionRead>,
+}
+
+/// The later of two offsets, either of which may be unknown.
+fn later(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -78,6 +78,7 @@ fn a_commit_is_confirmed_by_its_own_answer() {
             offset,
             epoch,
             seq: GroupShared::next_commit_seq(&mut state),
+            sent_at: std::time::Instant::now(),
         };
         state.commits_in_flight.insert(tp.clone(), commit);
         Sent {

@@ -5,10 +5,11 @@ use std::fmt::Display;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::{Broadcast, Map};
-use timely::dataflow::operators::Probe;
+use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::{ProbeHandle, StreamVec};
 
 use super::Failure;
+use crate::metrics::PolicyKind;
 use crate::source::SourceHandle;
 use crate::HaltedPartition;
 
@@ -51,12 +52,24 @@ where
         policy: FailurePolicy,
         handle: &SourceHandle,
     ) -> StreamVec<'scope, u64, Failure<E>> {
-        if policy == FailurePolicy::Continue {
-            return self;
-        }
         let control = handle.control();
+        let kind = match policy {
+            FailurePolicy::Continue => PolicyKind::Continue,
+            FailurePolicy::Stop => PolicyKind::Stop,
+        };
+        // Counted per container, for the `timely_kafka_source_failures_total` metric.
+        let counter = control.clone();
+        let counted = self.inspect_core(move |event| {
+            if let Ok((_, failures)) = event {
+                counter.count_failures(kind, failures.len() as u64);
+            }
+        });
+        if policy == FailurePolicy::Continue {
+            return counted;
+        }
         let probe = ProbeHandle::new();
-        self.clone()
+        counted
+            .clone()
             .map(|f| (f.position, f.error.to_string()))
             .broadcast()
             .unary::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
@@ -74,6 +87,6 @@ where
             )
             .probe_with(&probe);
         handle.gate_commits_on(probe);
-        self
+        counted
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
 use rdkafka::message::Message;
@@ -17,6 +17,7 @@ use rdkafka::producer::{DeliveryResult, ProducerContext};
 use timely::scheduling::SyncActivator;
 
 use crate::error::SinkError;
+use crate::metrics::SinkRecorder;
 use crate::position::Position;
 use crate::source::SourceControl;
 
@@ -30,6 +31,8 @@ pub(crate) struct DeliveryTag {
 pub(crate) struct Ledger {
     /// Records in flight per tick.
     pub outstanding: BTreeMap<u64, u64>,
+    /// When each tick in flight had its first record sent (for the delivery latency metric).
+    pub first_sent: BTreeMap<u64, Instant>,
     /// The first fatal error; once set, the sink sends nothing more.
     pub failure: Option<SinkError>,
 }
@@ -44,6 +47,8 @@ pub(crate) struct Deliveries {
     activator: Mutex<Option<SyncActivator>>,
     /// Sources whose immediate shutdown ends a wait for room.
     stop_with: Mutex<Vec<SourceControl>>,
+    /// The sink's counters (see [`crate::metrics`]).
+    pub metrics: SinkRecorder,
 }
 
 impl Deliveries {
@@ -55,6 +60,7 @@ impl Deliveries {
             delivered: AtomicU64::new(0),
             activator: Mutex::new(None),
             stop_with: Mutex::new(Vec::new()),
+            metrics: SinkRecorder::new(),
         }
     }
 
@@ -94,8 +100,10 @@ impl Deliveries {
             .any(SourceControl::stopping_now)
     }
 
-    /// Records a fatal error (the first one wins) and wakes the operator.
+    /// Records a fatal error (the first one wins) and wakes the operator. Counts the record
+    /// it names as failed.
     pub(crate) fn fail(&self, error: SinkError) {
+        self.metrics.failed(&failure_kind(&error));
         {
             let mut ledger = self.lock();
             if ledger.failure.is_none() {
@@ -129,6 +137,29 @@ impl Deliveries {
 
     pub(crate) fn in_flight(&self) -> u64 {
         self.lock().outstanding.values().sum()
+    }
+
+    /// A snapshot of the sink's figures.
+    pub(crate) fn snapshot(&self) -> crate::metrics::SinkMetrics {
+        self.metrics.snapshot(self.delivered(), self.in_flight())
+    }
+}
+
+/// A bounded label value for a sink failure: librdkafka's error code name, or the sink's
+/// own reason.
+fn failure_kind(error: &SinkError) -> String {
+    match error {
+        SinkError::Delivery { source, .. } | SinkError::Enqueue { source, .. } => {
+            crate::metrics::error_kind(source)
+        }
+        other => {
+            let debug = format!("{other:?}");
+            debug
+                .split(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or("Unknown")
+                .to_owned()
+        }
     }
 }
 
@@ -172,6 +203,10 @@ impl ProducerContext for SinkContext {
                         }
                         Some(_) => {
                             ledger.outstanding.remove(&tag.tick);
+                            if let Some(sent) = ledger.first_sent.remove(&tag.tick) {
+                                // Once per tick, not per record.
+                                d.metrics.tick_delivered(sent.elapsed());
+                            }
                             true
                         }
                         None => false,

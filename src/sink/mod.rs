@@ -77,6 +77,14 @@ impl SinkHandle {
         self.deliveries.in_flight()
     }
 
+    /// A snapshot of this worker's sink figures: records sent, acknowledged, failed,
+    /// retried, in flight; librdkafka's queue depth; time spent waiting on a full queue; per
+    /// tick delivery times. The same figures the `metrics` facade receives (see
+    /// [`crate::metrics`]).
+    pub fn metrics(&self) -> crate::metrics::SinkMetrics {
+        self.deliveries.snapshot()
+    }
+
     /// Makes the sink give up waiting for room in the producer's queue once `control` is
     /// shut down now ([`SourceControl::shutdown_now`]): a full queue (an unreachable broker,
     /// say) would otherwise hold the worker, and with it the source's immediate shutdown,

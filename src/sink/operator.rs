@@ -57,6 +57,7 @@ pub(crate) fn build_sink<'scope>(
         metadata_timeout: config.metadata_timeout,
         partition_counts: HashMap::new(),
         held: BTreeMap::new(),
+        waited: Duration::ZERO,
     };
     builder.build_reschedule(move |_capabilities| {
         // The initial capability is dropped: the sink holds only ticks with deliveries.
@@ -77,7 +78,9 @@ pub(crate) fn build_sink<'scope>(
             });
             writer.release();
             // Stay alive while anything is held or more input may come.
-            !writer.held.is_empty() || !frontiers[0].is_empty()
+            let alive = !writer.held.is_empty() || !frontiers[0].is_empty();
+            writer.publish_metrics(!alive);
+            alive
         }
     });
     Ok((acknowledged, deliveries))
@@ -93,6 +96,8 @@ struct Writer {
     partition_counts: HashMap<String, (i32, Instant)>,
     /// Capabilities of ticks that may still have deliveries in flight.
     held: BTreeMap<u64, Capability<u64>>,
+    /// Time this activation waited for room in librdkafka's queue.
+    waited: Duration,
 }
 
 impl Writer {
@@ -102,7 +107,12 @@ impl Writer {
             return;
         }
         // Count them in flight before sending, so no report can arrive for an uncounted one.
-        *self.deliveries.lock().outstanding.entry(tick).or_default() += records.len() as u64;
+        {
+            let mut ledger = self.deliveries.lock();
+            *ledger.outstanding.entry(tick).or_default() += records.len() as u64;
+            ledger.first_sent.entry(tick).or_insert_with(Instant::now);
+        }
+        self.deliveries.metrics.sent(records.len() as u64);
         for record in records.drain(..) {
             if self.deliveries.failure().is_some() {
                 // After a fatal error nothing more is sent; the remaining records stay counted
@@ -189,7 +199,18 @@ impl Writer {
                         return;
                     }
                     base = back;
-                    self.deliveries.wait_for_room(ROOM_WAIT);
+                    let waiting = Instant::now();
+                    {
+                        let _span = tracing::debug_span!(
+                            "sink_wait_for_room",
+                            topic = %topic,
+                            queue = self.producer.in_flight_count(),
+                        )
+                        .entered();
+                        self.deliveries.wait_for_room(ROOM_WAIT);
+                    }
+                    self.waited += waiting.elapsed();
+                    self.deliveries.metrics.retried();
                     if self.deliveries.failure().is_some() {
                         return;
                     }
@@ -276,6 +297,17 @@ impl Writer {
         self.partition_counts
             .insert(topic.to_owned(), (count, Instant::now()));
         Ok(count)
+    }
+
+    /// Publishes the sink's figures to the `metrics` facade: at most every 200 ms, or now at
+    /// the end (`last`). Once per activation, never per record.
+    fn publish_metrics(&mut self, last: bool) {
+        let metrics = &self.deliveries.metrics;
+        if !self.waited.is_zero() {
+            metrics.waited(std::mem::take(&mut self.waited));
+        }
+        let depth = (!last).then(|| self.producer.in_flight_count().max(0) as u64);
+        metrics.publish(self.deliveries.delivered(), depth, last);
     }
 
     /// Drops the capabilities of ticks whose deliveries are all acknowledged.

@@ -43,6 +43,16 @@ impl InFlight {
         }
     }
 
+    /// Records in flight.
+    pub(crate) fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Bytes in flight.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// Whether the bound is reached.
     pub(crate) fn full(&self, max_records: u64, max_bytes: u64) -> bool {
         self.records >= max_records || self.bytes >= max_bytes

@@ -215,9 +215,37 @@ impl SourceControl {
         self.shared.progress()
     }
 
+    /// A snapshot of this process's source figures: lag per assigned partition, commits,
+    /// rebalances, reads, records in flight, failures. The same figures the `metrics`
+    /// facade receives (see [`crate::metrics`]), for programs without a recorder. It reads
+    /// librdkafka's cached high watermarks: no request is sent.
+    ///
+    /// ```no_run
+    /// # fn check(control: &timely_kafka::SourceControl) {
+    /// let metrics = control.metrics();
+    /// if metrics.committed_lag() == 0 && metrics.in_flight_records == 0 {
+    ///     println!("{}: caught up, {} commits accepted", metrics.group, metrics.commits.succeeded);
+    /// }
+    /// # }
+    /// ```
+    pub fn metrics(&self) -> crate::metrics::SourceMetrics {
+        self.shared.metrics_with_reads().snapshot
+    }
+
     /// Whether an immediate shutdown ([`shutdown_now`](Self::shutdown_now)) was requested.
     pub(crate) fn stopping_now(&self) -> bool {
         self.shared.abort_requested()
+    }
+
+    /// Whether `other` controls the same sources (the same membership) as this one.
+    #[cfg(feature = "cli")]
+    pub(crate) fn same_source(&self, other: &SourceControl) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Counts failed records seen by a failure policy.
+    pub(crate) fn count_failures(&self, policy: crate::metrics::PolicyKind, records: u64) {
+        self.shared.metrics.failures(policy, records);
     }
 
     /// Halts commits of a partition (see [`FailurePolicy::Stop`](crate::process::FailurePolicy)).

@@ -131,6 +131,18 @@ struct SourceReader {
     /// Whether this worker last reported itself caught up to the idle clock (`None`: not
     /// since the assignment last changed).
     reported_caught_up: Option<bool>,
+    /// The in-flight records, bytes and paused partitions this worker last added to the
+    /// group's metrics.
+    published_in_flight: (u64, u64, usize),
+}
+
+impl Drop for SourceReader {
+    /// A dropped dataflow takes this worker's in-flight records out of the group's gauges.
+    fn drop(&mut self) {
+        self.in_flight.release(None);
+        self.paused.clear();
+        self.publish_in_flight();
+    }
 }
 
 impl SourceReader {
@@ -164,6 +176,7 @@ impl SourceReader {
             in_flight: InFlight::default(),
             paused: Vec::new(),
             reported_caught_up: None,
+            published_in_flight: (0, 0, 0),
         }
     }
 
@@ -211,6 +224,7 @@ impl SourceReader {
         }
         let advanced = self.release();
         self.finish_revoked();
+        self.publish_in_flight();
         match self.phase {
             Phase::Running => {
                 self.maybe_commit(advanced);
@@ -249,6 +263,9 @@ impl SourceReader {
                     }
                     self.phase = Phase::Done;
                     self.owned.clear();
+                    self.in_flight.release(None);
+                    self.paused.clear();
+                    self.publish_in_flight();
                     self.membership.shared.source_closed();
                     false
                 } else {
@@ -354,6 +371,10 @@ impl SourceReader {
                     + record.key.as_ref().map_or(0, Vec::len)) as u64;
             }
             self.in_flight.emitted(tick, read as u64, bytes);
+            if read > 0 {
+                // Per partition and activation, never per record: two relaxed additions.
+                partition.handle.reads.add(read as u64, bytes);
+            }
             if let Some(error) = error {
                 let error = Error::Fetch {
                     position: partition.tp.at(error.offset),
@@ -416,6 +437,7 @@ impl SourceReader {
                 .collect();
             if !newly.is_empty() {
                 tracing::debug!(group = %self.membership.group_id(), "in-flight bound reached: pausing {} partition(s)", newly.len());
+                self.membership.shared.metrics.paused(newly.len() as u64);
                 self.membership.pause(&newly, true);
                 self.paused.extend(newly);
             }
@@ -425,6 +447,25 @@ impl SourceReader {
             self.membership.pause(&paused, false);
         }
         pausing
+    }
+
+    /// Adds this worker's change of in-flight records, bytes and paused partitions to the
+    /// group's metrics: a few atomic additions per activation, only when something changed.
+    fn publish_in_flight(&mut self) {
+        let now = (
+            self.in_flight.records(),
+            self.in_flight.bytes(),
+            self.paused.len(),
+        );
+        let last = self.published_in_flight;
+        if now != last {
+            self.membership.shared.metrics.in_flight_changed(
+                now.0 as i64 - last.0 as i64,
+                now.1 as i64 - last.1 as i64,
+                now.2 as i64 - last.2 as i64,
+            );
+            self.published_in_flight = now;
+        }
     }
 
     /// Reports where each revoked partition's processed records end, and lets go of those

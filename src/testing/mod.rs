@@ -27,6 +27,7 @@
 mod checker;
 mod cluster;
 mod error;
+mod exposition;
 mod load;
 mod names;
 mod offsets;
@@ -35,6 +36,7 @@ mod record;
 pub use checker::{Checker, PartitionReport, Reorder, Report, Trace, TraceParseError};
 pub use cluster::EmbeddedCluster;
 pub use error::ClusterError;
+pub use exposition::{check_exposition, Exposition, ExpositionError, Sample};
 pub use load::{load_into, load_into_with};
 pub use names::unique_name;
 pub use offsets::committed_offsets;
