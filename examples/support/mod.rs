@@ -11,6 +11,7 @@ use differential_dataflow::VecCollection;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::{ProbeHandle, StreamVec};
 use timely_kafka::differential::UpsertSinkExt;
+use timely_kafka::metrics::Exporter;
 use timely_kafka::sink::SinkConfig;
 use timely_kafka::testing::EmbeddedCluster;
 use timely_kafka::timely_args::TimelyArgs;
@@ -46,6 +47,10 @@ pub struct ViewArgs {
     /// Consumer-group protocol: `classic` (the default, every broker) or `consumer` (KIP-848).
     #[arg(long, value_name = "PROTOCOL", default_value = "classic", value_parser = GroupProtocol::from_str)]
     pub group_protocol: GroupProtocol,
+    /// Serve Prometheus metrics at `http://HOST:PORT/metrics` and a health report at
+    /// `/health` while the view runs, as `timely-kafka pipe --metrics-addr` does.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
     #[command(flatten)]
     pub timely: TimelyArgs,
     /// Print help.
@@ -151,8 +156,19 @@ where
     );
     let view = Arc::new(view);
     let inputs = Arc::new(inputs);
+    // Before the source and sink are built: they take their metric handles then.
+    let exporter = match &args.metrics_addr {
+        Some(addr) => {
+            let exporter = Exporter::install()?;
+            let bound = exporter.serve(addr)?;
+            eprintln!("metrics on http://{bound}/metrics, health on http://{bound}/health");
+            Some(Arc::new(exporter))
+        }
+        None => None,
+    };
 
     let guards = timely::execute(args.timely.config()?, move |worker| {
+        let exporter = exporter.clone();
         let probe = ProbeHandle::new();
         let view = Arc::clone(&view);
         let inputs = Arc::clone(&inputs);
@@ -187,6 +203,9 @@ where
             }
         };
         let control = handle.control();
+        if let Some(exporter) = &exporter {
+            exporter.watch(&control);
+        }
         loop {
             worker.step_or_park(Some(Duration::from_millis(100)));
             // Idle: assigned, caught up, every change written and acknowledged, nothing new

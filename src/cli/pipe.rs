@@ -8,7 +8,9 @@
 //! new arriving, for that long (see `SourceControl::idle_for`).
 //! A delivery that fails for good exits non-zero without committing past the failed record.
 //! Either way it ends with a summary on stderr: records read and written, partitions held,
-//! offsets committed ([`summary`]).
+//! offsets committed ([`summary`]). With `--metrics-addr HOST:PORT` it serves Prometheus
+//! metrics at `/metrics` and a health report at `/health` while it runs (see
+//! [`timely_kafka::metrics`]).
 
 mod errors;
 mod summary;
@@ -26,6 +28,7 @@ use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
 use timely_kafka::client::ClientProperties;
+use timely_kafka::metrics::Exporter;
 use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
 use timely_kafka::timely_args::TimelyArgs;
 use timely_kafka::{GroupProtocol, KafkaRecord, KafkaSourceExt, SourceConfig};
@@ -127,6 +130,12 @@ pub struct PipeArgs {
     /// repeat as needed. Overrides a --set of the same key.
     #[arg(long = "producer-set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     producer_settings: Vec<(String, String)>,
+    /// Serve Prometheus metrics (lag per partition, commits, rebalances, reads, the sink's
+    /// deliveries) at `http://HOST:PORT/metrics`, and at `/health` whether this process
+    /// holds an assignment and when it last committed (JSON; status 503 once the source
+    /// stopped on an error). Port 0 picks a free port; the address is printed on stderr.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
     #[command(flatten)]
     timely: TimelyArgs,
     #[command(flatten)]
@@ -204,6 +213,18 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
     let source = source.build().map_err(|e| e.to_string())?;
     let sink = sink.build().map_err(|e| e.to_string())?;
     let timely_config = args.timely.config()?;
+    // Before the sources and sinks are built: they take their metric handles then.
+    let exporter = match &args.metrics_addr {
+        Some(addr) => {
+            let exporter = Exporter::install().map_err(|e| e.to_string())?;
+            let bound = exporter.serve(addr).map_err(|e| e.to_string())?;
+            summary.say(format_args!(
+                "serving metrics on http://{bound}/metrics and health on http://{bound}/health"
+            ));
+            Some(Arc::new(exporter))
+        }
+        None => None,
+    };
 
     // First signal: graceful stop. Second: exit at once.
     let stop = Arc::new(AtomicBool::new(false));
@@ -240,6 +261,7 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
     let worker_summary = summary.clone();
     let guards = timely::execute(timely_config, move |worker| {
         let summary = worker_summary.clone();
+        let exporter = exporter.clone();
         let probe = ProbeHandle::new();
         let extra_headers = Arc::clone(&extra_headers);
         let failure = Arc::clone(&failure);
@@ -277,6 +299,9 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
         });
         let (control, sink_handle) = built?;
         summary.watch(control.clone(), sink_handle.clone());
+        if let Some(exporter) = &exporter {
+            exporter.watch(&control);
+        }
         loop {
             worker.step_or_park(Some(Duration::from_millis(100)));
             if let Some(idle) = idle_exit {

@@ -372,6 +372,16 @@ impl ChildLog {
         self.lines.lock().unwrap().iter().any(|l| l.contains(text))
     }
 
+    /// The first line so far that contains `text`.
+    pub fn line_with(&self, text: &str) -> Option<String> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains(text))
+            .cloned()
+    }
+
     /// Waits until the child has closed its stderr (it exited): every line is in.
     pub fn wait_closed(&self) {
         wait_for("the child's stderr to close", || {

@@ -96,6 +96,12 @@ impl RunSummary {
         lock(&self.inner.sinks).push(sink);
     }
 
+    /// Says something on stderr, in one piece, as this process (`pipe:` or `pipe[P]:`).
+    pub fn say(&self, what: impl Display) {
+        let line = format!("{}: {what}\n", self.inner.label);
+        eprint!("{line}");
+    }
+
     /// Says once per process that the pipe is stopping gracefully, and why; later calls
     /// (other workers, a signal after an idle stop) print nothing.
     pub fn stopping(&self, reason: impl Display) {

@@ -1,0 +1,274 @@
+//! Metrics of the `pipe` command, scraped from `--metrics-addr` while it runs on the
+//! embedded cluster (RELIABILITY.md row 26): every scrape passes the Prometheus text format's
+//! rules; lag rises while records are pending and falls to 0 once they are drained and
+//! committed; counters never go backwards; a second member joining shows in the rebalance
+//! counters of both; `/health` says whether the member holds an assignment and when it
+//! last committed.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Child;
+use std::time::Duration;
+
+use common::*;
+use timely_kafka::testing::{check_exposition, unique_name, Exposition};
+
+const PARTITIONS: i32 = 4;
+
+/// `GET path` over HTTP/1.0: the status and the body.
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the metrics endpoint");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .expect("an HTTP response with a body");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    (status, body.to_owned())
+}
+
+/// A scrape of `/metrics` that passed the exposition format check.
+fn scrape(addr: &str) -> Exposition {
+    let (status, body) = get(addr, "/metrics");
+    assert_eq!(status, 200, "{body}");
+    check_exposition(&body).unwrap_or_else(|e| panic!("{e}\n{body}"))
+}
+
+/// `/health`, parsed.
+fn health(addr: &str) -> (u16, serde_json::Value) {
+    let (status, body) = get(addr, "/health");
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")),
+    )
+}
+
+/// The address a pipe's log says it serves metrics on.
+fn metrics_addr(child: &mut Child, log: &ChildLog) -> String {
+    let marker = "serving metrics on http://";
+    log.wait_for_line(child, marker);
+    let line = log.line_with(marker).expect("the line just seen");
+    let rest = &line[line.find(marker).unwrap() + marker.len()..];
+    rest.split('/').next().unwrap().to_owned()
+}
+
+/// Counters this test watches, which must never go backwards between scrapes.
+const MONOTONIC: &[&str] = &[
+    "timely_kafka_source_commits_sent_total",
+    "timely_kafka_source_commits_succeeded_total",
+    "timely_kafka_source_records_read_total",
+    "timely_kafka_source_bytes_read_total",
+    "timely_kafka_source_rebalances_total",
+    "timely_kafka_sink_records_sent_total",
+    "timely_kafka_sink_records_acknowledged_total",
+];
+
+/// Scrapes one member, checking each scrape against the last: no counter series (name and
+/// labels) goes backwards.
+struct Scraper {
+    addr: String,
+    last: BTreeMap<String, f64>,
+    scrapes: usize,
+}
+
+impl Scraper {
+    fn new(addr: String) -> Self {
+        Scraper {
+            addr,
+            last: BTreeMap::new(),
+            scrapes: 0,
+        }
+    }
+
+    fn scrape(&mut self) -> Exposition {
+        let scrape = scrape(&self.addr);
+        for sample in scrape
+            .samples
+            .iter()
+            .filter(|s| scrape.types.get(&s.name).map(String::as_str) == Some("counter"))
+        {
+            let key = format!("{}{:?}", sample.name, sample.labels);
+            if let Some(before) = self.last.insert(key.clone(), sample.value) {
+                assert!(
+                    sample.value >= before,
+                    "{key} went backwards: {before} -> {}",
+                    sample.value
+                );
+            }
+        }
+        for name in MONOTONIC {
+            // Every watched counter is a counter, once it exists.
+            if scrape.samples(name, &[]).next().is_some() {
+                assert_eq!(scrape.types[*name], "counter", "{name}");
+            }
+        }
+        self.scrapes += 1;
+        scrape
+    }
+
+    /// Scrapes until `cond` holds for a scrape; returns that scrape.
+    fn until(&mut self, what: &str, mut cond: impl FnMut(&Exposition) -> bool) -> Exposition {
+        let mut found = None;
+        wait_for(what, || {
+            let scrape = self.scrape();
+            let done = cond(&scrape);
+            if done {
+                found = Some(scrape);
+            }
+            done
+        });
+        found.expect("set when the wait ended")
+    }
+}
+
+/// Every assigned partition of `input` has committed `offset`, with no lag left.
+fn drained_to(scrape: &Exposition, input: &str, offset: f64) -> bool {
+    let topic = [("topic", input)];
+    let partitions: Vec<_> = scrape
+        .samples("timely_kafka_source_committed_offset", &topic)
+        .collect();
+    partitions.len() == PARTITIONS as usize
+        && partitions.iter().all(|s| s.value == offset)
+        && scrape.sum("timely_kafka_source_committed_lag_records", &[]) == Some(0.0)
+        && scrape.sum("timely_kafka_source_processed_lag_records", &[]) == Some(0.0)
+}
+
+#[test]
+fn pipe_metrics_follow_lag_commits_and_rebalances() {
+    init_logging();
+    let (input, output, group) = (
+        unique_name("in"),
+        unique_name("out"),
+        unique_name("metrics-group"),
+    );
+    // Broker 2 leads the output: slowing it holds deliveries, and with them commits.
+    let cluster = split_cluster(&input, &output, PARTITIONS, &group);
+    let bootstrap = cluster.bootstrap_servers();
+    let flags = [
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--group-protocol",
+        "consumer",
+        "--commit-interval-ms",
+        "50",
+        "-w",
+        "2",
+    ];
+    let (mut first, first_log) = spawn_logged(&mut pipe_command(
+        &bootstrap, &group, &input, &output, &flags,
+    ));
+    let mut one = Scraper::new(metrics_addr(&mut first, &first_log));
+
+    wait_for("the first member to hold an assignment", || {
+        let (status, report) = health(&one.addr);
+        assert_eq!(status, 200, "{report}");
+        report["sources"][0]["holds_assignment"] == true
+    });
+
+    // Records read, written, committed: no lag left.
+    load(&cluster, &input, PARTITIONS, 0..100);
+    let drained = one.until("the first 100 records per partition to drain", |s| {
+        drained_to(s, &input, 100.0)
+    });
+    assert_eq!(
+        drained.sum(
+            "timely_kafka_source_records_read_total",
+            &[("topic", &input)]
+        ),
+        Some(400.0)
+    );
+    assert!(drained.sum("timely_kafka_source_commits_succeeded_total", &[]) > Some(0.0));
+    assert_eq!(
+        drained.sum(
+            "timely_kafka_source_assigned_partitions",
+            &[("group", &group)]
+        ),
+        Some(PARTITIONS as f64)
+    );
+    for name in [
+        "timely_kafka_source_high_watermark",
+        "timely_kafka_source_commit_duration_seconds",
+        "timely_kafka_sink_records_acknowledged_total",
+        "timely_kafka_sink_delivery_duration_seconds",
+    ] {
+        assert!(drained.types.contains_key(name), "{name} is exposed");
+        assert!(drained.help.contains_key(name), "{name} has a HELP line");
+    }
+    let (_, report) = health(&one.addr);
+    assert!(
+        report["sources"][0]["seconds_since_last_commit"].is_number(),
+        "{report}"
+    );
+
+    // Deliveries held back: read but not acknowledged, so neither processed nor committed.
+    cluster
+        .mock()
+        .broker_round_trip_time(2, Duration::from_millis(2000))
+        .unwrap();
+    load(&cluster, &input, PARTITIONS, 100..200);
+    let pending = one.until("lag to rise while deliveries are slow", |s| {
+        s.sum("timely_kafka_source_committed_lag_records", &[])
+            .is_some_and(|lag| lag > 0.0)
+            && s.sum("timely_kafka_source_processed_lag_records", &[])
+                .is_some_and(|lag| lag > 0.0)
+    });
+    eprintln!(
+        "pending: committed lag {:?}, in flight {:?}",
+        pending.sum("timely_kafka_source_committed_lag_records", &[]),
+        pending.sum("timely_kafka_source_in_flight_records", &[])
+    );
+    cluster
+        .mock()
+        .broker_round_trip_time(2, Duration::ZERO)
+        .unwrap();
+    one.until("lag to fall back to 0 after the drain", |s| {
+        drained_to(s, &input, 200.0)
+            && s.sum("timely_kafka_source_in_flight_records", &[]) == Some(0.0)
+    });
+
+    // A second member joins: the first is revoked some partitions, the second assigned them.
+    let revoked = |s: &Exposition| {
+        s.sum(
+            "timely_kafka_source_rebalances_total",
+            &[("event", "revoked")],
+        )
+        .unwrap_or(0.0)
+    };
+    let revoked_before = revoked(&one.scrape());
+    let (mut second, second_log) = spawn_logged(&mut pipe_command(
+        &bootstrap, &group, &input, &output, &flags,
+    ));
+    let mut two = Scraper::new(metrics_addr(&mut second, &second_log));
+    two.until("the second member to be assigned partitions", |s| {
+        s.sum(
+            "timely_kafka_source_rebalances_total",
+            &[("event", "assigned")],
+        ) >= Some(1.0)
+            && s.sum("timely_kafka_source_assigned_partitions", &[]) > Some(0.0)
+    });
+    one.until("the first member's revoked counter to move", |s| {
+        revoked(s) > revoked_before
+            && s.sum("timely_kafka_source_assigned_partitions", &[]) < Some(PARTITIONS as f64)
+    });
+    let (_, report) = health(&two.addr);
+    assert_eq!(report["sources"][0]["holds_assignment"], true, "{report}");
+    assert_eq!(report["status"], "ok", "{report}");
+    assert_eq!(get(&one.addr, "/nowhere").0, 404);
+
+    terminate(&first);
+    terminate(&second);
+    assert!(exits_within(&mut first, "the first pipe", DEADLINE).success());
+    assert!(exits_within(&mut second, "the second pipe", DEADLINE).success());
+    eprintln!("scrapes: {} and {}", one.scrapes, two.scrapes);
+}
