@@ -13,6 +13,9 @@
 //!   baseline **raw copy** (one rdkafka consumer and one producer with the sink's settings
 //!   in a loop, committing acknowledged input, no timely) and against **raw produce**;
 //! * **idle**: CPU used by a joined source with nothing to read.
+//! * with `--metrics`, **+metrics**: the pipeline again, at the first worker count, with
+//!   every metric recorded through a Prometheus recorder, alternated with the plain runs
+//!   (which then record nothing), and the cost of recording as a ratio.
 //!
 //! Each row reports msgs/s (the median repetition, and the slowest and fastest as % of it)
 //! and MB/s (first record to last, so group-join time is excluded), the ratio to (a) (and
@@ -131,6 +134,15 @@ pub struct BenchArgs {
     /// Also draw throughput against workers and the latency CDF as SVG to this file.
     #[arg(long, value_name = "PATH")]
     plot: Option<PathBuf>,
+    /// Also run the pipeline (at the first worker count) with every metric recorded through
+    /// a Prometheus recorder, alternated with the plain pipeline runs (which record
+    /// nothing): adds a `+metrics` row and the throughput ratio, recording on over off.
+    #[arg(long, conflicts_with = "rate")]
+    metrics: bool,
+    /// Serve the metrics at `http://HOST:PORT/metrics` (and `/health`) while the benchmark
+    /// runs. Without --metrics, every run records them.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
     #[command(flatten)]
     help: HelpFlag,
 }

@@ -182,6 +182,17 @@ fn notes(rows: &[Row], idle: &[Idle], context: &Context<'_>) {
             ),
         }
     }
+    for row in rows.iter().filter(|r| r.run == RunKind::PipelineMetrics) {
+        if let Some(ratio) = row.vs_metrics_off {
+            println!(
+                "metrics: pipeline w={} with every metric recorded (Prometheus recorder) at {:.0} msgs/s = {:.3} x without (cost {:+.1} %)",
+                row.workers,
+                row.msgs_per_sec,
+                ratio,
+                (1.0 - ratio) * 100.0
+            );
+        }
+    }
     if context.rate.is_none() && rows.iter().any(|r| r.run == RunKind::Pipeline) {
         let pipelines: Vec<&Row> = rows.iter().filter(|r| r.run == RunKind::Pipeline).collect();
         if let (Some(one), Some(max)) = (

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use timely_kafka::metrics::Exporter;
+
 use super::broker::Broker;
 use super::idle;
 use super::json::{self, Settings};
@@ -31,6 +33,19 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         idle: args.idle_secs > 0,
         input: args.topic.as_deref(),
     });
+    // Before any source or sink is built: they take their metric handles then.
+    let exporter = if args.metrics || args.metrics_addr.is_some() {
+        let exporter = Exporter::install().map_err(|e| e.to_string())?;
+        if let Some(addr) = &args.metrics_addr {
+            let bound = exporter.serve(addr).map_err(|e| e.to_string())?;
+            eprintln!("bench: serving metrics on http://{bound}/metrics");
+        }
+        // With --metrics, only the `+metrics` runs record.
+        exporter.set_recording(!args.metrics);
+        Some(exporter)
+    } else {
+        None
+    };
     let broker = Broker::start(args.embedded, args.brokers.as_deref(), &plan)?;
     let bootstrap = broker.bootstrap();
     let runs = Runs {
@@ -57,12 +72,20 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     let mut produce_runs = Vec::new();
     let mut copy_runs = Vec::new();
     let mut pipe_runs = Vec::new();
+    let mut metrics_runs = Vec::new();
     for rep in 0..args.reps {
         if !args.skip_raw {
             raw_runs.push(runs.raw(rep, &plan.raw[rep])?);
         }
         for (i, &workers) in worker_counts.iter().enumerate() {
             pipeline_runs[i].push(runs.pipeline(rep, &plan.pipeline[i][rep], workers)?);
+        }
+        if let (true, Some(exporter)) = (args.metrics, &exporter) {
+            // The same preloaded input as the plain runs, read by a fresh group.
+            exporter.set_recording(true);
+            let run = runs.pipeline(rep, &plan.pipeline[0][rep], worker_counts[0]);
+            exporter.set_recording(false);
+            metrics_runs.push(run?);
         }
         if !args.skip_pipe {
             if let Some(output) = plan.produce.get(rep) {
@@ -84,6 +107,9 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     }
     for (i, &workers) in worker_counts.iter().enumerate() {
         rows.push(Row::new(RunKind::Pipeline, workers, &pipeline_runs[i]));
+        if i == 0 && !metrics_runs.is_empty() {
+            rows.push(Row::new(RunKind::PipelineMetrics, workers, &metrics_runs));
+        }
     }
     if !produce_runs.is_empty() {
         rows.push(Row::new(RunKind::RawProduce, 1, &produce_runs));

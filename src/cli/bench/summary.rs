@@ -17,6 +17,8 @@ pub enum RunKind {
     RawConsumer,
     /// (b) source → process → batch(100) → probe, commits on.
     Pipeline,
+    /// (b) again, with every metric recorded through a Prometheus recorder (`--metrics`).
+    PipelineMetrics,
     /// (c, baseline) raw rdkafka producer, acks=all, idempotent.
     RawProduce,
     /// (c, baseline) raw rdkafka consume→produce loop: one `BaseConsumer`, one producer
@@ -31,6 +33,7 @@ impl RunKind {
         match self {
             RunKind::RawConsumer => "raw consumer",
             RunKind::Pipeline => "pipeline",
+            RunKind::PipelineMetrics => "+metrics",
             RunKind::RawProduce => "raw produce",
             RunKind::RawCopy => "raw copy",
             RunKind::Pipe => "pipe",
@@ -52,6 +55,9 @@ pub struct Row {
     pub vs_raw_produce: Option<f64>,
     /// The pipe's msgs/s over the raw consume→produce loop's.
     pub vs_raw_copy: Option<f64>,
+    /// `+metrics` rows: msgs/s with metrics recorded over the plain pipeline's at the same
+    /// worker count.
+    pub vs_metrics_off: Option<f64>,
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
     pub latency_max_ms: Option<f64>,
@@ -93,6 +99,7 @@ impl Row {
             vs_raw_consumer: None,
             vs_raw_produce: None,
             vs_raw_copy: None,
+            vs_metrics_off: None,
             latency_p50_ms: ms(0.5),
             latency_p99_ms: ms(0.99),
             latency_max_ms: ms(1.0),
@@ -123,7 +130,18 @@ pub fn add_ratios(rows: &mut [Row]) {
     let consumer = rate_of(RunKind::RawConsumer, rows);
     let produce = rate_of(RunKind::RawProduce, rows);
     let copy = rate_of(RunKind::RawCopy, rows);
+    let plain: Vec<(usize, f64)> = rows
+        .iter()
+        .filter(|r| r.run == RunKind::Pipeline)
+        .map(|r| (r.workers, r.msgs_per_sec))
+        .collect();
     for row in rows.iter_mut() {
+        if row.run == RunKind::PipelineMetrics {
+            row.vs_metrics_off = plain
+                .iter()
+                .find(|(w, _)| *w == row.workers)
+                .map(|(_, rate)| row.msgs_per_sec / rate);
+        }
         row.vs_raw_consumer = match row.run {
             RunKind::RawProduce | RunKind::RawCopy => None,
             _ => consumer.map(|c| row.msgs_per_sec / c),
