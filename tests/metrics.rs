@@ -3,7 +3,7 @@
 //! rules; lag rises while records are pending and falls to 0 once they are drained and
 //! committed; counters never go backwards; a second member joining shows in the rebalance
 //! counters of both; `/health` says whether the member holds an assignment and when it
-//! last committed.
+//! last committed; with `statistics.interval.ms`, librdkafka's statistics add theirs.
 
 mod common;
 
@@ -164,6 +164,9 @@ fn pipe_metrics_follow_lag_commits_and_rebalances() {
         "50",
         "-w",
         "2",
+        // librdkafka's statistics, for the few metrics taken from them.
+        "--set",
+        "statistics.interval.ms=200",
     ];
     let (mut first, first_log) = spawn_logged(&mut pipe_command(
         &bootstrap, &group, &input, &output, &flags,
@@ -210,6 +213,17 @@ fn pipe_metrics_follow_lag_commits_and_rebalances() {
         report["sources"][0]["seconds_since_last_commit"].is_number(),
         "{report}"
     );
+    one.until("metrics from librdkafka's statistics", |s| {
+        s.samples(
+            "timely_kafka_source_fetch_queue_records",
+            &[("topic", &input)],
+        )
+        .count()
+            == PARTITIONS as usize
+            && s.types
+                .contains_key("timely_kafka_source_broker_rtt_seconds")
+            && s.types.contains_key("timely_kafka_sink_broker_rtt_seconds")
+    });
 
     // Deliveries held back: read but not acknowledged, so neither processed nor committed.
     cluster
@@ -271,4 +285,29 @@ fn pipe_metrics_follow_lag_commits_and_rebalances() {
     assert!(exits_within(&mut first, "the first pipe", DEADLINE).success());
     assert!(exits_within(&mut second, "the second pipe", DEADLINE).success());
     eprintln!("scrapes: {} and {}", one.scrapes, two.scrapes);
+}
+
+/// The README's "Metrics" table lists every metric the library records, with its type and
+/// labels.
+#[test]
+fn the_readme_lists_every_metric() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read README.md");
+    for metric in timely_kafka::metrics::METRICS {
+        let labels = if metric.labels.is_empty() {
+            "—".to_owned()
+        } else {
+            metric.labels.join(", ")
+        };
+        let row = format!(
+            "| `{}` | {} | {} |",
+            metric.name,
+            metric.kind.as_str(),
+            labels
+        );
+        assert!(
+            readme.lines().any(|l| l.starts_with(&row)),
+            "README.md has no row starting {row}"
+        );
+    }
 }

@@ -462,6 +462,18 @@ impl ClientContext for GroupContext {
         }
     }
 
+    /// librdkafka's statistics (with `statistics.interval.ms`): a few fields become
+    /// metrics (see [`crate::metrics`]).
+    fn stats_raw(&self, statistics: &[u8]) {
+        if let Some(statistics) = crate::metrics::Statistics::parse(statistics) {
+            let assigned: std::collections::BTreeSet<TopicPartition> =
+                self.shared.lock().assignment.keys().cloned().collect();
+            self.shared
+                .metrics
+                .statistics(&statistics, |tp| assigned.contains(tp));
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         use rdkafka::error::RDKafkaErrorCode::{AllBrokersDown, BrokerTransportFailure};
         // "All brokers down" says nothing a connection's own error did not.

@@ -35,12 +35,20 @@
 //! fixed sets; `error` is librdkafka's error code name). [`METRICS`] lists every metric
 //! (the README's "Metrics" section is the same table).
 //!
+//! # librdkafka statistics
+//!
+//! Set `statistics.interval.ms` (off by default) on a source or sink and a few fields of
+//! librdkafka's statistics are recorded too: broker round-trip times, records waiting in
+//! each assigned partition's fetch queue, librdkafka's own lag figure, and the producer's
+//! request retries. Only those fields are parsed, once per interval.
+//!
 //! Partition gauges describe the partitions this process holds. When one is revoked, its lag
 //! gauges are set to 0 here (the member that takes it over reports it from then on); its
 //! offsets and counters keep their last values.
 
 mod sink;
 mod source;
+mod statistics;
 
 #[cfg(feature = "cli")]
 mod endpoint;
@@ -55,6 +63,7 @@ pub(crate) use sink::SinkRecorder;
 pub(crate) use source::{
     GroupMetrics, PartitionInputs, PartitionRead, PolicyKind, ReadCounts, RebalanceEvent,
 };
+pub(crate) use statistics::Statistics;
 
 use metrics::{KeyName, SharedString, Unit};
 
@@ -162,6 +171,12 @@ metrics_table! {
         "Failed records seen by a failure policy, by policy (continue or stop)."),
     (HALTED_PARTITIONS, "timely_kafka_source_halted_partitions", Gauge, GROUP,
         "Partitions whose commits a FailurePolicy::Stop halted."),
+    (SOURCE_BROKER_RTT, "timely_kafka_source_broker_rtt_seconds", Gauge, &["group", "broker"],
+        "Average round-trip time to the broker over the last statistics interval, from librdkafka's statistics (only with statistics.interval.ms)."),
+    (FETCH_QUEUE, "timely_kafka_source_fetch_queue_records", Gauge, PARTITION,
+        "Records fetched and waiting in librdkafka's queue for the partition (fetchq_cnt; only with statistics.interval.ms)."),
+    (LIBRDKAFKA_LAG, "timely_kafka_source_librdkafka_lag_records", Gauge, PARTITION,
+        "librdkafka's own lag figure for the partition (consumer_lag; only with statistics.interval.ms)."),
     (SINK_SENT, "timely_kafka_sink_records_sent_total", Counter, &[],
         "Records the sink handed to librdkafka."),
     (SINK_ACKNOWLEDGED, "timely_kafka_sink_records_acknowledged_total", Counter, &[],
@@ -176,6 +191,10 @@ metrics_table! {
         "Messages and requests in librdkafka's producer queues (its out-queue length), over all local sinks."),
     (SINK_QUEUE_WAIT, "timely_kafka_sink_queue_full_wait_seconds", Histogram, &[],
         "Per sink activation that found librdkafka's queue full: how long it waited for room (the sum is the total time waited)."),
+    (SINK_BROKER_RTT, "timely_kafka_sink_broker_rtt_seconds", Gauge, &["broker"],
+        "Average round-trip time from a sink's producer to the broker over the last statistics interval (only with statistics.interval.ms)."),
+    (SINK_REQUEST_RETRIES, "timely_kafka_sink_request_retries_total", Counter, &[],
+        "Requests librdkafka's producers retried, summed over brokers (txretries; only with statistics.interval.ms)."),
 }
 
 /// Gives every metric of [`METRICS`] its help text (and unit) in the installed recorder.

@@ -11,6 +11,7 @@ use metrics::{Counter, Gauge, Histogram};
 
 use super::names;
 use super::source::DurationStats;
+use super::statistics::{SinkStatistics, Statistics};
 
 /// How often a sink operator publishes its figures to the facade, at most.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
@@ -44,6 +45,9 @@ pub struct SinkMetrics {
     /// Per tick: from its first record handed to librdkafka until its last one was
     /// acknowledged.
     pub tick_deliveries: DurationStats,
+    /// Requests librdkafka's producer retried, from its last statistics (only with
+    /// `statistics.interval.ms`).
+    pub request_retries: u64,
 }
 
 impl SinkMetrics {
@@ -65,6 +69,7 @@ pub(crate) struct SinkRecorder {
     histogram: Histogram,
     wait_histogram: Histogram,
     publisher: Mutex<SinkPublisher>,
+    statistics: SinkStatistics,
 }
 
 impl SinkRecorder {
@@ -79,6 +84,7 @@ impl SinkRecorder {
             histogram: metrics::histogram!(names::SINK_DELIVERY),
             wait_histogram: metrics::histogram!(names::SINK_QUEUE_WAIT),
             publisher: Mutex::new(SinkPublisher::new()),
+            statistics: SinkStatistics::new(),
         }
     }
 
@@ -117,6 +123,11 @@ impl SinkRecorder {
         self.histogram.record(duration.as_secs_f64());
     }
 
+    /// Records a librdkafka statistics document of this sink's producer.
+    pub(crate) fn statistics(&self, statistics: &Statistics) {
+        self.statistics.record(statistics);
+    }
+
     pub(crate) fn snapshot(&self, acknowledged: u64, in_flight: u64) -> SinkMetrics {
         SinkMetrics {
             sent: self.sent.load(Ordering::Relaxed),
@@ -127,6 +138,7 @@ impl SinkRecorder {
             queue_depth: self.queue_depth.load(Ordering::Relaxed),
             queue_full_wait: Duration::from_nanos(self.queue_wait_nanos.load(Ordering::Relaxed)),
             tick_deliveries: *lock(&self.deliveries),
+            request_retries: self.statistics.retries(),
         }
     }
 

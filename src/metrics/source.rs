@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use metrics::{Counter, Gauge, Histogram};
 
 use super::names;
+use super::statistics::{SourceStatistics, Statistics};
 use crate::position::TopicPartition;
 
 /// How often the group thread publishes the source's figures to the facade.
@@ -64,6 +65,12 @@ pub struct PartitionMetrics {
     /// The offset a [`FailurePolicy::Stop`](crate::process::FailurePolicy::Stop) halted its
     /// commits at, if one did.
     pub halted_at: Option<i64>,
+    /// Records waiting in librdkafka's fetch queue, from its last statistics (only with
+    /// `statistics.interval.ms`).
+    pub fetch_queue: Option<i64>,
+    /// librdkafka's own lag figure, from its last statistics (only with
+    /// `statistics.interval.ms`).
+    pub librdkafka_lag: Option<i64>,
 }
 
 impl PartitionMetrics {
@@ -159,6 +166,9 @@ pub struct SourceMetrics {
     pub failures_stopped: u64,
     /// Partitions whose commits a `FailurePolicy::Stop` halted.
     pub halted_partitions: u64,
+    /// Average round-trip time to each broker over librdkafka's last statistics interval
+    /// (only with `statistics.interval.ms`), by librdkafka's broker name.
+    pub broker_rtt: BTreeMap<String, Duration>,
 }
 
 impl SourceMetrics {
@@ -266,6 +276,7 @@ pub(crate) struct GroupMetrics {
     pauses: AtomicU64,
     failures: [AtomicU64; 2],
     publisher: Mutex<Publisher>,
+    statistics: Mutex<SourceStatistics>,
 }
 
 impl GroupMetrics {
@@ -289,6 +300,7 @@ impl GroupMetrics {
             pauses: AtomicU64::new(0),
             failures: Default::default(),
             publisher: Mutex::new(Publisher::new(group)),
+            statistics: Mutex::new(SourceStatistics::new(group)),
         }
     }
 
@@ -361,6 +373,16 @@ impl GroupMetrics {
         self.failures[policy as usize].fetch_add(records, Ordering::Relaxed);
     }
 
+    /// Records a librdkafka statistics document, for the partitions `assigned` says this
+    /// process holds.
+    pub(crate) fn statistics(
+        &self,
+        statistics: &Statistics,
+        assigned: impl FnMut(&TopicPartition) -> bool,
+    ) {
+        lock(&self.statistics).record(statistics, assigned);
+    }
+
     /// Unix time of the last accepted commit.
     pub(crate) fn last_commit(&self) -> Option<SystemTime> {
         match self.last_commit_ms.load(Ordering::Relaxed) {
@@ -379,6 +401,7 @@ impl GroupMetrics {
     ) -> SourceMetrics {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let gauge = |a: &AtomicI64| a.load(Ordering::Relaxed).max(0) as u64;
+        let statistics = lock(&self.statistics);
         let partitions = partitions
             .into_iter()
             .map(|p| {
@@ -392,6 +415,12 @@ impl GroupMetrics {
                     records_read: p.records_read,
                     bytes_read: p.bytes_read,
                     halted_at: p.halted_at,
+                    fetch_queue: statistics
+                        .figures(&p.topic_partition)
+                        .map(|f| f.fetch_queue),
+                    librdkafka_lag: statistics
+                        .figures(&p.topic_partition)
+                        .and_then(|f| f.consumer_lag),
                     topic_partition: p.topic_partition,
                 }
             })
@@ -422,6 +451,7 @@ impl GroupMetrics {
             failures_continued: load(&self.failures[PolicyKind::Continue as usize]),
             failures_stopped: load(&self.failures[PolicyKind::Stop as usize]),
             halted_partitions,
+            broker_rtt: statistics.rtts(),
         }
     }
 

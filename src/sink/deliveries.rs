@@ -184,6 +184,14 @@ impl ClientContext for SinkContext {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         tracing::warn!(target: "librdkafka", "producer: {error}: {reason}");
     }
+
+    /// librdkafka's statistics (with `statistics.interval.ms`): a few fields become
+    /// metrics (see [`crate::metrics`]).
+    fn stats_raw(&self, statistics: &[u8]) {
+        if let Some(statistics) = crate::metrics::Statistics::parse(statistics) {
+            self.deliveries.metrics.statistics(&statistics);
+        }
+    }
 }
 
 impl ProducerContext for SinkContext {
