@@ -311,3 +311,123 @@ fn the_readme_lists_every_metric() {
         );
     }
 }
+
+/// `SourceControl::metrics` and `SinkHandle::metrics` in-process, without any recorder: a
+/// source → process → sink pipeline over two partitions, one record of partition 1 failing
+/// under `FailurePolicy::Stop`. Once drained: every record read and counted with its bytes,
+/// partition 0 committed with no lag, partition 1 halted at the failure with the records
+/// past it counted as halted, the failure counted under its policy, and the sink's counts
+/// agree with what it wrote.
+#[test]
+fn snapshots_add_up_in_process() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+    use timely::dataflow::operators::vec::Map;
+    use timely::dataflow::operators::Probe;
+    use timely::dataflow::ProbeHandle;
+    use timely_kafka::process::{utf8, FailurePolicy, FailurePolicyExt, ProcessExt};
+    use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
+    use timely_kafka::testing::{EmbeddedCluster, TestRecord};
+    use timely_kafka::KafkaSourceExt;
+
+    init_logging();
+    let (input, output, group) = (
+        unique_name("in"),
+        unique_name("out"),
+        unique_name("snapshot-group"),
+    );
+    let cluster = EmbeddedCluster::new(1).unwrap();
+    cluster.create_topic(&input, 2).unwrap();
+    cluster.create_topic(&output, 1).unwrap();
+    let records = (0..2).flat_map(|p| {
+        (0..10).map(move |s| {
+            let payload = if p == 1 && s == 5 {
+                "bad".to_owned()
+            } else {
+                format!("{s:04}")
+            };
+            TestRecord::new(payload).partition(p)
+        })
+    });
+    cluster.load(&input, records.collect::<Vec<_>>()).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let source = config(&bootstrap, &group, &input).build().unwrap();
+    let sink = SinkConfig::builder()
+        .brokers(&bootstrap)
+        .default_topic(&output)
+        .build()
+        .unwrap();
+    let seen = Arc::new(Mutex::new(None));
+    let found = Arc::clone(&seen);
+    timely::execute(timely::Config::thread(), move |worker| {
+        let probe = ProbeHandle::new();
+        let (handle, sink_handle) = worker.dataflow(|scope| {
+            let consumed = scope.kafka_source(&source).unwrap();
+            let processed = consumed.records.process(|record| {
+                let text = utf8(record).map_err(|e| e.to_string())?;
+                text.parse::<u32>().map_err(|e| format!("{text:?}: {e}"))
+            });
+            processed
+                .failed
+                .with_policy(FailurePolicy::Stop, &consumed.handle)
+                .probe_with(&probe);
+            let produced = processed
+                .ok
+                .map(|m| SinkRecord::new(m.data.to_string()))
+                .kafka_sink(&sink)
+                .unwrap();
+            produced.acknowledged.probe_with(&probe);
+            consumed.handle.commit_after(&probe);
+            (consumed.handle, produced.handle)
+        });
+        let started = Instant::now();
+        let done = |m: &timely_kafka::metrics::SourceMetrics| {
+            m.partitions.len() == 2
+                && m.partitions[0].committed == Some(10)
+                && m.partitions[0].committed_lag == Some(0)
+                && m.partitions[1].committed == Some(5)
+                && m.partitions[1].processed == Some(10)
+                && m.in_flight_records == 0
+        };
+        while !done(&handle.control().metrics()) && started.elapsed() < DEADLINE {
+            worker.step_or_park(Some(Duration::from_millis(20)));
+        }
+        *found.lock().unwrap() = Some((handle.control().metrics(), sink_handle.metrics()));
+        handle.shutdown();
+    })
+    .unwrap()
+    .join()
+    .into_iter()
+    .for_each(|r| r.unwrap());
+    let (source, sink) = seen.lock().unwrap().take().unwrap();
+    eprintln!("{source:#?}\n{sink:#?}");
+    assert_eq!(source.group, group);
+    assert_eq!(source.records_read, 20);
+    assert_eq!(source.bytes_read, 19 * 4 + 3);
+    let (zero, one) = (&source.partitions[0], &source.partitions[1]);
+    assert_eq!((zero.committed, zero.committed_lag), (Some(10), Some(0)));
+    assert_eq!(zero.high_watermark, Some(10));
+    assert_eq!((one.committed, one.halted_at), (Some(5), Some(5)));
+    assert_eq!(
+        one.committed_lag,
+        Some(5),
+        "the halt keeps 5 records uncommitted"
+    );
+    assert_eq!(one.halted_records(), 5);
+    assert_eq!((source.failures_stopped, source.failures_continued), (1, 0));
+    assert_eq!(source.halted_partitions, 1);
+    assert!(source.commits.succeeded >= 2, "{:?}", source.commits);
+    assert!(source.commits.sent >= source.commits.succeeded);
+    assert_eq!(source.commits.failed_total(), 0);
+    assert!(source.commits.last_success.is_some());
+    assert!(source.commits.latency.count >= 1);
+    assert_eq!(source.rebalances.assigned, 1);
+    assert_eq!((source.rebalances.revoked, source.rebalances.lost), (0, 0));
+    assert_eq!((sink.sent, sink.acknowledged, sink.in_flight), (19, 19, 0));
+    assert_eq!(sink.failed_total(), 0);
+    assert!(sink.tick_deliveries.count >= 1);
+    assert!(
+        source.broker_rtt.is_empty(),
+        "no statistics unless asked for"
+    );
+}
