@@ -143,14 +143,20 @@ impl SinkRecorder {
     }
 
     /// Publishes to the facade if the last publish is older than the interval, or `now`.
-    /// `queue_depth` is librdkafka's out-queue length, `None` once the sink is done (its
-    /// share of the process's queue gauge is then taken back).
-    pub(crate) fn publish(&self, acknowledged: u64, queue_depth: Option<u64>, now: bool) {
+    /// `queue_depth` says librdkafka's out-queue length (asked only when publishing), `None`
+    /// once the sink is done (its share of the process's queue gauge is then taken back).
+    pub(crate) fn publish(
+        &self,
+        acknowledged: u64,
+        queue_depth: impl FnOnce() -> Option<u64>,
+        now: bool,
+    ) {
         let mut publisher = lock(&self.publisher);
         if !now && publisher.last.elapsed() < PUBLISH_INTERVAL {
             return;
         }
         publisher.last = Instant::now();
+        let queue_depth = queue_depth();
         self.queue_depth
             .store(queue_depth.unwrap_or(0), Ordering::Relaxed);
         let failed = lock(&self.failed).clone();

@@ -306,7 +306,8 @@ impl Writer {
         if !self.waited.is_zero() {
             metrics.waited(std::mem::take(&mut self.waited));
         }
-        let depth = (!last).then(|| self.producer.in_flight_count().max(0) as u64);
+        let producer = &self.producer;
+        let depth = || (!last).then(|| producer.in_flight_count().max(0) as u64);
         metrics.publish(self.deliveries.delivered(), depth, last);
     }
 
