@@ -134,6 +134,8 @@ pub struct PipeArgs {
     /// deliveries) at `http://HOST:PORT/metrics`, and at `/health` whether this process
     /// holds an assignment and when it last committed (JSON; status 503 once the source
     /// stopped on an error). Port 0 picks a free port; the address is printed on stderr.
+    /// Each process of a timely cluster serves its own figures: processes sharing a host
+    /// need a port each (or 0).
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
     #[command(flatten)]
