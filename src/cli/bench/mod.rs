@@ -131,7 +131,8 @@ pub struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// Also draw throughput against workers and the latency CDF as SVG to this file.
+    /// Also draw every repetition's throughput (and with --rate the end-to-end latency CDF)
+    /// as SVG to this file, and as PNG beside it (the same name ending in .png).
     #[arg(long, value_name = "PATH")]
     plot: Option<PathBuf>,
     /// Also run the pipeline (at the first worker count) with every metric recorded through

@@ -106,8 +106,8 @@ fn cells(row: &Row) -> [String; 15] {
 }
 
 /// The slowest and fastest repetition as percentages of the median, `94-103%` (`-` with
-/// one repetition).
-fn spread(row: &Row) -> String {
+/// one repetition). The plot writes it in its column of figures too.
+pub fn spread(row: &Row) -> String {
     let min = row.rates.iter().copied().reduce(f64::min);
     let max = row.rates.iter().copied().reduce(f64::max);
     match (min, max) {

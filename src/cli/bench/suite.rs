@@ -1,5 +1,5 @@
 //! The whole benchmark: broker and topics, the load, alternated repetitions of every run,
-//! idle CPU, then the table (and JSON and SVG when asked).
+//! idle CPU, then the table (and JSON, and the plot as SVG and PNG, when asked).
 
 use std::time::Duration;
 
@@ -168,29 +168,20 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     }
     if let Some(path) = &args.plot {
         let feed = match args.rate {
-            Some(rate) => format!("fed at {rate} msgs/s"),
+            Some(rate) => format!("produced at {rate} msgs/s during each run"),
             None => "preloaded".to_owned(),
         };
         let title = format!(
-            "timely-kafka bench: {} x {} B, {} partitions, {feed}, median of {} rep(s)",
+            "timely-kafka bench: {} records × {} B, {} partitions, {} repetition(s), {feed}",
             args.messages, args.size, args.partitions, args.reps
         );
-        let latency_title = match args.rate {
-            Some(rate) => format!("Latency CDF at {rate} msgs/s"),
-            None => "Time since load (preloaded: not a latency)".to_owned(),
-        };
-        let throughput_title = match args.rate {
-            Some(_) => "Throughput (capped by the feed rate)",
-            None => "Throughput against workers",
-        };
         let labels = plot::Labels {
             title: &title,
-            throughput: throughput_title,
-            latency: &latency_title,
-            capped: args.rate.is_some(),
+            rate: args.rate,
         };
-        plot::write(path, &rows, &labels)?;
-        eprintln!("wrote {}", path.display());
+        for written in plot::write(path, &rows, &labels)? {
+            eprintln!("wrote {}", written.display());
+        }
     }
     Ok(())
 }

@@ -69,8 +69,12 @@ pub struct Row {
     pub rss_at_start_mib: Option<f64>,
     pub cpu_s_per_million: Option<f64>,
     pub broker_cpu_s_per_million: Option<f64>,
+    /// Every repetition's latencies together.
     #[serde(skip)]
     pub latency: Histogram,
+    /// Each repetition's latencies, in run order (for the plot's spread).
+    #[serde(skip)]
+    pub latency_reps: Vec<Histogram>,
 }
 
 impl Row {
@@ -119,6 +123,7 @@ impl Row {
             cpu_s_per_million: per_million(&|r| r.cpu.map(|d| d.as_secs_f64())),
             broker_cpu_s_per_million: per_million(&|r| r.broker_cpu.map(|d| d.as_secs_f64())),
             latency,
+            latency_reps: runs.iter().map(|r| r.output.latency.clone()).collect(),
         }
     }
 }
