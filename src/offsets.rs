@@ -88,7 +88,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
-use crate::client::Passthrough;
+use crate::client::{is_secret_key, Passthrough};
 use crate::group::metadata_bytes;
 use crate::position::TopicPartition;
 
@@ -611,7 +611,7 @@ impl<C: ConsumerContext + 'static> OffsetReader<C> {
             .create_with_context(context)
             .map_err(|source| OffsetsError::Client {
                 group: group.to_owned(),
-                source: Box::new(source),
+                source: Box::new(redacted(source)),
             })?;
         Ok(OffsetReader {
             consumer,
@@ -708,6 +708,22 @@ impl<C: ConsumerContext + 'static> std::fmt::Debug for OffsetReader<C> {
     }
 }
 
+/// `error` without the value of a secret setting librdkafka refused.
+fn redacted(error: KafkaError) -> KafkaError {
+    match error {
+        KafkaError::ClientConfig(code, description, key, value) if is_secret_key(&key) => {
+            // librdkafka's description quotes the value too.
+            let description = if value.is_empty() {
+                description
+            } else {
+                description.replace(&value, "[redacted]")
+            };
+            KafkaError::ClientConfig(code, description, key, "[redacted]".to_owned())
+        }
+        other => other,
+    }
+}
+
 /// The distinct topics of `partitions`, in order.
 fn topic_names(partitions: &[TopicPartition]) -> Vec<String> {
     let topics: BTreeSet<&str> = partitions.iter().map(TopicPartition::topic).collect();
@@ -789,6 +805,26 @@ mod tests {
             Watermarks { low: 0, high: 10 },
         );
         assert_eq!(lag.lag, 0);
+    }
+
+    #[test]
+    fn a_refused_secret_is_not_repeated() {
+        use rdkafka::types::RDKafkaConfRes;
+        let refused = |key: &str| {
+            redacted(KafkaError::ClientConfig(
+                RDKafkaConfRes::RD_KAFKA_CONF_INVALID,
+                format!("Invalid value \"hunter2\" for configuration property \"{key}\""),
+                key.into(),
+                "hunter2".into(),
+            ))
+            .to_string()
+        };
+        let secret = refused("sasl.password");
+        assert!(
+            !secret.contains("hunter2") && secret.contains("sasl.password"),
+            "{secret}"
+        );
+        assert!(refused("client.id").contains("hunter2"));
     }
 
     #[test]
