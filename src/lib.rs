@@ -19,6 +19,7 @@
 //!   whole API, and print as `topic/partition` and `topic/partition@offset`.
 //! * [`metrics`]: lag, commits, rebalances, reads and the sink's deliveries, through the
 //!   `metrics` facade and as in-process snapshots ([`SourceControl::metrics`]).
+//! * [`offsets`] reads where a topic and a group stand: watermarks, committed offsets, lag.
 //! * [`testing::EmbeddedCluster`] runs librdkafka's mock cluster in-process, for examples,
 //!   tests and local development.
 //!
@@ -33,6 +34,7 @@ pub mod differential;
 pub mod error;
 mod group;
 pub mod metrics;
+pub mod offsets;
 pub mod position;
 pub mod process;
 pub mod record;

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     cli::logging::init();
     match cli.command {
         Some(Command::Bench(args)) => cli::bench::run(args),
+        Some(Command::Lag(args)) => cli::lag::run(args),
         Some(Command::MockCluster(args)) => cli::mock_cluster::run(args),
         Some(Command::Pipe(args)) => cli::pipe::run(args),
         // `arg_required_else_help`: without a command, only `--version` gets here.

@@ -8,9 +8,11 @@
 
 pub mod bench;
 pub mod cpu;
+pub mod lag;
 pub mod logging;
 pub mod mock_cluster;
 pub mod pipe;
+pub mod settings;
 pub mod version;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -40,6 +42,8 @@ pub struct Cli {
 pub enum Command {
     /// Measure the pipeline against a raw rdkafka consumer on the same broker.
     Bench(bench::BenchArgs),
+    /// Show a consumer group's committed offsets, end offsets and lag, per partition.
+    Lag(lag::LagArgs),
     /// Serve an in-process mock Kafka cluster on loopback until SIGINT or SIGTERM.
     MockCluster(mock_cluster::MockClusterArgs),
     /// Consume a topic, transform each payload, produce to another topic, at-least-once.

@@ -27,13 +27,13 @@ use signal_hook::iterator::Signals;
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
-use timely_kafka::client::ClientProperties;
 use timely_kafka::metrics::Exporter;
 use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
 use timely_kafka::timely_args::TimelyArgs;
 use timely_kafka::{GroupProtocol, KafkaRecord, KafkaSourceExt, SourceConfig};
 use timely_kafka_operators::ExchangeByKey;
 
+use super::settings::{parse_setting, ClusterSettings};
 use super::HelpFlag;
 use summary::RunSummary;
 
@@ -154,14 +154,6 @@ fn parse_header(value: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Parses a `--set`, `--consumer-set` or `--producer-set KEY=VALUE` value.
-fn parse_setting(value: &str) -> Result<(String, String), String> {
-    match value.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
-        _ => Err("expected KEY=VALUE with a non-empty key".to_owned()),
-    }
-}
-
 /// Runs the pipe; exit status 0 after a graceful stop, 1 on failure, 130 on a second signal.
 pub fn run(args: PipeArgs) -> ExitCode {
     match pipe(args) {
@@ -182,11 +174,10 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?,
         None => args.group_protocol,
     };
-    let file = ClientProperties::read(args.config.as_deref()).map_err(|e| e.to_string())?;
-    let file_settings = file.settings;
-    let brokers = args.brokers.clone().or(file.bootstrap_servers).ok_or(
-        "no brokers: give --brokers, or bootstrap.servers in the --config file".to_owned(),
-    )?;
+    let ClusterSettings {
+        brokers,
+        file: file_settings,
+    } = ClusterSettings::read(args.brokers.as_deref(), args.config.as_deref())?;
     let mut source = SourceConfig::builder()
         .brokers(&brokers)
         .group_id(&args.group)

@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 use differential_dataflow::consolidation::consolidate;
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Capability, Concat, ToStream};
 use timely::dataflow::StreamVec;
+use timely::progress::frontier::MutableAntichain;
+use timely::scheduling::Activator;
 use timely_kafka_operators::stable_hash;
 
 use super::rebuild::{live_keys, watch_snapshot};
@@ -55,7 +58,10 @@ const SETTLE_AFTER_END: Duration = Duration::from_secs(10);
 type Update = ((Vec<u8>, Vec<u8>), isize);
 
 /// Updates of one tick, held with its capability until the tick is complete.
-type Pending = (Capability<u64>, Vec<Update>);
+struct Pending {
+    capability: Capability<u64>,
+    updates: Vec<Update>,
+}
 
 /// What the changelog operator receives, routed by key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,113 +120,44 @@ fn changelog<'scope>(
     let done = Arc::new(AtomicBool::new(false));
     let alive = Arc::new(());
     // The snapshot watcher starts once the operator's address is known, below.
-    let mut watch: Option<(SourceConfig, Arc<AtomicBool>, std::sync::Weak<()>)> =
-        rebuild.map(|s| (s.clone(), Arc::clone(&done), Arc::downgrade(&alive)));
+    let mut watch: Option<SourceConfig> = rebuild.cloned();
     let mut watch_error: Option<SinkError> = None;
     let records: StreamVec<'scope, u64, SinkRecord> = changes.unary_frontier(
         Exchange::new(|change: &Change| stable_hash(change.key())),
         "UpsertChangelog",
         |initial, info| {
-            if let Some((source, done, alive)) = watch.take() {
+            if let Some(source) = watch.take() {
                 let activator = scope.worker().sync_activator_for(info.address.to_vec());
+                let (done, alive) = (Arc::clone(&done), Arc::downgrade(&alive));
                 if let Err(e) = watch_snapshot(&source, done, alive, activator) {
                     watch_error = Some(e);
                 }
             }
-            // Held (at the input frontier, never behind it) until the stale keys are
-            // tombstoned; only a rebuilt view has any.
-            let mut held = rebuild.is_some().then_some(initial);
-            let activator = scope.activator_for(info.address.clone());
-            // When the input ended with the snapshot not yet confirmed (a shutdown right
-            // after catching up: the final commit is still on its way).
-            let mut input_ended: Option<Instant> = None;
-            // The watcher runs while this operator exists.
-            let alive = alive;
-            let mut pending: BTreeMap<u64, Pending> = BTreeMap::new();
-            let mut baseline: HashSet<Vec<u8>> = HashSet::new();
+            let stale_keys = rebuild.is_some().then(|| StaleKeys {
+                held: initial,
+                baseline: HashSet::new(),
+                caught_up: done,
+                input_ended: None,
+                activator: scope.activator_for(info.address.clone()),
+            });
+            let mut changelog = Changelog {
+                pending: BTreeMap::new(),
+                stale_keys,
+                _alive: alive,
+            };
             move |(input, frontier), output| {
-                let _ = &alive;
                 input.for_each(|stamp, data| {
-                    let Some(cap) = stamp.retain_least(output.output_index()) else {
+                    let Some(capability) = stamp.retain_least(output.output_index()) else {
                         tracing::error!(
                             "upsert sink: {} updates arrived with an empty stamp",
                             data.len()
                         );
                         return;
                     };
-                    for change in data.drain(..) {
-                        match change {
-                            Change::Update(pair, time, diff) => pending
-                                .entry(time)
-                                .or_insert_with(|| (cap.delayed(&time), Vec::new()))
-                                .1
-                                .push((pair, diff)),
-                            Change::Baseline(key) => {
-                                baseline.insert(key);
-                            }
-                        }
-                    }
+                    changelog.accept(&capability, data);
                 });
-                while let Some(entry) = pending.first_entry() {
-                    if frontier.less_equal(entry.key()) {
-                        break;
-                    }
-                    let (cap, mut updates) = entry.remove();
-                    consolidate(&mut updates);
-                    let mut session = output.session(&cap);
-                    for (key, value) in latest_values(updates) {
-                        baseline.remove(&key);
-                        // `None` is a tombstone: Kafka's null payload.
-                        let record = SinkRecord {
-                            payload: value,
-                            ..SinkRecord::new(Vec::new())
-                        };
-                        session.give(record.key(key));
-                    }
-                }
-                if let Some(cap) = held.as_mut() {
-                    // Every baseline key has arrived once the input frontier is past 0.
-                    let baseline_complete = !frontier.less_equal(&0);
-                    if done.load(Ordering::Acquire) && baseline_complete {
-                        if !baseline.is_empty() {
-                            tracing::info!(
-                                "upsert sink: {} key(s) left the view while it was down: writing tombstones",
-                                baseline.len()
-                            );
-                        }
-                        let mut session = output.session(cap);
-                        for key in baseline.drain() {
-                            session.give(SinkRecord {
-                                payload: None,
-                                ..SinkRecord::new(Vec::new()).key(key)
-                            });
-                        }
-                        drop(session);
-                        held = None;
-                    } else {
-                        match frontier.frontier().iter().min() {
-                            Some(least) if least > cap.time() => cap.downgrade(least),
-                            Some(_) => {}
-                            None => {
-                                // The input ended. Step past every tick, so the probe and
-                                // the source's final commit are not held back by this
-                                // capability, and wait a little for that commit to confirm
-                                // the snapshot; a view stopped before catching up settles
-                                // nothing.
-                                if *cap.time() < u64::MAX {
-                                    cap.downgrade(&u64::MAX);
-                                }
-                                let ended = *input_ended.get_or_insert_with(Instant::now);
-                                if ended.elapsed() < SETTLE_AFTER_END {
-                                    activator.activate_after(Duration::from_millis(100));
-                                } else {
-                                    tracing::info!("upsert sink: the input ended before the view caught up with it; no stale keys removed");
-                                    held = None;
-                                }
-                            }
-                        }
-                    }
-                }
+                changelog.write_complete_ticks(frontier, output);
+                changelog.settle_stale_keys(frontier, output);
             }
         },
     );
@@ -228,6 +165,156 @@ fn changelog<'scope>(
         return Err(error);
     }
     records.kafka_sink(config)
+}
+
+/// The output of the changelog operator.
+type Output<'a> = OutputBuilderSession<'a, u64, CapacityContainerBuilder<Vec<SinkRecord>>>;
+
+/// The changelog operator on one worker: each tick's updates, held with the tick's
+/// capability until the input frontier passes the tick, then written as the new value of
+/// each key that changed; for a rebuilt view, also the removal of the keys that left it while
+/// it was down.
+struct Changelog {
+    /// The updates of each tick the input frontier has not passed yet.
+    pending: BTreeMap<u64, Pending>,
+    /// A rebuilt view's stale keys, until they are tombstoned (or the input ended first);
+    /// `None` for a plain upsert sink.
+    stale_keys: Option<StaleKeys>,
+    /// The snapshot watcher runs while this exists (it holds a `Weak` of it).
+    _alive: Arc<()>,
+}
+
+/// The keys a rebuilt view's output topic held at start that the view has not written
+/// since, and what it takes to know they are stale: the view has caught up with its input as
+/// it stood at start.
+struct StaleKeys {
+    /// Held (at the input frontier, never behind it) until the stale keys are tombstoned, so
+    /// the sink's frontier does not pass the view's catching up before they are.
+    held: Capability<u64>,
+    /// Output-topic keys from start that no tick has written yet.
+    baseline: HashSet<Vec<u8>>,
+    /// Set by the snapshot watcher once the view has caught up.
+    caught_up: Arc<AtomicBool>,
+    /// When the input ended with the snapshot not yet confirmed (a shutdown right after
+    /// catching up: the final commit is still on its way).
+    input_ended: Option<Instant>,
+    /// Wakes the operator to look again while it waits for that confirmation.
+    activator: Activator,
+}
+
+impl Changelog {
+    /// Takes in one container of changes stamped `capability`: updates wait for their tick,
+    /// baseline keys join the stale-key candidates.
+    fn accept(&mut self, capability: &Capability<u64>, changes: &mut Vec<Change>) {
+        for change in changes.drain(..) {
+            match change {
+                Change::Update(pair, time, diff) => self
+                    .pending
+                    .entry(time)
+                    .or_insert_with(|| Pending {
+                        capability: capability.delayed(&time),
+                        updates: Vec::new(),
+                    })
+                    .updates
+                    .push((pair, diff)),
+                Change::Baseline(key) => {
+                    // Only a rebuilt view reads baseline keys.
+                    if let Some(stale) = self.stale_keys.as_mut() {
+                        stale.baseline.insert(key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes every tick the input frontier has passed, in tick order: each changed key's
+    /// new value, or a tombstone for a key with none left.
+    fn write_complete_ticks(&mut self, frontier: &MutableAntichain<u64>, output: &mut Output) {
+        while let Some(entry) = self.pending.first_entry() {
+            if frontier.less_equal(entry.key()) {
+                break;
+            }
+            let Pending {
+                capability,
+                mut updates,
+            } = entry.remove();
+            consolidate(&mut updates);
+            let mut session = output.session(&capability);
+            for (key, value) in latest_values(updates) {
+                if let Some(stale) = self.stale_keys.as_mut() {
+                    stale.baseline.remove(&key);
+                }
+                // `None` is a tombstone: Kafka's null payload.
+                let record = SinkRecord {
+                    payload: value,
+                    ..SinkRecord::new(Vec::new())
+                };
+                session.give(record.key(key));
+            }
+        }
+    }
+
+    /// Moves a rebuilt view's stale-key cleanup on; see [`StaleKeys::settle`].
+    fn settle_stale_keys(&mut self, frontier: &MutableAntichain<u64>, output: &mut Output) {
+        if let Some(stale) = self.stale_keys.as_mut() {
+            if stale.settle(frontier, output) {
+                self.stale_keys = None;
+            }
+        }
+    }
+}
+
+impl StaleKeys {
+    /// Tombstones the stale keys once the view has caught up and every baseline key has
+    /// arrived; until then follows the input frontier with the held capability. Once the
+    /// input has ended, waits [`SETTLE_AFTER_END`] for the snapshot to be confirmed, then
+    /// gives up. True when the cleanup is over (done or given up): the capability may go.
+    fn settle(&mut self, frontier: &MutableAntichain<u64>, output: &mut Output) -> bool {
+        // Every baseline key has arrived once the input frontier is past 0.
+        let baseline_complete = !frontier.less_equal(&0);
+        if self.caught_up.load(Ordering::Acquire) && baseline_complete {
+            self.tombstone_all(output);
+            return true;
+        }
+        match frontier.frontier().iter().min() {
+            Some(least) if least > self.held.time() => self.held.downgrade(least),
+            Some(_) => {}
+            None => {
+                // The input ended. Step past every tick, so the probe and the source's final
+                // commit are not held back by this capability, and wait a little for that
+                // commit to confirm the snapshot; a view stopped before catching up settles
+                // nothing.
+                if *self.held.time() < u64::MAX {
+                    self.held.downgrade(&u64::MAX);
+                }
+                let ended = *self.input_ended.get_or_insert_with(Instant::now);
+                if ended.elapsed() < SETTLE_AFTER_END {
+                    self.activator.activate_after(Duration::from_millis(100));
+                } else {
+                    tracing::info!("upsert sink: the input ended before the view caught up with it; no stale keys removed");
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Writes a tombstone for every key that left the view while it was down.
+    fn tombstone_all(&mut self, output: &mut Output) {
+        if !self.baseline.is_empty() {
+            tracing::info!(
+                "upsert sink: {} key(s) left the view while it was down: writing tombstones",
+                self.baseline.len()
+            );
+        }
+        let mut session = output.session(&self.held);
+        for key in self.baseline.drain() {
+            session.give(SinkRecord {
+                payload: None,
+                ..SinkRecord::new(Vec::new()).key(key)
+            });
+        }
+    }
 }
 
 /// The new value of every key that changed, from one tick's consolidated updates: the value

@@ -24,7 +24,7 @@ use timely::scheduling::SyncActivator;
 
 use super::end_of_partition::EndOfPartitionIsExpected;
 use crate::error::SinkError;
-use crate::group::metadata_bytes;
+use crate::offsets::{CommittedOffset, OffsetReader, OffsetsError};
 use crate::position::TopicPartition;
 use crate::sink::SinkConfig;
 use crate::SourceConfig;
@@ -34,102 +34,62 @@ const POLL: Duration = Duration::from_millis(200);
 /// The timeout of each broker request made here.
 const REQUEST: Duration = Duration::from_secs(10);
 
-/// A committed offset and its metadata, as raw bytes (another client's need not be UTF-8).
-type CommittedAt = (Option<i64>, Vec<u8>);
-
-/// Where the input stood at start: per partition, its high watermark, and the committed
-/// offset and metadata the group held then.
+/// Where the input stood at start: per partition, its high watermark, and the commit the
+/// group held then.
 struct Snapshot {
     ends: BTreeMap<TopicPartition, i64>,
-    committed_at_start: BTreeMap<TopicPartition, CommittedAt>,
+    committed_at_start: BTreeMap<TopicPartition, CommittedOffset>,
 }
 
-/// A client of the source's group, with the user's settings.
-fn client(source: &SourceConfig) -> Result<BaseConsumer, SinkError> {
-    let group = source.group_id();
-    let mut config = ClientConfig::new();
-    source.group.passthrough.apply_to(&mut config);
-    config
-        .set("bootstrap.servers", source.brokers())
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .map_err(|e| SinkError::Rebuild(format!("creating a client of group `{group}`: {e}")))
+/// A reader of the source's group's offsets, with the user's settings.
+fn reader(source: &SourceConfig) -> Result<OffsetReader, SinkError> {
+    OffsetReader::with_passthrough(
+        source.brokers(),
+        source.group_id(),
+        &source.group.passthrough,
+    )
+    .map(|reader| reader.timeout(REQUEST))
+    .map_err(|e| SinkError::Rebuild(e.to_string()))
 }
 
 /// The committed offset and metadata of every partition in `partitions`.
 fn committed(
-    consumer: &BaseConsumer,
+    reader: &OffsetReader,
     partitions: &[TopicPartition],
-) -> Result<BTreeMap<TopicPartition, CommittedAt>, SinkError> {
-    let mut tpl = TopicPartitionList::new();
-    for tp in partitions {
-        tpl.add_partition(&tp.topic, tp.partition);
-    }
-    let list = consumer
-        .committed_offsets(tpl, REQUEST)
-        .map_err(|e| SinkError::Rebuild(format!("reading committed offsets: {e}")))?;
-    let metadata = metadata_bytes(&list);
-    let result = list
-        .elements()
-        .iter()
-        .zip(metadata)
-        .map(|(e, metadata)| {
-            let offset = match e.offset() {
-                Offset::Offset(o) => Some(o),
-                _ => None,
-            };
-            (
-                TopicPartition::new(e.topic(), e.partition()),
-                (offset, metadata),
-            )
-        })
-        .collect();
-    drop(list);
-    Ok(result)
+) -> Result<BTreeMap<TopicPartition, CommittedOffset>, SinkError> {
+    reader
+        .committed_offsets(partitions)
+        .map_err(|e| SinkError::Rebuild(e.to_string()))
 }
 
 impl Snapshot {
-    fn take(consumer: &BaseConsumer, source: &SourceConfig) -> Result<Self, SinkError> {
+    fn take(reader: &OffsetReader, source: &SourceConfig) -> Result<Self, SinkError> {
         let mut ends = BTreeMap::new();
         for topic in source.topics() {
-            let metadata = consumer
-                .fetch_metadata(Some(topic), REQUEST)
-                .map_err(|e| SinkError::Rebuild(format!("metadata of `{topic}`: {e}")))?;
-            // A missing (or misspelled) input would look like an empty one: the view would
-            // count as caught up at once and tombstone every key of its output. Refuse it.
-            let found = metadata
-                .topics()
-                .iter()
-                .find(|t| t.name() == topic.as_str());
-            match found {
-                Some(t) if t.error().is_none() && !t.partitions().is_empty() => {}
-                _ => {
-                    return Err(SinkError::Rebuild(format!(
+            let partitions = reader.partitions(topic).map_err(|e| match e {
+                // A missing (or misspelled) input would look like an empty one: the view
+                // would count as caught up at once and tombstone every key of its output.
+                // Refuse it.
+                OffsetsError::UnknownTopic { .. } => SinkError::Rebuild(format!(
                     "input topic `{topic}` does not exist (or has no partitions): a view rebuilt \
-                         from it would be empty and would delete every key of its output topic; \
-                         check the source's topics"
-                )))
-                }
-            }
-            for t in metadata.topics() {
-                for p in t.partitions() {
-                    let (low, high) =
-                        consumer
-                            .fetch_watermarks(topic, p.id(), REQUEST)
-                            .map_err(|e| {
-                                let tp = TopicPartition::new(topic.as_str(), p.id());
-                                SinkError::Rebuild(format!("watermarks of {tp}: {e}"))
-                            })?;
-                    // An empty partition has nothing to catch up with.
-                    if high > low {
-                        ends.insert(TopicPartition::new(topic.as_str(), p.id()), high);
-                    }
-                }
-            }
+                     from it would be empty and would delete every key of its output topic; \
+                     check the source's topics"
+                )),
+                other => SinkError::Rebuild(other.to_string()),
+            })?;
+            let marks = reader
+                .watermarks(&partitions)
+                .map_err(|e| SinkError::Rebuild(e.to_string()))?;
+            // An empty partition has nothing to catch up with.
+            ends.extend(
+                marks
+                    .into_iter()
+                    .filter(|(_, marks)| marks.high > marks.low)
+                    .map(|(tp, marks)| (tp, marks.high)),
+            );
         }
         let partitions: Vec<TopicPartition> = ends.keys().cloned().collect();
-        let committed_at_start = committed(consumer, &partitions)?;
+        let committed_at_start = committed(reader, &partitions)?;
         Ok(Snapshot {
             ends,
             committed_at_start,
@@ -137,10 +97,14 @@ impl Snapshot {
     }
 
     /// Whether this run has committed every partition up to its end at start.
-    fn caught_up(&self, now: &BTreeMap<TopicPartition, CommittedAt>) -> bool {
+    fn caught_up(&self, now: &BTreeMap<TopicPartition, CommittedOffset>) -> bool {
         self.ends.iter().all(|(tp, end)| match now.get(tp) {
-            Some((Some(offset), metadata)) => {
-                *offset >= *end && Some(metadata) != self.committed_at_start.get(tp).map(|c| &c.1)
+            Some(CommittedOffset {
+                offset: Some(offset),
+                metadata,
+            }) => {
+                *offset >= *end
+                    && Some(metadata) != self.committed_at_start.get(tp).map(|c| &c.metadata)
             }
             _ => false,
         })
@@ -155,13 +119,13 @@ pub(super) fn watch_snapshot(
     alive: Weak<()>,
     activator: SyncActivator,
 ) -> Result<(), SinkError> {
-    let consumer = client(source)?;
-    let snapshot = Snapshot::take(&consumer, source)?;
+    let reader = reader(source)?;
+    let snapshot = Snapshot::take(&reader, source)?;
     let group = source.group_id().to_owned();
     if snapshot
         .committed_at_start
         .values()
-        .any(|(_, metadata)| metadata == source.commit_metadata().as_bytes())
+        .any(|committed| committed.metadata == source.commit_metadata().as_bytes())
     {
         // The same config ran before in this process: its own commits look like this run's.
         tracing::warn!(%group, "the group's offsets already carry this source's commit metadata (a config reused across runs?): this run cannot tell its commits apart, so stale keys will not be removed");
@@ -178,7 +142,7 @@ pub(super) fn watch_snapshot(
             let partitions: Vec<TopicPartition> = snapshot.ends.keys().cloned().collect();
             let started = Instant::now();
             while alive.upgrade().is_some() {
-                match committed(&consumer, &partitions) {
+                match committed(&reader, &partitions) {
                     Ok(now) if snapshot.caught_up(&now) => {
                         tracing::info!(%group, "the view caught up with its input as of its start after {:?}", started.elapsed());
                         done.store(true, Ordering::Release);

@@ -11,8 +11,10 @@ use tracing::info;
 
 use super::error::ClusterError;
 use super::load::Loader;
-use super::offsets;
+use super::offsets::{self, REQUEST_TIMEOUT};
 use super::record::{LoadReport, TestRecord};
+use crate::offsets::Watermarks;
+use crate::position::TopicPartition;
 
 /// The most replicas a topic gets, when the cluster has that many brokers.
 const MAX_REPLICATION_FACTOR: i32 = 3;
@@ -273,11 +275,10 @@ impl EmbeddedCluster {
     /// record will get, which equals the number of records written to an unpruned
     /// partition.
     pub fn end_offsets(&self, topic: &str) -> Result<BTreeMap<i32, i64>, ClusterError> {
-        let partitions = self.partition_count(topic)?;
-        let watermarks = offsets::watermarks(self.host.client(), topic, partitions)?;
-        Ok(watermarks
+        Ok(self
+            .watermarks(topic)?
             .into_iter()
-            .map(|(p, (_, high))| (p, high))
+            .map(|(tp, marks)| (tp.partition, marks.high))
             .collect())
     }
 
@@ -285,11 +286,10 @@ impl EmbeddedCluster {
     /// drops old record batches to stay within its ~5 MiB per partition. A test that
     /// loads a lot can check this is still 0 to know nothing was lost.
     pub fn start_offsets(&self, topic: &str) -> Result<BTreeMap<i32, i64>, ClusterError> {
-        let partitions = self.partition_count(topic)?;
-        let watermarks = offsets::watermarks(self.host.client(), topic, partitions)?;
-        Ok(watermarks
+        Ok(self
+            .watermarks(topic)?
             .into_iter()
-            .map(|(p, (low, _))| (p, low))
+            .map(|(tp, marks)| (tp.partition, marks.low))
             .collect())
     }
 
@@ -309,7 +309,25 @@ impl EmbeddedCluster {
 
     /// How many partitions `topic` has, from a fresh metadata request.
     pub fn partition_count(&self, topic: &str) -> Result<i32, ClusterError> {
-        offsets::partition_count(self.host.client(), topic)
+        Ok(crate::offsets::partition_count(
+            self.host.client(),
+            topic,
+            REQUEST_TIMEOUT,
+        )?)
+    }
+
+    /// The watermarks of every partition of `topic`, from fresh requests.
+    fn watermarks(
+        &self,
+        topic: &str,
+    ) -> Result<BTreeMap<TopicPartition, Watermarks>, ClusterError> {
+        let client = self.host.client();
+        let partitions = crate::offsets::partitions(client, topic, REQUEST_TIMEOUT)?;
+        Ok(crate::offsets::watermarks(
+            client,
+            &partitions,
+            REQUEST_TIMEOUT,
+        )?)
     }
 }
 

@@ -178,4 +178,8 @@ pub enum ClusterError {
         #[source]
         source: Box<KafkaError>,
     },
+
+    /// Another failure reading offsets (see [`crate::offsets`]).
+    #[error(transparent)]
+    Offsets(crate::offsets::OffsetsError),
 }

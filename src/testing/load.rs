@@ -17,6 +17,7 @@ use rdkafka::ClientContext;
 use tracing::{debug, warn};
 
 use super::error::ClusterError;
+use super::offsets::REQUEST_TIMEOUT;
 use super::record::{LoadReport, TestRecord};
 
 /// How long librdkafka keeps retrying a record before reporting it failed.
@@ -290,6 +291,7 @@ where
     I: IntoIterator<Item = TestRecord>,
 {
     let loader = Loader::new(bootstrap_servers, settings)?;
-    let partitions = super::offsets::partition_count(loader.producer.client(), topic)?;
+    let partitions =
+        crate::offsets::partition_count(loader.producer.client(), topic, REQUEST_TIMEOUT)?;
     loader.load(topic, partitions, records)
 }

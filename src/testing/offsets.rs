@@ -1,132 +1,81 @@
-//! Reading topic layout and offsets: partition counts, end offsets, committed offsets.
+//! The embedded cluster's offsets, read through [`crate::offsets`] and reported as
+//! [`ClusterError`]s.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::client::Client;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::error::ClusterError;
+use crate::offsets::{OffsetReader, OffsetsError};
+use crate::position::TopicPartition;
 
 /// Timeout of one request to the cluster (metadata, watermarks, committed offsets).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const REQUEST_TIMEOUT: Duration = crate::offsets::DEFAULT_TIMEOUT;
 
-/// How many partitions `topic` has, from a fresh metadata request.
-pub(crate) fn partition_count<C: ClientContext>(
-    client: &Client<C>,
-    topic: &str,
-) -> Result<i32, ClusterError> {
-    let metadata = client
-        .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
-        .map_err(|source| ClusterError::Metadata {
-            topic: topic.to_owned(),
-            source: Box::new(source),
-        })?;
-    let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
-        return Err(ClusterError::UnknownTopic {
-            topic: topic.to_owned(),
-        });
-    };
-    match found.error() {
-        None if !found.partitions().is_empty() => Ok(found.partitions().len() as i32),
-        None => Err(ClusterError::UnknownTopic {
-            topic: topic.to_owned(),
-        }),
-        Some(code) => match RDKafkaErrorCode::from(code) {
-            RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic => {
-                Err(ClusterError::UnknownTopic {
-                    topic: topic.to_owned(),
-                })
+impl From<OffsetsError> for ClusterError {
+    fn from(error: OffsetsError) -> Self {
+        match error {
+            OffsetsError::Client { source, .. } => ClusterError::Client {
+                role: "offset reader",
+                source,
+            },
+            OffsetsError::Metadata { topic, source } => ClusterError::Metadata { topic, source },
+            OffsetsError::UnknownTopic { topic } => ClusterError::UnknownTopic { topic },
+            OffsetsError::Watermarks {
+                topic_partition,
+                source,
+            } => ClusterError::Watermarks {
+                topic: topic_partition.topic().to_owned(),
+                partition: topic_partition.partition,
+                source,
+            },
+            OffsetsError::CommittedOffsets {
+                group,
+                topics,
+                source,
+            } => ClusterError::CommittedOffsets {
+                group,
+                topic: topics.join(","),
+                source,
+            },
+            OffsetsError::PartitionCommittedOffset {
+                group,
+                topic_partition,
+                source,
+            } => ClusterError::PartitionCommittedOffset {
+                group,
+                topic: topic_partition.topic().to_owned(),
+                partition: topic_partition.partition,
+                source,
+            },
+            other @ (OffsetsError::NoGroup | OffsetsError::ClusterMetadata { .. }) => {
+                ClusterError::Offsets(other)
             }
-            other => Err(ClusterError::Metadata {
-                topic: topic.to_owned(),
-                source: Box::new(KafkaError::MetadataFetch(other)),
-            }),
-        },
+        }
     }
-}
-
-/// The (low, high) watermarks of partitions `0..partitions` of `topic`.
-pub(crate) fn watermarks<C: ClientContext>(
-    client: &Client<C>,
-    topic: &str,
-    partitions: i32,
-) -> Result<BTreeMap<i32, (i64, i64)>, ClusterError> {
-    (0..partitions)
-        .map(|partition| {
-            client
-                .fetch_watermarks(topic, partition, REQUEST_TIMEOUT)
-                .map(|watermarks| (partition, watermarks))
-                .map_err(|source| ClusterError::Watermarks {
-                    topic: topic.to_owned(),
-                    partition,
-                    source: Box::new(source),
-                })
-        })
-        .collect()
 }
 
 /// The offsets `group` has committed for partitions `0..partitions` of `topic` on the
 /// cluster at `bootstrap_servers`; `None` where it has committed none. Any Kafka cluster,
-/// not only an [`EmbeddedCluster`](super::EmbeddedCluster): this is how every test and tool
-/// of the project reads a group's commits, through a short-lived consumer that joins no
-/// group (it never subscribes), so the group's members are not disturbed.
+/// not only an [`EmbeddedCluster`](super::EmbeddedCluster): a short-lived
+/// [`OffsetReader`] that joins no group (it never subscribes), so the group's members are
+/// not disturbed. [`crate::offsets`] reads the same with the caller's client settings.
 pub fn committed_offsets(
     bootstrap_servers: &str,
     group: &str,
     topic: &str,
     partitions: i32,
 ) -> Result<BTreeMap<i32, Option<i64>>, ClusterError> {
-    let error = |source| ClusterError::CommittedOffsets {
-        group: group.to_owned(),
-        topic: topic.to_owned(),
-        source: Box::new(source),
-    };
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
-        .set("group.id", group)
-        .set("client.id", "timely-kafka-testing-offset-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .map_err(|source| ClusterError::Client {
-            role: "offset reader",
-            source: Box::new(source),
-        })?;
-    // Every TopicPartitionList lives in this block, so all are dropped before the
-    // consumer: dropping a consumer while a list from `committed` is alive can hang
-    // librdkafka's shutdown.
-    let offsets = {
-        let mut wanted = TopicPartitionList::with_capacity(partitions as usize);
-        for partition in 0..partitions {
-            wanted.add_partition(topic, partition);
-        }
-        let committed = consumer
-            .committed_offsets(wanted, REQUEST_TIMEOUT)
-            .map_err(error)?;
-        committed
-            .elements_for_topic(topic)
-            .into_iter()
-            .map(|element| {
-                element
-                    .error()
-                    .map_err(|source| ClusterError::PartitionCommittedOffset {
-                        group: group.to_owned(),
-                        topic: topic.to_owned(),
-                        partition: element.partition(),
-                        source: Box::new(source),
-                    })?;
-                let offset = match element.offset() {
-                    Offset::Offset(offset) => Some(offset),
-                    _ => None,
-                };
-                Ok((element.partition(), offset))
-            })
-            .collect::<Result<BTreeMap<_, _>, ClusterError>>()
-    };
-    drop(consumer);
-    offsets
+    let mut settings = ClientConfig::new();
+    settings.set("client.id", "timely-kafka-testing-offset-reader");
+    let reader = OffsetReader::new(bootstrap_servers, group, &settings)?;
+    let wanted: Vec<TopicPartition> = (0..partitions)
+        .map(|partition| TopicPartition::new(topic, partition))
+        .collect();
+    Ok(reader
+        .committed_offsets(&wanted)?
+        .into_iter()
+        .map(|(tp, committed)| (tp.partition, committed.offset))
+        .collect())
 }

@@ -8,12 +8,15 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::ClientConfig;
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
+use timely_kafka::offsets;
 use timely_kafka::testing::{Checker, EmbeddedCluster, Report};
-use timely_kafka::{KafkaSourceExt, SourceConfigBuilder, SourceControl, SourceProgress};
+use timely_kafka::{
+    KafkaSourceExt, SourceConfigBuilder, SourceControl, SourceProgress, TopicPartition,
+};
 
 use super::{init_logging, read_topic};
 
@@ -236,25 +239,23 @@ impl Commits {
     /// Reads the committed offsets once. A failed read (the coordinator is unreachable)
     /// records nothing and returns `false`.
     pub fn poll(&mut self) -> bool {
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..self.partitions {
-            tpl.add_partition(&self.topic, p);
-        }
-        let Ok(result) = self.observer.committed_offsets(tpl, Duration::from_secs(1)) else {
+        let wanted: Vec<TopicPartition> = (0..self.partitions)
+            .map(|p| TopicPartition::new(self.topic.as_str(), p))
+            .collect();
+        let Ok(result) =
+            offsets::committed_offsets(&self.observer, &wanted, Duration::from_secs(1))
+        else {
             return false;
         };
         let at = Instant::now();
-        for p in 0..self.partitions {
-            let offset = match result.find_partition(&self.topic, p).map(|e| e.offset()) {
-                Some(Offset::Offset(o)) => Some(o),
-                _ => None,
-            };
-            if let Some(o) = offset {
+        for (tp, committed) in result {
+            let p = tp.partition;
+            if let Some(o) = committed.offset {
                 self.readings.push((p, o));
                 self.read_at.push(at);
                 self.positions.push(None);
             }
-            self.last.insert(p, offset);
+            self.last.insert(p, committed.offset);
         }
         true
     }

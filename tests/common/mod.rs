@@ -169,7 +169,8 @@ pub fn committed(
 
 /// [`committed`], or the error of the reading (a real broker answers `NOT_COORDINATOR`
 /// now and then, while a new group's coordinator is being set up): the library's
-/// [`timely_kafka::testing::committed_offsets`].
+/// [`timely_kafka::testing::committed_offsets`], which reads through
+/// [`timely_kafka::offsets`].
 pub fn try_committed(
     bootstrap: &str,
     group: &str,

@@ -194,17 +194,10 @@ pub fn end_offsets(topic: &str) -> BTreeMap<i32, i64> {
         .set("bootstrap.servers", brokers())
         .create()
         .expect("watermark reader");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), DEADLINE)
-        .expect("topic metadata");
-    let partitions = metadata.topics()[0].partitions().len() as i32;
-    (0..partitions)
-        .map(|p| {
-            let (_, high) = consumer
-                .fetch_watermarks(topic, p, DEADLINE)
-                .unwrap_or_else(|e| panic!("end offset of {topic}/{p}: {e}"));
-            (p, high)
-        })
+    timely_kafka::offsets::end_offsets(consumer.client(), topic, DEADLINE)
+        .unwrap_or_else(|e| panic!("end offsets of {topic}: {e}"))
+        .into_iter()
+        .map(|(tp, high)| (tp.partition, high))
         .collect()
 }
 

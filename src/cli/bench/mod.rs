@@ -31,7 +31,6 @@ mod copy;
 mod data;
 mod idle;
 mod json;
-mod lag;
 mod latency;
 mod load;
 mod measure;

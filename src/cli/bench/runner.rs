@@ -1,9 +1,12 @@
 //! Runs one repetition of one measurement: resets the peak RSS, feeds the topic at the
 //! rate if asked, runs the consumer side, and collects CPU, peak RSS and commit lag.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::lag;
+use rdkafka::ClientConfig;
+use timely_kafka::offsets::{GroupLag, OffsetReader, OffsetsError, PartitionLag, Watermarks};
+
 use super::measure::{RunOutput, RunStats};
 use super::rate::{self, FeedSpec};
 use super::signals::RunSignals;
@@ -14,7 +17,30 @@ pub struct LagTarget<'a> {
     pub bootstrap: &'a str,
     pub group: &'a str,
     pub topic: &'a str,
-    pub partitions: i32,
+}
+
+impl LagTarget<'_> {
+    /// The group's lag on the topic now, read by a client that joins no group.
+    fn read(&self) -> Result<GroupLag, OffsetsError> {
+        let mut settings = ClientConfig::new();
+        settings.set("client.id", "timely-kafka-bench-offsets");
+        OffsetReader::new(self.bootstrap, self.group, &settings)?.group_lag([self.topic])
+    }
+}
+
+/// The lag `now` would show had the group committed `committed` instead.
+fn lag_at(now: &GroupLag, committed: &BTreeMap<i32, i64>) -> u64 {
+    now.partitions
+        .iter()
+        .map(|p| {
+            let marks = Watermarks {
+                low: p.low,
+                high: p.high,
+            };
+            let at = committed.get(&p.topic_partition.partition).copied();
+            PartitionLag::new(p.topic_partition.clone(), at, marks).lag
+        })
+        .sum()
 }
 
 /// Runs `consume` with CPU time and peak RSS measured around it. With `feed`, a producer
@@ -62,17 +88,8 @@ pub fn measure(
     let output = consumed?;
     let (lag_at_last, lag_final) = match (lag_target, &output.committed_at_last) {
         (Some(target), Some(at_last)) => {
-            let marks = lag::watermarks(target.bootstrap, target.topic, target.partitions)?;
-            let final_commits = lag::committed(
-                target.bootstrap,
-                target.group,
-                target.topic,
-                target.partitions,
-            )?;
-            (
-                Some(lag::lag(&marks, at_last)),
-                Some(lag::lag(&marks, &final_commits)),
-            )
+            let now = target.read().map_err(|e| e.to_string())?;
+            (Some(lag_at(&now, at_last)), Some(now.total()))
         }
         _ => (None, None),
     };
@@ -89,4 +106,27 @@ pub fn measure(
 
 fn diff(before: Option<Duration>, after: Option<Duration>) -> Option<Duration> {
     Some(after?.saturating_sub(before?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use timely_kafka::TopicPartition;
+
+    #[test]
+    fn lag_at_other_commits_keeps_the_watermarks() {
+        let marks = [(0, (0, 100)), (1, (10, 50)), (2, (0, 7))];
+        let now = GroupLag {
+            group: "g".into(),
+            partitions: marks
+                .iter()
+                .map(|&(p, (low, high))| {
+                    PartitionLag::new(TopicPartition::new("t", p), None, Watermarks { low, high })
+                })
+                .collect(),
+        };
+        let at_last = BTreeMap::from([(0, 100), (2, 3)]);
+        assert_eq!(lag_at(&now, &at_last), 40 + 4); // partition 0 is fully committed
+        assert_eq!(now.total(), 100 + 40 + 7);
+    }
 }

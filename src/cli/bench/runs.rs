@@ -155,7 +155,6 @@ impl Runs<'_> {
             bootstrap: self.bootstrap,
             group,
             topic,
-            partitions: self.args.partitions,
         }
     }
 
