@@ -377,7 +377,157 @@ pub enum SinkError {
     Create(Box<KafkaError>),
     /// A rebuilt view's upsert sink could not read where its input or output stood at start.
     #[error("preparing the rebuild of a view: {0}")]
-    Rebuild(String),
+    Rebuild(#[from] RebuildError),
+}
+
+/// Why reading offsets failed. Every variant names what it was reading: the topic, the
+/// partition, the group.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum OffsetsError {
+    /// librdkafka could not create the consumer that reads a group's offsets (a setting it
+    /// refused, for example).
+    #[error("could not create a client to read the offsets of group `{group}`: {source}")]
+    Client {
+        /// The group the client was for.
+        group: String,
+        /// The underlying librdkafka error.
+        #[source]
+        source: Box<KafkaError>,
+    },
+
+    /// A consumer asked for committed offsets has no `group.id`: offsets belong to a group.
+    #[error("the consumer has no `group.id`: committed offsets are read for a group")]
+    NoGroup,
+
+    /// The metadata request for a topic failed (no broker answered within the timeout, for
+    /// example), or the brokers reported an error for the topic.
+    #[error("could not fetch the metadata of topic `{topic}`: {source}")]
+    Metadata {
+        /// The topic.
+        topic: String,
+        /// The underlying librdkafka error.
+        #[source]
+        source: Box<KafkaError>,
+    },
+
+    /// The metadata request for the cluster's topics failed.
+    #[error("could not fetch the cluster's list of topics: {source}")]
+    ClusterMetadata {
+        /// The underlying librdkafka error.
+        #[source]
+        source: Box<KafkaError>,
+    },
+
+    /// The topic does not exist (or has no partitions).
+    #[error("topic `{topic}` does not exist")]
+    UnknownTopic {
+        /// The topic.
+        topic: String,
+    },
+
+    /// Reading a partition's watermarks failed.
+    #[error("could not fetch the watermarks of {topic_partition}: {source}")]
+    Watermarks {
+        /// The partition.
+        topic_partition: TopicPartition,
+        /// The underlying librdkafka error.
+        #[source]
+        source: Box<KafkaError>,
+    },
+
+    /// Reading a group's committed offsets failed as a whole.
+    #[error(
+        "could not read the committed offsets of group `{group}` on {}: {source}",
+        quoted(topics)
+    )]
+    CommittedOffsets {
+        /// The consumer group.
+        group: String,
+        /// The topics asked for.
+        topics: Vec<String>,
+        /// The underlying librdkafka error.
+        #[source]
+        source: Box<KafkaError>,
+    },
+
+    /// The brokers reported an error for one partition's committed offset.
+    #[error(
+        "could not read the committed offset of group `{group}` on {topic_partition}: {source}"
+    )]
+    PartitionCommittedOffset {
+        /// The consumer group.
+        group: String,
+        /// The partition.
+        topic_partition: TopicPartition,
+        /// The underlying librdkafka error.
+        #[source]
+        source: Box<KafkaError>,
+    },
+}
+
+impl OffsetsError {
+    /// The Kafka or librdkafka error code behind the failure, if there is one: for example
+    /// `BrokerTransportFailure` or `OperationTimedOut` when no broker answered.
+    pub fn code(&self) -> Option<RDKafkaErrorCode> {
+        match self {
+            OffsetsError::Client { source, .. }
+            | OffsetsError::Metadata { source, .. }
+            | OffsetsError::ClusterMetadata { source }
+            | OffsetsError::Watermarks { source, .. }
+            | OffsetsError::CommittedOffsets { source, .. }
+            | OffsetsError::PartitionCommittedOffset { source, .. } => source.rdkafka_error_code(),
+            OffsetsError::NoGroup | OffsetsError::UnknownTopic { .. } => None,
+        }
+    }
+}
+
+/// Topics as `` `a`, `b` ``.
+fn quoted(topics: &[String]) -> String {
+    topics
+        .iter()
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why a view rebuilt with `rebuild_to_kafka` could not prepare: reading where its input
+/// and output stood at start.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum RebuildError {
+    /// Reading the input's offsets or the group's commits failed.
+    #[error(transparent)]
+    Offsets(#[from] OffsetsError),
+    /// The input topic does not exist: a view rebuilt from it would look empty, count as
+    /// caught up at once and delete every key of its output.
+    #[error("input topic `{topic}` does not exist (or has no partitions): a view rebuilt from it would be empty and would delete every key of its output topic; check the source's topics")]
+    MissingInput {
+        /// The input topic.
+        topic: String,
+    },
+    /// The view's sink has no `default_topic`: a rebuild reads the output topic's keys.
+    #[error("the sink needs a `default_topic` to rebuild into")]
+    NoOutputTopic,
+    /// Reading the view's output topic (its live keys) failed.
+    #[error("reading `{topic}` (the view's output) failed: {source}")]
+    ReadOutput {
+        /// The output topic.
+        topic: String,
+        /// The client error.
+        source: Box<KafkaError>,
+    },
+    /// Reading the view's output topic to its end took too long.
+    #[error("reading `{topic}` (the view's output) to its end took longer than {waited:?}")]
+    ReadOutputTimedOut {
+        /// The output topic.
+        topic: String,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// The thread that watches the group's commits could not start.
+    #[error("starting the snapshot watcher failed: {0}")]
+    Thread(Arc<std::io::Error>),
 }
 
 impl SinkError {
@@ -390,7 +540,13 @@ impl SinkError {
             SinkError::Delivery { source, .. }
             | SinkError::Enqueue { source, .. }
             | SinkError::Create(source) => kafka_is_retriable(source),
-            SinkError::Metadata { .. } | SinkError::Rebuild(_) => true,
+            SinkError::Metadata { .. } => true,
+            SinkError::Rebuild(error) => match error {
+                RebuildError::Offsets(offsets) => offsets.code().is_some_and(code_is_retriable),
+                RebuildError::ReadOutput { source, .. } => kafka_is_retriable(source),
+                RebuildError::ReadOutputTimedOut { .. } | RebuildError::Thread(_) => true,
+                RebuildError::MissingInput { .. } | RebuildError::NoOutputTopic => false,
+            },
             SinkError::Stopped { .. }
             | SinkError::NoTopic { .. }
             | SinkError::BadPartition { .. } => false,

@@ -197,107 +197,7 @@ impl GroupLag {
     }
 }
 
-/// Why reading offsets failed. Every variant names what it was reading: the topic, the
-/// partition, the group.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum OffsetsError {
-    /// librdkafka could not create the consumer that reads a group's offsets (a setting it
-    /// refused, for example).
-    #[error("could not create a client to read the offsets of group `{group}`: {source}")]
-    Client {
-        /// The group the client was for.
-        group: String,
-        /// The underlying librdkafka error.
-        #[source]
-        source: Box<KafkaError>,
-    },
-
-    /// A consumer asked for committed offsets has no `group.id`: offsets belong to a group.
-    #[error("the consumer has no `group.id`: committed offsets are read for a group")]
-    NoGroup,
-
-    /// The metadata request for a topic failed (no broker answered within the timeout, for
-    /// example), or the brokers reported an error for the topic.
-    #[error("could not fetch the metadata of topic `{topic}`: {source}")]
-    Metadata {
-        /// The topic.
-        topic: String,
-        /// The underlying librdkafka error.
-        #[source]
-        source: Box<KafkaError>,
-    },
-
-    /// The metadata request for the cluster's topics failed.
-    #[error("could not fetch the cluster's list of topics: {source}")]
-    ClusterMetadata {
-        /// The underlying librdkafka error.
-        #[source]
-        source: Box<KafkaError>,
-    },
-
-    /// The topic does not exist (or has no partitions).
-    #[error("topic `{topic}` does not exist")]
-    UnknownTopic {
-        /// The topic.
-        topic: String,
-    },
-
-    /// Reading a partition's watermarks failed.
-    #[error("could not fetch the watermarks of {topic_partition}: {source}")]
-    Watermarks {
-        /// The partition.
-        topic_partition: TopicPartition,
-        /// The underlying librdkafka error.
-        #[source]
-        source: Box<KafkaError>,
-    },
-
-    /// Reading a group's committed offsets failed as a whole.
-    #[error(
-        "could not read the committed offsets of group `{group}` on {}: {source}",
-        quoted(topics)
-    )]
-    CommittedOffsets {
-        /// The consumer group.
-        group: String,
-        /// The topics asked for.
-        topics: Vec<String>,
-        /// The underlying librdkafka error.
-        #[source]
-        source: Box<KafkaError>,
-    },
-
-    /// The brokers reported an error for one partition's committed offset.
-    #[error(
-        "could not read the committed offset of group `{group}` on {topic_partition}: {source}"
-    )]
-    PartitionCommittedOffset {
-        /// The consumer group.
-        group: String,
-        /// The partition.
-        topic_partition: TopicPartition,
-        /// The underlying librdkafka error.
-        #[source]
-        source: Box<KafkaError>,
-    },
-}
-
-impl OffsetsError {
-    /// The Kafka or librdkafka error code behind the failure, if there is one: for example
-    /// `BrokerTransportFailure` or `OperationTimedOut` when no broker answered.
-    pub fn code(&self) -> Option<RDKafkaErrorCode> {
-        match self {
-            OffsetsError::Client { source, .. }
-            | OffsetsError::Metadata { source, .. }
-            | OffsetsError::ClusterMetadata { source }
-            | OffsetsError::Watermarks { source, .. }
-            | OffsetsError::CommittedOffsets { source, .. }
-            | OffsetsError::PartitionCommittedOffset { source, .. } => source.rdkafka_error_code(),
-            OffsetsError::NoGroup | OffsetsError::UnknownTopic { .. } => None,
-        }
-    }
-}
+pub use crate::error::OffsetsError;
 
 /// The partitions of `topic`, ordered, from a fresh metadata request.
 ///
@@ -728,15 +628,6 @@ fn redacted(error: KafkaError) -> KafkaError {
 fn topic_names(partitions: &[TopicPartition]) -> Vec<String> {
     let topics: BTreeSet<&str> = partitions.iter().map(TopicPartition::topic).collect();
     topics.into_iter().map(str::to_owned).collect()
-}
-
-/// `topics` quoted and comma-separated, for errors.
-fn quoted(topics: &[String]) -> String {
-    topics
-        .iter()
-        .map(|t| format!("`{t}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The `group.id` the client was created with, if any (librdkafka reads committed offsets for

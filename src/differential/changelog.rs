@@ -19,7 +19,7 @@ use timely::scheduling::Activator;
 use timely_kafka_operators::stable_hash;
 
 use super::rebuild::{live_keys, watch_snapshot};
-use crate::error::SinkError;
+use crate::error::{RebuildError, SinkError};
 use crate::sink::{KafkaSink, KafkaSinkExt, SinkConfig, SinkRecord};
 use crate::SourceConfig;
 
@@ -103,9 +103,9 @@ fn changelog<'scope>(
     // One worker reads the output topic's keys; the exchange takes each to its owner.
     let baseline: Vec<Change> = match rebuild {
         Some(_) if scope.index() == 0 => {
-            let topic = config.default_topic().ok_or_else(|| {
-                SinkError::Rebuild("the sink needs a `default_topic` to rebuild into".into())
-            })?;
+            let topic = config
+                .default_topic()
+                .ok_or_else(|| SinkError::Rebuild(RebuildError::NoOutputTopic))?;
             live_keys(config, topic)?
                 .into_iter()
                 .map(Change::Baseline)

@@ -23,7 +23,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use timely::scheduling::SyncActivator;
 
 use super::end_of_partition::EndOfPartitionIsExpected;
-use crate::error::SinkError;
+use crate::error::{RebuildError, SinkError};
 use crate::offsets::{CommittedOffset, OffsetReader, OffsetsError};
 use crate::position::TopicPartition;
 use crate::sink::SinkConfig;
@@ -49,7 +49,7 @@ fn reader(source: &SourceConfig) -> Result<OffsetReader, SinkError> {
         &source.group.passthrough,
     )
     .map(|reader| reader.timeout(REQUEST))
-    .map_err(|e| SinkError::Rebuild(e.to_string()))
+    .map_err(|e| SinkError::Rebuild(e.into()))
 }
 
 /// The committed offset and metadata of every partition in `partitions`.
@@ -59,7 +59,7 @@ fn committed(
 ) -> Result<BTreeMap<TopicPartition, CommittedOffset>, SinkError> {
     reader
         .committed_offsets(partitions)
-        .map_err(|e| SinkError::Rebuild(e.to_string()))
+        .map_err(|e| SinkError::Rebuild(e.into()))
 }
 
 impl Snapshot {
@@ -70,16 +70,14 @@ impl Snapshot {
                 // A missing (or misspelled) input would look like an empty one: the view
                 // would count as caught up at once and tombstone every key of its output.
                 // Refuse it.
-                OffsetsError::UnknownTopic { .. } => SinkError::Rebuild(format!(
-                    "input topic `{topic}` does not exist (or has no partitions): a view rebuilt \
-                     from it would be empty and would delete every key of its output topic; \
-                     check the source's topics"
-                )),
-                other => SinkError::Rebuild(other.to_string()),
+                OffsetsError::UnknownTopic { .. } => RebuildError::MissingInput {
+                    topic: topic.clone(),
+                },
+                other => RebuildError::Offsets(other),
             })?;
             let marks = reader
                 .watermarks(&partitions)
-                .map_err(|e| SinkError::Rebuild(e.to_string()))?;
+                .map_err(|e| SinkError::Rebuild(e.into()))?;
             // An empty partition has nothing to catch up with.
             ends.extend(
                 marks
@@ -156,7 +154,7 @@ pub(super) fn watch_snapshot(
                 std::thread::sleep(POLL);
             }
         })
-        .map_err(|e| SinkError::Rebuild(format!("starting the snapshot watcher: {e}")))?;
+        .map_err(|e| RebuildError::Thread(Arc::new(e)))?;
     Ok(())
 }
 
@@ -173,37 +171,37 @@ pub(super) fn live_keys(sink: &SinkConfig, topic: &str) -> Result<Vec<Vec<u8>>, 
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .create_with_context(EndOfPartitionIsExpected)
-        .map_err(|e| SinkError::Rebuild(format!("creating a reader of `{topic}`: {e}")))?;
+        .map_err(|e| read_output(topic, e))?;
     let metadata = consumer
         .fetch_metadata(Some(topic), REQUEST)
-        .map_err(|e| SinkError::Rebuild(format!("metadata of `{topic}`: {e}")))?;
+        .map_err(|e| read_output(topic, e))?;
     let mut tpl = TopicPartitionList::new();
     let mut remaining = std::collections::BTreeSet::new();
     for t in metadata.topics() {
         for p in t.partitions() {
             tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
-                .map_err(|e| SinkError::Rebuild(format!("reading `{topic}`: {e}")))?;
+                .map_err(|e| read_output(topic, e))?;
             remaining.insert(p.id());
         }
     }
     let mut values: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
     if !remaining.is_empty() {
-        consumer
-            .assign(&tpl)
-            .map_err(|e| SinkError::Rebuild(format!("reading `{topic}`: {e}")))?;
+        consumer.assign(&tpl).map_err(|e| read_output(topic, e))?;
         let deadline = Instant::now() + REQUEST * 6;
         while !remaining.is_empty() {
             if Instant::now() > deadline {
-                return Err(SinkError::Rebuild(format!(
-                    "reading `{topic}` to its end took too long"
-                )));
+                return Err(RebuildError::ReadOutputTimedOut {
+                    topic: topic.to_owned(),
+                    waited: REQUEST * 6,
+                }
+                .into());
             }
             match consumer.poll(Duration::from_millis(100)) {
                 None => {}
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
                     remaining.remove(&partition);
                 }
-                Some(Err(e)) => return Err(SinkError::Rebuild(format!("reading `{topic}`: {e}"))),
+                Some(Err(e)) => return Err(read_output(topic, e)),
                 Some(Ok(message)) => {
                     if let Some(key) = message.key() {
                         values.insert(key.to_vec(), message.payload().is_some());
@@ -217,4 +215,13 @@ pub(super) fn live_keys(sink: &SinkConfig, topic: &str) -> Result<Vec<Vec<u8>>, 
         .into_iter()
         .filter_map(|(key, live)| live.then_some(key))
         .collect())
+}
+
+/// A failed read of the view's output topic.
+fn read_output(topic: &str, source: KafkaError) -> SinkError {
+    RebuildError::ReadOutput {
+        topic: topic.to_owned(),
+        source: Box::new(source),
+    }
+    .into()
 }
