@@ -10,12 +10,15 @@
 //!
 //! # Order
 //!
-//! The source emits each partition from one worker, in offset order. `process`, `map`,
-//! `filter`, `flat_map` and every other operator with a pipeline pact run on that worker and
-//! see their input in arrival order, so per-partition order holds through them with no
-//! exchange at all. An exchange keyed by `(topic, partition)` (see
-//! [`ExchangeByKey`](timely_kafka_operators::ExchangeByKey)) keeps it too, since each
-//! partition still has a single sender. An exchange by anything finer does not.
+//! The source emits each partition from one worker, in offset order, at non-decreasing
+//! times. `process`, `map`, `filter`, `flat_map` and every other operator with a pipeline
+//! pact run on that worker and take the messages waiting for them sorted by time, which
+//! leaves messages already in time order in their order, so per-partition order holds
+//! through them with no exchange at all. An exchange keyed by `(topic, partition)` (see
+//! [`ExchangeByKey`](timely_kafka_operators::ExchangeByKey)) keeps it too: each partition
+//! still has a single sender, the exchange forwards each sender's records in the order they
+//! arrive, and on each worker it emits at non-decreasing times (the input frontier's, which
+//! may be earlier than a record's own). An exchange by anything finer does not.
 //!
 //! # Failures and commits
 //!
