@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 use timely_kafka::process::{ConcurrentConfig, ConcurrentExt, Ordering};
@@ -77,7 +78,7 @@ fn main() {
 /// the last result out.
 fn run(bound: usize, ordering: Ordering, latency: Duration, records: usize) -> Duration {
     timely::execute_directly(move |worker| {
-        let mut input = InputHandle::<u64, KafkaRecord>::new();
+        let mut input = InputHandle::<u64, CapacityContainerBuilder<Vec<KafkaRecord>>>::new();
         let probe = ProbeHandle::new();
         worker.dataflow::<u64, _, _>(|scope| {
             let processed = scope.input_from(&mut input).process_concurrent(
