@@ -140,9 +140,9 @@ fn run_case(workers: usize, ordering: Ordering, fates: Vec<(u64, Fate)>, per_par
                     let completed = observed.completed.lock().unwrap();
                     for (p, c) in committed {
                         let Some(c) = c else { continue };
-                        let done = completed.get(&p).map_or(0, |set| {
-                            set.iter().take_while(|o| **o < c).count() as i64
-                        });
+                        let done = completed
+                            .get(&p)
+                            .map_or(0, |set| set.iter().take_while(|o| **o < c).count() as i64);
                         assert_eq!(
                             done, c,
                             "partition {p} committed at {c} with a record below it not completed"
@@ -178,7 +178,14 @@ fn run_case(workers: usize, ordering: Ordering, fates: Vec<(u64, Fate)>, per_par
                 let observed = Arc::clone(&handler_observed);
                 let fates = Arc::clone(&fates);
                 async move {
-                    let seq: usize = record.payload_str().unwrap().split(':').nth(1).unwrap().parse().unwrap();
+                    let seq: usize = record
+                        .payload_str()
+                        .unwrap()
+                        .split(':')
+                        .nth(1)
+                        .unwrap()
+                        .parse()
+                        .unwrap();
                     let (latency, fate) = fates[seq % fates.len()];
                     let lane = match ordering {
                         Ordering::PerPartition => Some((record.partition, None)),
@@ -192,7 +199,9 @@ fn run_case(workers: usize, ordering: Ordering, fates: Vec<(u64, Fate)>, per_par
                     }
                     let attempt = {
                         let mut attempts = observed.attempts.lock().unwrap();
-                        let n = attempts.entry((record.partition, record.offset)).or_default();
+                        let n = attempts
+                            .entry((record.partition, record.offset))
+                            .or_default();
                         *n += 1;
                         *n
                     };
@@ -224,8 +233,18 @@ fn run_case(workers: usize, ordering: Ordering, fates: Vec<(u64, Fate)>, per_par
                 .ok
                 .inspect(move |m| {
                     let p = m.position.topic_partition.partition;
-                    ok_obs.ok.lock().unwrap().push((p, m.position.offset, String::new()));
-                    ok_obs.completed.lock().unwrap().entry(p).or_default().insert(m.position.offset);
+                    ok_obs
+                        .ok
+                        .lock()
+                        .unwrap()
+                        .push((p, m.position.offset, String::new()));
+                    ok_obs
+                        .completed
+                        .lock()
+                        .unwrap()
+                        .entry(p)
+                        .or_default()
+                        .insert(m.position.offset);
                     ok_left.fetch_add(1, AtomicOrdering::SeqCst);
                 })
                 .probe_with(&probe);
@@ -233,8 +252,18 @@ fn run_case(workers: usize, ordering: Ordering, fates: Vec<(u64, Fate)>, per_par
                 .failed
                 .inspect(move |f| {
                     let p = f.position.topic_partition.partition;
-                    failed_obs.failed.lock().unwrap().push((p, f.position.offset));
-                    failed_obs.completed.lock().unwrap().entry(p).or_default().insert(f.position.offset);
+                    failed_obs
+                        .failed
+                        .lock()
+                        .unwrap()
+                        .push((p, f.position.offset));
+                    failed_obs
+                        .completed
+                        .lock()
+                        .unwrap()
+                        .entry(p)
+                        .or_default()
+                        .insert(f.position.offset);
                     failed_left.fetch_add(1, AtomicOrdering::SeqCst);
                 })
                 .dead_letter(&sink, &dlq_topic)
@@ -278,38 +307,73 @@ fn run_case(workers: usize, ordering: Ordering, fates: Vec<(u64, Fate)>, per_par
     }
     let ok_set: BTreeSet<_> = ok.iter().map(|(p, o, _)| (*p, *o)).collect();
     assert_eq!(ok_set.len(), ok.len(), "no record emitted twice");
-    assert_eq!(ok_set, expected_ok, "the records that succeed, in the output");
+    assert_eq!(
+        ok_set, expected_ok,
+        "the records that succeed, in the output"
+    );
     let written = read_topic(&cluster, &dlq);
     let mut dead_letters = BTreeMap::new();
     for w in &written {
-        let p: i32 = w.header("x-dead-letter-partition").unwrap().parse().unwrap();
+        let p: i32 = w
+            .header("x-dead-letter-partition")
+            .unwrap()
+            .parse()
+            .unwrap();
         let o: i64 = w.header("x-dead-letter-offset").unwrap().parse().unwrap();
         let attempts: u32 = w.header("x-dead-letter-attempts").unwrap().parse().unwrap();
         assert_eq!(w.header("x-dead-letter-topic"), Some(input.as_str()));
-        assert_eq!(w.payload.as_deref(), Some(format!("{p}:{o}").as_str()), "original payload");
-        assert_eq!(w.key.as_deref(), Some(format!("p{p}k{}", o as usize % KEYS).as_str()), "original key");
+        assert_eq!(
+            w.payload.as_deref(),
+            Some(format!("{p}:{o}").as_str()),
+            "original payload"
+        );
+        assert_eq!(
+            w.key.as_deref(),
+            Some(format!("p{p}k{}", o as usize % KEYS).as_str()),
+            "original key"
+        );
         let kind = w.header("x-dead-letter-error-kind").unwrap();
         assert!(kind == "handler" || kind == "timeout", "{kind}");
-        assert!(dead_letters.insert((p, o), attempts).is_none(), "dead letter {p}@{o} twice");
+        assert!(
+            dead_letters.insert((p, o), attempts).is_none(),
+            "dead letter {p}@{o} twice"
+        );
     }
     assert_eq!(failed.len(), expected_failed.len());
-    assert_eq!(dead_letters, expected_failed, "the records that fail, in the DLQ, with their attempts");
+    assert_eq!(
+        dead_letters, expected_failed,
+        "the records that fail, in the DLQ, with their attempts"
+    );
 
     // Order: per lane, at the output (successes and failures together, as they left).
     if ordering != Ordering::Unordered {
-        assert_eq!(observed.overlaps.load(AtomicOrdering::SeqCst), 0, "one call at a time per lane");
+        assert_eq!(
+            observed.overlaps.load(AtomicOrdering::SeqCst),
+            0,
+            "one call at a time per lane"
+        );
         let mut last: HashMap<(i32, Option<usize>), i64> = HashMap::new();
         for (p, o, _) in &ok {
-            let lane = (*p, (ordering == Ordering::PerKey).then_some(*o as usize % KEYS));
+            let lane = (
+                *p,
+                (ordering == Ordering::PerKey).then_some(*o as usize % KEYS),
+            );
             let previous = last.insert(lane, *o);
-            assert!(previous.is_none_or(|prev| prev < *o), "{lane:?}: {o} after {previous:?}");
+            assert!(
+                previous.is_none_or(|prev| prev < *o),
+                "{lane:?}: {o} after {previous:?}"
+            );
         }
     }
 
     // Commits reach the end.
     let committed = committed(&bootstrap, &group, &input, PARTITIONS);
     for p in 0..PARTITIONS {
-        assert_eq!(committed[&p], Some(per_partition as i64), "partition {p} committed to its end");
+        assert_eq!(
+            committed[&p],
+            Some(per_partition as i64),
+            "partition {p} committed to its end"
+        );
     }
 }
 

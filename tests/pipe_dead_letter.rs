@@ -40,8 +40,23 @@ fn pipe_routes_rejected_records_to_the_dead_letter_topic() {
     });
     cluster.load(&input, records.collect::<Vec<_>>()).unwrap();
     let run = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
-        .args(["pipe", "--brokers", &cluster.bootstrap_servers(), "--group", &group])
-        .args(["--input", &input, "--output", &output, "--idle-exit", "2", "-w", "2"])
+        .args([
+            "pipe",
+            "--brokers",
+            &cluster.bootstrap_servers(),
+            "--group",
+            &group,
+        ])
+        .args([
+            "--input",
+            &input,
+            "--output",
+            &output,
+            "--idle-exit",
+            "2",
+            "-w",
+            "2",
+        ])
         .args(["--reject", "bad", "--dead-letter-topic", &dlq])
         .args([
             "--consumer-set",
@@ -68,28 +83,57 @@ fn pipe_routes_rejected_records_to_the_dead_letter_topic() {
     let written = read_topic(&cluster, &output);
     let good: BTreeSet<String> = written.iter().map(|w| w.payload.clone().unwrap()).collect();
     assert_eq!(good.len(), written.len(), "no good record written twice");
-    assert_eq!(good, expected(false), "every good record, and only those, in the output");
+    assert_eq!(
+        good,
+        expected(false),
+        "every good record, and only those, in the output"
+    );
 
     let dead = read_topic(&cluster, &dlq);
     let rejected: BTreeSet<String> = dead.iter().map(|w| w.payload.clone().unwrap()).collect();
     assert_eq!(rejected.len(), dead.len(), "no dead letter written twice");
-    assert_eq!(rejected, expected(true), "every rejected record in the dead-letter topic");
+    assert_eq!(
+        rejected,
+        expected(true),
+        "every rejected record in the dead-letter topic"
+    );
     for w in &dead {
         let payload = w.payload.as_deref().unwrap();
         let (p, s) = payload["bad ".len()..].split_once(':').unwrap();
-        assert_eq!(w.key.as_deref(), Some(format!("key{s}").as_str()), "original key");
+        assert_eq!(
+            w.key.as_deref(),
+            Some(format!("key{s}").as_str()),
+            "original key"
+        );
         assert_eq!(w.header("seq"), Some(s), "original headers kept");
-        assert_eq!(w.header("x-dead-letter-error"), Some("payload contains \"bad\""));
+        assert_eq!(
+            w.header("x-dead-letter-error"),
+            Some("payload contains \"bad\"")
+        );
         assert_eq!(w.header("x-dead-letter-error-kind"), Some("error"));
         assert_eq!(w.header("x-dead-letter-topic"), Some(input.as_str()));
         assert_eq!(w.header("x-dead-letter-partition"), Some(p));
-        assert_eq!(w.header("x-dead-letter-offset"), Some(s), "offset = seq in this input");
+        assert_eq!(
+            w.header("x-dead-letter-offset"),
+            Some(s),
+            "offset = seq in this input"
+        );
         assert_eq!(w.header("x-dead-letter-attempts"), Some("1"));
-        assert!(w.header("x-dead-letter-time").unwrap().parse::<u64>().unwrap() > 0);
+        assert!(
+            w.header("x-dead-letter-time")
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                > 0
+        );
     }
 
     let committed = committed(&cluster.bootstrap_servers(), &group, &input, PARTITIONS);
     for p in 0..PARTITIONS {
-        assert_eq!(committed[&p], Some(PER_PARTITION as i64), "partition {p} committed to its end");
+        assert_eq!(
+            committed[&p],
+            Some(PER_PARTITION as i64),
+            "partition {p} committed to its end"
+        );
     }
 }

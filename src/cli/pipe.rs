@@ -162,7 +162,10 @@ pub struct PipeArgs {
 
 /// Whether `haystack` contains `needle` (an empty needle is everywhere).
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|window| window == needle)
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
 }
 
 /// Parses a `--header NAME=VALUE` value.

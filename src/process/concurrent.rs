@@ -297,54 +297,53 @@ where
     {
         let scope = self.scope();
         let handler = Arc::new(handler);
-        let results = self
-            .unary_frontier::<CapacityContainerBuilder<Vec<Outcome<O, E>>>, _, _, _>(
-                Pipeline,
-                "ProcessConcurrent",
-                move |capability, info| {
-                    let activator = scope.worker().sync_activator_for(info.address.to_vec());
-                    let mut stage = Stage::new(config, handler, activator);
-                    // Held at the least tick of the input frontier and of the records the
-                    // stage holds: results are emitted at it, so emission times never
-                    // decrease and the output frontier never passes a record in flight.
-                    let mut floor = Some(capability);
-                    move |(input, frontier), output| {
-                        let mut ready = stage.collect();
-                        if stage.buffered < stage.max_in_flight {
-                            input.for_each(|cap, data| {
-                                let Some(tick) = cap.least().copied() else {
-                                    tracing::error!(
-                                        "process_concurrent: {} records arrived with an empty \
+        let results = self.unary_frontier::<CapacityContainerBuilder<Vec<Outcome<O, E>>>, _, _, _>(
+            Pipeline,
+            "ProcessConcurrent",
+            move |capability, info| {
+                let activator = scope.worker().sync_activator_for(info.address.to_vec());
+                let mut stage = Stage::new(config, handler, activator);
+                // Held at the least tick of the input frontier and of the records the
+                // stage holds: results are emitted at it, so emission times never
+                // decrease and the output frontier never passes a record in flight.
+                let mut floor = Some(capability);
+                move |(input, frontier), output| {
+                    let mut ready = stage.collect();
+                    if stage.buffered < stage.max_in_flight {
+                        input.for_each(|cap, data| {
+                            let Some(tick) = cap.least().copied() else {
+                                tracing::error!(
+                                    "process_concurrent: {} records arrived with an empty \
                                          stamp and cannot be held",
-                                        data.len()
-                                    );
-                                    return;
-                                };
-                                for record in data.drain(..) {
-                                    stage.accept(tick, record);
-                                }
-                            });
-                        }
-                        stage.start();
-                        let input_least = frontier.frontier().iter().next().copied();
-                        stage.lower_floor(&mut floor, input_least);
-                        if !ready.is_empty() {
-                            if let Some(cap) = floor.as_ref() {
-                                let mut session = output.session(cap);
-                                for (_, item) in ready.iter_mut() {
-                                    if let Some(item) = item.take() {
-                                        session.give(item);
-                                    }
-                                }
+                                    data.len()
+                                );
+                                return;
+                            };
+                            for record in data.drain(..) {
+                                stage.accept(tick, record);
                             }
-                            for (tick, _) in ready.drain(..) {
-                                stage.release(tick);
-                            }
-                        }
-                        stage.lower_floor(&mut floor, input_least);
+                        });
                     }
-                },
-            );
+                    stage.start();
+                    let input_least = frontier.frontier().iter().next().copied();
+                    stage.lower_floor(&mut floor, input_least);
+                    if !ready.is_empty() {
+                        if let Some(cap) = floor.as_ref() {
+                            let mut session = output.session(cap);
+                            for (_, item) in ready.iter_mut() {
+                                if let Some(item) = item.take() {
+                                    session.give(item);
+                                }
+                            }
+                        }
+                        for (tick, _) in ready.drain(..) {
+                            stage.release(tick);
+                        }
+                    }
+                    stage.lower_floor(&mut floor, input_least);
+                }
+            },
+        );
         let (ok, failed) = results.ok_err(|outcome| outcome);
         Processed { ok, failed }
     }
@@ -590,7 +589,7 @@ where
                         position,
                         error,
                         attempts: completion.attempts,
-                        record: record.into_record(),
+                        record: record.into_record().map(Box::new),
                     })
                 }
             };

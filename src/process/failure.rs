@@ -39,11 +39,12 @@ pub struct Failure<E> {
     pub error: E,
     /// How many times the record was tried: 1 without retries.
     pub attempts: u32,
-    /// The original record, when the stage kept it (`None` from [`process`], which moves
+    /// The original record, when the stage kept it (boxed: failures are rare, and a
+    /// stream of them stays small) (`None` from [`process`], which moves
     /// the record into its logic, and for streams of values other than [`KafkaRecord`]).
     ///
     /// [`process`]: super::ProcessExt::process
-    pub record: Option<KafkaRecord>,
+    pub record: Option<Box<KafkaRecord>>,
 }
 
 impl<E> Failure<E> {
@@ -75,7 +76,7 @@ impl<E> Failure<E> {
             position: record.position(),
             error,
             attempts: 1,
-            record: Some(record),
+            record: Some(Box::new(record)),
         }
     }
 

@@ -162,7 +162,7 @@ impl<'scope, D: Origin + 'static> ProcessExt<'scope, D> for StreamVec<'scope, u6
                     position,
                     error,
                     attempts: 1,
-                    record: item.into_record(),
+                    record: item.into_record().map(Box::new),
                 })
             }
         });

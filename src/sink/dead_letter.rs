@@ -90,7 +90,7 @@ pub fn dead_letter_record<E: DeadLetterError>(failure: Failure<E>, topic: &str) 
         attempts,
         record,
     } = failure;
-    let mut out = match record {
+    let mut out = match record.map(|boxed| *boxed) {
         Some(record) => SinkRecord {
             topic: None,
             partition: None,
@@ -117,7 +117,10 @@ pub fn dead_letter_record<E: DeadLetterError>(failure: Failure<E>, topic: &str) 
         (HEADER_ERROR, error.to_string()),
         (HEADER_ERROR_KIND, error.kind()),
         (HEADER_TOPIC, position.topic_partition.topic.to_string()),
-        (HEADER_PARTITION, position.topic_partition.partition.to_string()),
+        (
+            HEADER_PARTITION,
+            position.topic_partition.partition.to_string(),
+        ),
         (HEADER_OFFSET, position.offset.to_string()),
         (HEADER_ATTEMPTS, attempts.to_string()),
         (HEADER_TIME, now_ms.to_string()),
