@@ -28,7 +28,7 @@
 //! failed record again, and the halt is reported with topic, partition and offset.
 
 #[cfg(feature = "concurrent")]
-mod concurrent;
+pub mod concurrent;
 mod decode;
 mod failure;
 mod message;
