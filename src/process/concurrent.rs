@@ -85,7 +85,9 @@ pub enum Ordering {
 }
 
 /// Why a record failed in [`process_concurrent`](ConcurrentExt::process_concurrent).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, thiserror::Error,
+)]
 pub enum StageError<E> {
     /// The handler returned this error.
     #[error("{0}")]

@@ -31,7 +31,7 @@ use crate::record::KafkaRecord;
 /// assert_eq!(failure.to_string(), "orders/1 at offset 9: bad total");
 /// assert_eq!((failure.attempts, failure.record), (1, None));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Failure<E> {
     /// The position of the failed record.
     pub position: Position,
