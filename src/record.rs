@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::position::{Position, TopicPartition};
 
 /// A Kafka record's timestamp, with the kind of time it records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RecordTimestamp {
     /// The broker gave no timestamp.
     NotAvailable,
@@ -38,7 +38,7 @@ impl From<rdkafka::Timestamp> for RecordTimestamp {
 }
 
 /// One record header. Kafka allows repeated keys and null values.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RecordHeader {
     /// The header's key.
     pub key: String,
@@ -71,7 +71,7 @@ pub struct RecordHeader {
 /// assert_eq!(record.position().to_string(), "orders/3@42");
 /// assert_eq!(record.payload_str(), Some("{\"total\": 12}"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct KafkaRecord {
     /// The topic the record was read from.
     pub topic: Arc<str>,

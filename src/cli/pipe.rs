@@ -6,6 +6,10 @@
 //! stop fetching, drain, final commit, exit 0; a second signal exits at once (status 130).
 //! With `--idle-exit`, it stops the same graceful way once it has been caught up, with nothing
 //! new arriving, for that long (see `SourceControl::idle_for`).
+//! With `--reject PATTERN`, records whose payload contains PATTERN fail; with
+//! `--dead-letter-topic T` failed records are written to `T` with `x-dead-letter-*` headers
+//! (see [`timely_kafka::sink::DeadLetterExt`]), and their offsets are committed only once
+//! those writes are acknowledged.
 //! A delivery that fails for good exits non-zero without committing past the failed record.
 //! Either way it ends with a summary on stderr: records read and written, partitions held,
 //! offsets committed ([`summary`]). With `--metrics-addr HOST:PORT` it serves Prometheus
@@ -28,7 +32,8 @@ use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
 use timely_kafka::metrics::Exporter;
-use timely_kafka::sink::{KafkaSinkExt, SinkConfig, SinkRecord};
+use timely_kafka::process::ProcessExt;
+use timely_kafka::sink::{DeadLetterExt, KafkaSinkExt, SinkConfig, SinkRecord};
 use timely_kafka::timely_args::TimelyArgs;
 use timely_kafka::{GroupProtocol, KafkaRecord, KafkaSourceExt, SourceConfig};
 use timely_kafka_operators::ExchangeByKey;
@@ -80,6 +85,17 @@ pub struct PipeArgs {
     /// Transformation applied to each payload.
     #[arg(long, value_enum, default_value_t = Transform::Identity)]
     transform: Transform,
+    /// Fail every record whose payload contains PATTERN (bytes, case-sensitive), to exercise
+    /// the failure path: failed records go to --dead-letter-topic, or without one are logged
+    /// and skipped. Either way their offsets are committed like the others'.
+    #[arg(long, value_name = "PATTERN")]
+    reject: Option<String>,
+    /// Write failed records to this topic: the original key, payload, headers and timestamp,
+    /// plus headers `x-dead-letter-error`, `-error-kind`, `-topic`, `-partition`, `-offset`,
+    /// `-attempts` and `-time`. A failed record's offset is committed only once its dead
+    /// letter is acknowledged.
+    #[arg(long, value_name = "TOPIC")]
+    dead_letter_topic: Option<String>,
     /// Route records between workers (and processes) by input (topic, partition) before
     /// producing. Per-partition order holds through the exchange; this shows it across a
     /// multi-process timely cluster.
@@ -142,6 +158,14 @@ pub struct PipeArgs {
     timely: TimelyArgs,
     #[command(flatten)]
     help: HelpFlag,
+}
+
+/// Whether `haystack` contains `needle` (an empty needle is everywhere).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
 }
 
 /// Parses a `--header NAME=VALUE` value.
@@ -246,6 +270,8 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
     let transform = args.transform;
     let extra_headers = Arc::new(args.headers.clone());
     let exchange = args.exchange;
+    let reject = args.reject.clone().map(String::into_bytes);
+    let dead_letter_topic = args.dead_letter_topic.clone();
     // The first sink failure of any worker: every local worker must then stop, since a
     // worker that dropped its dataflow no longer reports progress to the others.
     let failure: Arc<Mutex<Option<String>>> = Arc::default();
@@ -269,28 +295,58 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
             } else {
                 records
             };
-            let produced = records
-                .map(move |record| {
-                    let mut out = SinkRecord::from_record(&record);
-                    for (name, value) in extra_headers.iter() {
-                        out = out.header(name.clone(), value.clone().into_bytes());
+            let reject = reject.clone();
+            let processed = records.process_ref(move |record: &KafkaRecord| {
+                if let (Some(pattern), Some(payload)) = (&reject, &record.payload) {
+                    if contains(payload, pattern) {
+                        return Err(format!(
+                            "payload contains {:?}",
+                            String::from_utf8_lossy(pattern)
+                        ));
                     }
-                    if transform == Transform::Uppercase {
-                        if let Some(payload) = out.payload.as_mut() {
-                            payload.make_ascii_uppercase();
-                        }
+                }
+                let mut out = SinkRecord::from_record(record);
+                for (name, value) in extra_headers.iter() {
+                    out = out.header(name.clone(), value.clone().into_bytes());
+                }
+                if transform == Transform::Uppercase {
+                    if let Some(payload) = out.payload.as_mut() {
+                        payload.make_ascii_uppercase();
                     }
-                    out
-                })
+                }
+                Ok(out)
+            });
+            let produced = processed
+                .ok
+                .map(|message| message.data)
                 .kafka_sink(&sink)
                 .map_err(|e| e.to_string())?;
             produced.acknowledged.probe_with(&probe);
+            // Failed records: committed once durable in the dead-letter topic (its sink's
+            // acknowledgements join the probe), or once logged without one.
+            let dead_letters = match &dead_letter_topic {
+                Some(topic) => {
+                    let dead = processed
+                        .failed
+                        .dead_letter(&sink, topic)
+                        .map_err(|e| e.to_string())?;
+                    dead.acknowledged.probe_with(&probe);
+                    dead.handle.stop_with(&consumed.handle.control());
+                    Some(dead.handle)
+                }
+                None => {
+                    processed.failed.inspect(|failure| {
+                        tracing::warn!("pipe: skipping a failed record: {failure}");
+                    });
+                    None
+                }
+            };
             consumed.handle.commit_after(&probe);
             // A sink failing on one worker stops the others at once, full queue or not.
             produced.handle.stop_with(&consumed.handle.control());
-            Ok((consumed.handle.control(), produced.handle))
+            Ok((consumed.handle.control(), produced.handle, dead_letters))
         });
-        let (control, sink_handle) = built?;
+        let (control, sink_handle, dead_letters) = built?;
         summary.watch(control.clone(), sink_handle.clone());
         if let Some(exporter) = &exporter {
             exporter.watch(&control);
@@ -314,6 +370,12 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .get_or_insert(error.to_string());
+            }
+            if let Some(error) = dead_letters.as_ref().and_then(|d| d.error()) {
+                failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(format!("dead-letter topic: {error}"));
             }
             if let Some(error) = control.error() {
                 failure

@@ -32,6 +32,22 @@ pub trait Origin {
             offset: self.offset(),
         }
     }
+
+    /// The Kafka key the value came from, if it has one: what
+    /// [`Ordering::PerKey`](super::Ordering::PerKey) orders by. `None` (the default) puts
+    /// every value of a partition under one key.
+    fn record_key(&self) -> Option<&[u8]> {
+        None
+    }
+
+    /// The value as the original Kafka record, for a [`Failure`](super::Failure) to carry:
+    /// `Some` for a [`KafkaRecord`], `None` (the default) for anything else.
+    fn into_record(self) -> Option<KafkaRecord>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 impl Origin for KafkaRecord {
@@ -43,6 +59,12 @@ impl Origin for KafkaRecord {
     }
     fn offset(&self) -> i64 {
         self.offset
+    }
+    fn record_key(&self) -> Option<&[u8]> {
+        self.key.as_deref()
+    }
+    fn into_record(self) -> Option<KafkaRecord> {
+        Some(self)
     }
 }
 

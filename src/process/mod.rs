@@ -30,15 +30,23 @@
 //! first failure: nothing at or past the failed offset is committed, so a restart reads the
 //! failed record again, and the halt is reported with topic, partition and offset.
 
+#[cfg(feature = "concurrent")]
+pub mod concurrent;
 mod decode;
 mod failure;
 mod message;
 mod policy;
+#[cfg(feature = "concurrent")]
+mod retry;
 
+#[cfg(feature = "concurrent")]
+pub use concurrent::{shared_runtime, ConcurrentConfig, ConcurrentExt, Ordering, StageError};
 pub use decode::{json, utf8, DecodeError};
 pub use failure::Failure;
 pub use message::{Message, Origin};
 pub use policy::{FailurePolicy, FailurePolicyExt};
+#[cfg(feature = "concurrent")]
+pub use retry::{Retriable, RetryPolicy};
 
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::StreamVec;
@@ -87,6 +95,40 @@ pub trait ProcessExt<'scope, D> {
         O: 'static,
         E: 'static,
         F: FnMut(D) -> Result<O, E> + 'static;
+
+    /// Like [`process`](Self::process), but `logic` borrows each record, and a failed
+    /// record moves into its [`Failure`] whole ([`Failure::record`]: key, payload, headers,
+    /// timestamp), ready for a dead-letter topic. Nothing is copied for records that succeed.
+    ///
+    /// ```
+    /// use timely::dataflow::operators::{Capture, ToStream};
+    /// use timely::dataflow::operators::capture::Extract;
+    /// use timely_kafka::process::ProcessExt;
+    /// use timely_kafka::{KafkaRecord, RecordTimestamp};
+    ///
+    /// let record = |offset: i64, payload: &[u8]| KafkaRecord {
+    ///     topic: "words".into(), partition: 0, offset, key: Some(b"k".to_vec()),
+    ///     payload: Some(payload.to_vec()), timestamp: RecordTimestamp::NotAvailable, headers: vec![],
+    /// };
+    /// let failed = timely::example(move |scope| {
+    ///     let processed = vec![record(0, b"fine"), record(1, b"spam")]
+    ///         .to_stream(scope)
+    ///         .container::<Vec<_>>()
+    ///         .process_ref(|record: &KafkaRecord| match record.payload_str() {
+    ///             Some("spam") => Err("rejected"),
+    ///             _ => Ok(record.offset),
+    ///         });
+    ///     processed.failed.capture()
+    /// });
+    /// let failed: Vec<_> = failed.extract().into_iter().flat_map(|(_, f)| f).collect();
+    /// assert_eq!(failed[0].position.offset, 1);
+    /// assert_eq!(failed[0].record.as_ref().unwrap().payload.as_deref(), Some(&b"spam"[..]));
+    /// ```
+    fn process_ref<O, E, F>(self, logic: F) -> Processed<'scope, O, E>
+    where
+        O: 'static,
+        E: 'static,
+        F: FnMut(&D) -> Result<O, E> + 'static;
 }
 
 impl<'scope, D: Origin + 'static> ProcessExt<'scope, D> for StreamVec<'scope, u64, D> {
@@ -100,7 +142,31 @@ impl<'scope, D: Origin + 'static> ProcessExt<'scope, D> for StreamVec<'scope, u6
             let position = item.position();
             match logic(item) {
                 Ok(data) => Ok(Message { position, data }),
-                Err(error) => Err(Failure { position, error }),
+                Err(error) => Err(Failure::new(position, error)),
+            }
+        });
+        Processed { ok, failed }
+    }
+
+    fn process_ref<O, E, F>(self, mut logic: F) -> Processed<'scope, O, E>
+    where
+        O: 'static,
+        E: 'static,
+        F: FnMut(&D) -> Result<O, E> + 'static,
+    {
+        let (ok, failed) = self.ok_err(move |item: D| match logic(&item) {
+            Ok(data) => Ok(Message {
+                position: item.position(),
+                data,
+            }),
+            Err(error) => {
+                let position = item.position();
+                Err(Failure {
+                    position,
+                    error,
+                    attempts: 1,
+                    record: item.into_record().map(Box::new),
+                })
             }
         });
         Processed { ok, failed }

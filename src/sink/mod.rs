@@ -29,6 +29,7 @@
 //!   written in order (idempotence guarantees it across retries).
 
 mod config;
+mod dead_letter;
 mod deliveries;
 mod operator;
 mod partitioner;
@@ -37,6 +38,10 @@ mod record;
 use std::sync::Arc;
 
 pub use config::{Acks, Compression, SinkConfig, SinkConfigBuilder};
+pub use dead_letter::{
+    dead_letter_record, DeadLetterError, DeadLetterExt, HEADER_ATTEMPTS, HEADER_ERROR,
+    HEADER_ERROR_KIND, HEADER_OFFSET, HEADER_PARTITION, HEADER_TIME, HEADER_TOPIC,
+};
 pub use partitioner::{murmur2, murmur2_partition, PartitionFn, Partitioner};
 pub use record::SinkRecord;
 
