@@ -32,6 +32,8 @@ mod build_info;
 pub mod client;
 pub mod differential;
 pub mod error;
+#[cfg(feature = "cli")]
+pub mod exporter;
 mod group;
 pub mod metrics;
 pub mod offsets;

@@ -11,7 +11,7 @@ use differential_dataflow::VecCollection;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::{ProbeHandle, StreamVec};
 use timely_kafka::differential::UpsertSinkExt;
-use timely_kafka::metrics::Exporter;
+use timely_kafka::exporter::Exporter;
 use timely_kafka::sink::SinkConfig;
 use timely_kafka::testing::EmbeddedCluster;
 use timely_kafka::timely_args::TimelyArgs;

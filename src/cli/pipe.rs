@@ -31,7 +31,7 @@ use signal_hook::iterator::Signals;
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
-use timely_kafka::metrics::Exporter;
+use timely_kafka::exporter::Exporter;
 use timely_kafka::process::ProcessExt;
 use timely_kafka::sink::{DeadLetterExt, KafkaSinkExt, SinkConfig, SinkRecord};
 use timely_kafka::timely_args::TimelyArgs;

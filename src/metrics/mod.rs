@@ -17,7 +17,7 @@
 //! building sources and sinks, and call [`describe`] once to give each metric its help text.
 //! The library never installs a recorder itself; without one, the facade calls are no-ops.
 //! The `timely-kafka` command's `--metrics-addr` serves them in Prometheus' text format (see
-//! `Exporter`, with the `cli` feature).
+//! [`Exporter`](crate::exporter::Exporter), with the `cli` feature).
 //!
 //! # Cost
 //!
@@ -50,14 +50,8 @@ mod sink;
 mod source;
 mod statistics;
 
-#[cfg(feature = "cli")]
-mod endpoint;
-
 pub use sink::SinkMetrics;
 pub use source::{CommitMetrics, DurationStats, PartitionMetrics, RebalanceMetrics, SourceMetrics};
-
-#[cfg(feature = "cli")]
-pub use endpoint::{Exporter, ExporterError};
 
 pub(crate) use sink::SinkRecorder;
 pub(crate) use source::{

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use timely_kafka::metrics::Exporter;
+use timely_kafka::exporter::Exporter;
 
 use super::broker::Broker;
 use super::idle;

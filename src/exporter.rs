@@ -68,7 +68,7 @@ pub struct Exporter {
 
 impl Exporter {
     /// Installs the process's `metrics` recorder (a Prometheus one; `_seconds` histograms get
-    /// buckets from 1 ms to 60 s), describes every metric ([`describe`](super::describe)),
+    /// buckets from 1 ms to 60 s), describes every metric ([`describe`](crate::metrics::describe)),
     /// and starts its upkeep thread. Install it before building sources and sinks: they
     /// take their metric handles when built. Fails if a recorder is already installed.
     pub fn install() -> Result<Exporter, ExporterError> {
@@ -83,7 +83,7 @@ impl Exporter {
             on: Arc::clone(&recording),
         };
         metrics::set_global_recorder(switch).map_err(|_| ExporterError::AlreadyInstalled)?;
-        super::describe();
+        crate::metrics::describe();
         let upkeep = handle.clone();
         let _ = std::thread::Builder::new()
             .name("metrics-upkeep".into())
