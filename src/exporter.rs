@@ -53,11 +53,11 @@ pub enum ExporterError {
 /// error (the error is in the body).
 ///
 /// ```no_run
-/// use timely_kafka::metrics::Exporter;
+/// use timely_kafka::exporter::Exporter;
 /// let exporter = Exporter::install()?;
 /// let addr = exporter.serve("127.0.0.1:9464")?;
 /// println!("scrape http://{addr}/metrics");
-/// # Ok::<(), timely_kafka::metrics::ExporterError>(())
+/// # Ok::<(), timely_kafka::exporter::ExporterError>(())
 /// ```
 pub struct Exporter {
     handle: PrometheusHandle,
