@@ -365,3 +365,33 @@ fn the_guide_example_loads_and_reads_with_config_over_sasl_ssl() {
     );
     assert_no_secret(name, &printed);
 }
+
+#[test]
+#[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
+fn the_bench_runs_with_config_over_sasl_ssl_and_writes_no_secret() {
+    let name = "sasl_ssl-scram-sha-512";
+    let topic = unique_name("rb-bench");
+    create_topic(&topic, PARTITIONS);
+    let json = std::env::temp_dir().join(format!("{}.json", unique_name("rb-bench")));
+    let child = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
+        .arg("bench")
+        .arg("--config")
+        .arg(clients().join(format!("{name}.properties")))
+        .args(["--topic", &topic, "--partitions", &PARTITIONS.to_string()])
+        .args(["--messages", "2000", "--reps", "1", "--skip-pipe", "--idle-secs", "0"])
+        .arg("--json")
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (ok, printed) = finish(child, Duration::from_secs(300));
+    assert!(ok, "bench over {name}: {printed}");
+    assert!(printed.contains("pipeline"), "the table: {printed}");
+    assert_no_secret(name, &printed);
+    let written = std::fs::read_to_string(&json).unwrap();
+    assert_no_secret(name, &written);
+    let document: serde_json::Value = serde_json::from_str(&written).unwrap();
+    let rows = document["rows"].as_array().expect("rows");
+    assert!(!rows.is_empty(), "{written}");
+}

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 use rdkafka::producer::{BaseProducer, Producer};
-use rdkafka::ClientConfig;
 use timely_kafka::testing::EmbeddedCluster;
 
 use super::topics::TopicPlan;
@@ -163,8 +162,7 @@ impl Drop for ChildBroker {
 /// allowed (brokers with `auto.create.topics.enable` create it on that request), and
 /// returns its partition count.
 fn ensure_exists(bootstrap: &str, topic: &str) -> Result<i32, String> {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let producer: BaseProducer = super::connection::client_config(bootstrap)
         .set("allow.auto.create.topics", "true")
         .create()
         .map_err(|e| format!("metadata client for {bootstrap}: {e}"))?;

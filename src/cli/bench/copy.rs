@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::latency::{now_micros, Histogram};
 use super::measure::RunOutput;
@@ -127,8 +127,7 @@ pub fn copy(
         spec.partitions,
         "raw copy",
     )?;
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", spec.bootstrap);
+    let mut config = super::connection::client_config(spec.bootstrap);
     for (key, value) in SINK_DEFAULTS {
         config.set(*key, *value);
     }

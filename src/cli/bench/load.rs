@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use timely_kafka::testing::{load_into, LoadReport};
+use timely_kafka::testing::{load_into_with, LoadReport};
 
 use super::data::records;
 
@@ -31,8 +31,9 @@ pub fn preload(
     };
     let started = Instant::now();
     let progress = bar.clone();
-    let loaded = load_into(
+    let loaded = load_into_with(
         bootstrap,
+        super::connection::settings(),
         topic,
         records(messages, size, partitions)
             .enumerate()

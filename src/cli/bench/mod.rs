@@ -27,6 +27,7 @@
 //! it out of the table (the JSON keeps it: there it is only time since the load).
 
 mod broker;
+mod connection;
 mod copy;
 mod data;
 mod idle;
@@ -124,6 +125,11 @@ pub struct BenchArgs {
     /// auto-created with `--partitions` partitions).
     #[arg(long)]
     brokers: Option<String>,
+    /// A client properties file for every client the bench creates (as `timely-kafka pipe
+    /// --config` reads it: bootstrap servers, TLS, SASL; `${env:NAME}` values from the
+    /// environment). Its `bootstrap.servers` stands for --brokers when that is not given.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// The input topic with `--brokers` (default: a fresh name).
     #[arg(long)]
     topic: Option<String>,

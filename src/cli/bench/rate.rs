@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::ClientContext;
 
 use super::data::{partition, Payloads};
 use super::produce::send_waiting;
@@ -78,8 +78,7 @@ impl ProducerContext for Acks {
 
 fn feed(spec: &FeedSpec, signals: &RunSignals) -> Result<FeedReport, String> {
     let failed = Arc::new(AtomicU64::new(0));
-    let producer: ThreadedProducer<Acks> = ClientConfig::new()
-        .set("bootstrap.servers", &spec.bootstrap)
+    let producer: ThreadedProducer<Acks> = super::connection::client_config(&spec.bootstrap)
         .set("client.id", "timely-kafka-bench-rate")
         .set("compression.type", "lz4")
         .set("linger.ms", "5")

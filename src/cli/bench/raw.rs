@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 use super::latency::now_micros;
 use super::measure::RunOutput;
@@ -82,9 +82,8 @@ pub(super) fn assigned_consumer(
     partitions: i32,
     who: &str,
 ) -> Result<BaseConsumer, String> {
-    let mut config = ClientConfig::new();
+    let mut config = super::connection::client_config(bootstrap);
     config
-        .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use timely_kafka::offsets::{GroupLag, OffsetReader, OffsetsError, PartitionLag, Watermarks};
 
 use super::measure::{RunOutput, RunStats};
@@ -22,7 +21,7 @@ pub struct LagTarget<'a> {
 impl LagTarget<'_> {
     /// The group's lag on the topic now, read by a client that joins no group.
     fn read(&self) -> Result<GroupLag, OffsetsError> {
-        let mut settings = ClientConfig::new();
+        let mut settings = super::connection::client_config(self.bootstrap);
         settings.set("client.id", "timely-kafka-bench-offsets");
         OffsetReader::new(self.bootstrap, self.group, &settings)?.group_lag([self.topic])
     }

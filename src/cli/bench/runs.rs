@@ -6,6 +6,7 @@ use std::time::Duration;
 use timely_kafka::sink::SinkConfig;
 use timely_kafka::SourceConfig;
 
+use super::connection;
 use super::copy::{self, CopySpec};
 use super::measure::RunStats;
 use super::rate::FeedSpec;
@@ -105,11 +106,13 @@ impl Runs<'_> {
         let a = self.args;
         let source = self.source_config(input)?;
         let group = source.group_id().to_owned();
-        let sink = SinkConfig::builder()
+        let mut sink = SinkConfig::builder()
             .brokers(self.bootstrap)
-            .default_topic(output)
-            .build()
-            .map_err(|e| e.to_string())?;
+            .default_topic(output);
+        for (key, value) in connection::settings() {
+            sink = sink.set(key, value);
+        }
+        let sink = sink.build().map_err(|e| e.to_string())?;
         let target = self.lag_target(&group, input);
         let stats = runner::measure(self.pid, self.feed(input), Some(target), |signals| {
             pipe::pipe(
@@ -166,7 +169,7 @@ impl Runs<'_> {
             .tick(Duration::from_millis(self.args.tick_ms))
             .fetch_max_wait(Duration::from_millis(self.args.fetch_wait_ms))
             .commit_interval(Duration::from_millis(self.args.commit_interval_ms));
-        for (key, value) in self.settings {
+        for (key, value) in connection::settings().iter().chain(self.settings) {
             builder = builder.set(key, value);
         }
         builder.build().map_err(|e| e.to_string())

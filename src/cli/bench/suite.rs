@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use timely_kafka::client::ClientProperties;
 use timely_kafka::exporter::Exporter;
 
 use super::broker::Broker;
@@ -13,7 +14,7 @@ use super::report::{self, Context};
 use super::runs::Runs;
 use super::summary::{add_ratios, Row, RunKind};
 use super::topics::{PlanSpec, TopicPlan};
-use super::{load, pipeline, plot, workers, BenchArgs};
+use super::{connection, load, pipeline, plot, workers, BenchArgs};
 use crate::cli::cpu::Proc;
 
 /// Runs everything `args` asks for and prints the results.
@@ -23,6 +24,9 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         return Err("--reps, --messages and --partitions must be at least 1".into());
     }
     let settings = parse_settings(&args.settings)?;
+    let file = ClientProperties::read(args.config.as_deref()).map_err(|e| e.to_string())?;
+    let brokers = args.brokers.clone().or(file.bootstrap_servers);
+    connection::set(file.settings);
     let plan = TopicPlan::new(&PlanSpec {
         partitions: args.partitions,
         reps: args.reps,
@@ -46,7 +50,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     } else {
         None
     };
-    let broker = Broker::start(args.embedded, args.brokers.as_deref(), &plan)?;
+    let broker = Broker::start(args.embedded, brokers.as_deref(), &plan)?;
     let bootstrap = broker.bootstrap();
     let runs = Runs {
         args,
