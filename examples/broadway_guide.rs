@@ -24,6 +24,7 @@ use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
 use timely_kafka::batching::{by_partition, BatchOp};
 use timely_kafka::client::ClientProperties;
+use timely_kafka::exporter::Exporter;
 use timely_kafka::process::{utf8, ProcessExt};
 use timely_kafka::testing::{load_into_with, EmbeddedCluster, TestRecord};
 use timely_kafka::timely_args::TimelyArgs;
@@ -41,6 +42,10 @@ struct Args {
     /// servers, TLS, SASL; `${env:NAME}` values come from the environment.
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics on `HOST:PORT/metrics` and the member's health on
+    /// `/health` while the guide runs, as `timely-kafka pipe --metrics-addr` does.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
     /// The topic to produce to and consume from.
     #[arg(long, default_value = "test")]
     topic: String,
@@ -108,6 +113,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let idle_exit = Duration::from_secs(args.idle_exit);
     let expected = args.count;
     let seen = Arc::new(AtomicUsize::new(0));
+    // Before the source is built: it takes its metric handles then.
+    let exporter = match &args.metrics_addr {
+        Some(addr) => {
+            let exporter = Exporter::install()?;
+            let bound = exporter.serve(addr)?;
+            eprintln!("metrics on http://{bound}/metrics, health on http://{bound}/health");
+            Some(Arc::new(exporter))
+        }
+        None => None,
+    };
 
     let guards = timely::execute(args.timely.config()?, move |worker| {
         let probe = ProbeHandle::new();
@@ -150,6 +165,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             source.handle
         });
         let control = handle.control();
+        if let Some(exporter) = &exporter {
+            exporter.watch(&control);
+        }
         loop {
             worker.step_or_park(Some(Duration::from_millis(100)));
             // Done once every produced number is batched, or once caught up and idle

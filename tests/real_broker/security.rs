@@ -378,7 +378,15 @@ fn the_bench_runs_with_config_over_sasl_ssl_and_writes_no_secret() {
         .arg("--config")
         .arg(clients().join(format!("{name}.properties")))
         .args(["--topic", &topic, "--partitions", &PARTITIONS.to_string()])
-        .args(["--messages", "2000", "--reps", "1", "--skip-pipe", "--idle-secs", "0"])
+        .args([
+            "--messages",
+            "2000",
+            "--reps",
+            "1",
+            "--skip-pipe",
+            "--idle-secs",
+            "0",
+        ])
         .arg("--json")
         .arg(&json)
         .stdout(Stdio::piped())
