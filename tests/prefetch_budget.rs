@@ -11,8 +11,8 @@ use timely_kafka::testing::unique_name;
 
 const PARTITIONS: i32 = 64;
 const PER_PARTITION: usize = 2_000;
-/// With librdkafka's floor of limits (16 KiB fetches) a partition's reserve is 48,768
-/// bytes: four partitions fetch at once on one worker, two per worker on two.
+/// At the floor of the derived limits (16 KiB fetches) a partition's reserve is 97,920
+/// bytes: two partitions fetch at once on one worker, one per worker on two.
 const BUDGET: u64 = 200_000;
 
 fn every_partition_read_to_its_end(workers: usize) {

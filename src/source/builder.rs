@@ -309,15 +309,15 @@ impl SourceConfigBuilder {
     ///
     /// From it the builder derives librdkafka's per-partition limits (those not set
     /// explicitly): `max.partition.fetch.bytes` = budget / 256 within 16 KiB ..= 1 MiB,
-    /// `queued.max.messages.kbytes` = that / 1024 and `queued.min.messages` = that / 256. A
+    /// `queued.max.messages.kbytes` = that / 1024 and `queued.min.messages` = that / 64. A
     /// fetching partition then holds at most its *reserve* `Q` = `queued.max.messages.kbytes
     /// × 1000 + max.partition.fetch.bytes + queued.min.messages × 256` bytes (256 is
     /// librdkafka's own cost per queued message). Each of the process's `W` workers lets at
     /// most `max(1, ⌊budget / (W × Q)⌋)` of its partitions fetch at once and pauses the
     /// others (a paused partition's prefetch is dropped); fetching partitions take turns,
     /// first paused first resumed, so none starves. Prefetch therefore stays below
-    /// `max(budget, W × Q)`: 64 MiB by default, where `Q` is 768 KiB and one worker fetches
-    /// up to 85 partitions at once. Records read and not yet processed come on top, bounded
+    /// `max(budget, W × Q)`: 64 MiB by default, where `Q` is about 1.5 MiB and one worker
+    /// fetches up to 42 partitions at once (21 each on two workers). Records read and not yet processed come on top, bounded
     /// by [`max_in_flight_bytes`](Self::max_in_flight_bytes) per worker.
     ///
     /// ```
@@ -409,7 +409,7 @@ impl SourceConfigBuilder {
     /// `queued.min.messages`: how many records librdkafka tries to keep prefetched per
     /// partition. librdkafka's 100,000 costs a few hundred bytes each in memory for little
     /// throughput; default here: derived from
-    /// [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (1,024 for the default budget).
+    /// [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (4,096 for the default budget).
     pub fn queued_min_messages(mut self, messages: u32) -> Self {
         self.limit_overrides.queued_min_messages = Some(messages);
         self

@@ -161,6 +161,8 @@ struct SourceReader {
     plan: Option<PrefetchPlan>,
     /// The next waiting ticket.
     next_ticket: u64,
+    /// How many readable partitions wait for a fetch slot.
+    window_waiting: usize,
     /// Whether this worker last reported itself caught up to the idle clock (`None`: not
     /// since the assignment last changed).
     reported_caught_up: Option<bool>,
@@ -210,6 +212,7 @@ impl SourceReader {
             paused: HashSet::new(),
             plan: None,
             next_ticket: 0,
+            window_waiting: 0,
             reported_caught_up: None,
             published_in_flight: (0, 0, 0),
         }
@@ -383,6 +386,11 @@ impl SourceReader {
                 );
             }
         }
+        self.window_waiting = self
+            .owned
+            .iter()
+            .filter(|p| !p.revoking && matches!(p.window, Window::Waiting { .. }))
+            .count();
         self.version_seen = Some(version);
         self.reported_caught_up = None;
         // Records may have arrived before the wake-up callback pointed here.
@@ -521,64 +529,62 @@ impl SourceReader {
         pausing
     }
 
-    /// Keeps at most the plan's number of this worker's partitions fetching, in turns, so
-    /// librdkafka's prefetch stays within the budget (see `prefetch.rs`). Costs nothing while
-    /// the worker owns no more partitions than slots and none is waiting.
+    /// Keeps at most the plan's number of this worker's partitions fetching with a backlog,
+    /// in turns, so librdkafka's prefetch stays within the budget (see `prefetch.rs`). A
+    /// partition read to its end holds no slot (its queue is empty) and stays resumed, so a
+    /// caught-up worker never waits for a turn. Costs nothing while the worker owns no more
+    /// partitions than slots.
     fn apply_prefetch_window(&mut self) {
         let Some(plan) = self.plan else {
             return;
         };
-        let now = Instant::now();
         let readable = self.owned.iter().filter(|p| !p.revoking).count();
-        let waiting = self
-            .owned
-            .iter()
-            .filter(|p| !p.revoking && matches!(p.window, Window::Waiting { .. }))
-            .count();
-        if readable <= plan.slots && waiting == 0 {
+        if readable <= plan.slots && self.window_waiting == 0 {
             return;
         }
+        let now = Instant::now();
+        let busy = |p: &OwnedPartition| {
+            !p.revoking && !p.at_end && matches!(p.window, Window::Fetching { .. })
+        };
+        let mut fetching = self.owned.iter().filter(|p| busy(p)).count();
         let mut pause = Vec::new();
-        let mut resume = Vec::new();
         // Turns that ended give their slot up, while someone waits for one.
-        let mut fetching = readable - waiting;
         let mut ended = 0;
-        if waiting > 0 || fetching > plan.slots {
-            for p in self.owned.iter_mut().filter(|p| !p.revoking) {
-                if let Window::Fetching {
-                    since,
-                    last_read,
-                    bytes,
+        if self.window_waiting > 0 || fetching > plan.slots {
+            for p in self.owned.iter_mut().filter(|p| busy(p)) {
+                let Window::Fetching {
+                    last_read, bytes, ..
                 } = p.window
-                {
-                    let over = bytes >= plan.turn_bytes
-                        || (p.at_end && now - since >= plan.idle_turn)
-                        || now - last_read >= plan.idle_turn;
-                    if over && (fetching > plan.slots || ended < waiting) {
-                        p.window = Window::Waiting {
-                            ticket: self.next_ticket,
-                        };
-                        self.next_ticket += 1;
-                        pause.push((p.tp.clone(), p.epoch));
-                        fetching -= 1;
-                        ended += 1;
-                    }
+                else {
+                    continue;
+                };
+                let over = bytes >= plan.turn_bytes || now - last_read >= plan.idle_turn;
+                if over && (fetching > plan.slots || ended < self.window_waiting) {
+                    p.window = Window::Waiting {
+                        ticket: self.next_ticket,
+                    };
+                    self.next_ticket += 1;
+                    pause.push((p.tp.clone(), p.epoch));
+                    fetching -= 1;
+                    ended += 1;
                 }
             }
         }
-        // Still too many (a rebalance added partitions): the newest turns wait.
+        // Still too many (a rebalance added partitions, or caught-up ones got records):
+        // the newest turns wait.
         if fetching > plan.slots {
-            let mut newest: Vec<usize> = (0..self.owned.len())
-                .filter(|&i| {
-                    !self.owned[i].revoking
-                        && matches!(self.owned[i].window, Window::Fetching { .. })
+            let mut newest: Vec<(Instant, usize)> = self
+                .owned
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| busy(p))
+                .filter_map(|(i, p)| match p.window {
+                    Window::Fetching { since, .. } => Some((since, i)),
+                    Window::Waiting { .. } => None,
                 })
                 .collect();
-            newest.sort_by_key(|&i| match self.owned[i].window {
-                Window::Fetching { since, bytes, .. } => (std::cmp::Reverse(since), bytes),
-                Window::Waiting { .. } => unreachable!("only fetching partitions are sorted"),
-            });
-            for &i in newest.iter().take(fetching - plan.slots) {
+            newest.sort_unstable_by(|a, b| b.cmp(a));
+            for &(_, i) in newest.iter().take(fetching - plan.slots) {
                 let p = &mut self.owned[i];
                 p.window = Window::Waiting {
                     ticket: self.next_ticket,
@@ -589,6 +595,7 @@ impl SourceReader {
             fetching = plan.slots;
         }
         // Free slots go to those that waited longest.
+        let mut resume = Vec::new();
         if fetching < plan.slots {
             let mut queue: Vec<(u64, usize)> = self
                 .owned
@@ -607,12 +614,13 @@ impl SourceReader {
                 resume.push((p.tp.clone(), p.epoch));
             }
         }
+        self.window_waiting = self.window_waiting + pause.len() - resume.len();
         if !pause.is_empty() {
             self.membership.pause(&pause, true);
         }
         if !resume.is_empty() {
             self.membership.pause(&resume, false);
-            // Records arrive through the wake-up callback; the idle turn ends by the clock.
+            // Records arrive through the wake-up callback; an idle turn ends by the clock.
             self.activator.activate_after(plan.idle_turn);
         }
         if !pause.is_empty() || !resume.is_empty() {

@@ -17,27 +17,31 @@
 //! 1. **Static, per partition.** From the budget `B` the builder derives librdkafka's
 //!    per-partition limits (unless set explicitly): `max.partition.fetch.bytes` =
 //!    `F` = `B / 256` clamped to 16 KiB ..= 1 MiB, `queued.max.messages.kbytes` = `F / 1024`,
-//!    `queued.min.messages` = `F / 256`. One fetching partition's queue then holds at most its
+//!    `queued.min.messages` = `F / 64`. One fetching partition's queue then holds at most its
 //!    *reserve* `Q` = `queued.max.messages.kbytes × 1000 + max.partition.fetch.bytes +
 //!    queued.min.messages × 256` bytes (the last term is librdkafka's own cost per queued
 //!    message, about 256 bytes, which matters for small records).
 //! 2. **Dynamic, a fetch window per worker.** A worker with `W` local workers' share of the
 //!    budget lets at most `slots = max(1, ⌊B / (W × Q)⌋)` of its partitions fetch at once; the
 //!    others are paused, and librdkafka purges a paused partition's queue, so they hold
-//!    nothing. When a worker owns more partitions than slots, fetching partitions take turns:
-//!    a turn ends once the partition has read `4 × Q` bytes (counting 256 bytes per record),
-//!    or has reached its end, or has read nothing for a while
-//!    ([`idle_turn`](PrefetchPlan::idle_turn)); the partition that waited longest is resumed
-//!    next (first in, first out), so every partition keeps a share: none starves. A
-//!    resumed partition keeps its slot until its turn ends; turns are re-dealt on every
-//!    rebalance (new partitions queue behind those already waiting).
+//!    nothing. A partition read to its end holds no slot: its queue is empty, and it stays
+//!    resumed, so a caught-up worker never waits for a turn. When a worker has more
+//!    partitions with a backlog than slots, they take turns: a turn ends once the partition
+//!    has read `4 × Q` bytes (counting 256 bytes per record), or has read nothing for
+//!    [`idle_turn`](PrefetchPlan::idle_turn); the partition that waited longest is resumed
+//!    next (first in, first out), so every partition keeps a share: none starves. Turns are
+//!    re-dealt on every rebalance (new partitions that exceed the slots wait at once).
 //!
-//! The bound, for a process of `W` workers: librdkafka's prefetch holds at most
-//! `W × slots × Q ≤ max(B, W × Q)` bytes, plus, for records much smaller than 256 bytes on
-//! the wire, the surplus messages of one fetch response per fetching partition. A worker
-//! with no more partitions than slots never pauses for the budget: the window costs nothing
-//! then. The records read and not yet processed are bounded separately, by
-//! `max_in_flight_bytes` per worker (see `budget.rs`).
+//! The bound, for a process of `W` workers: the partitions with a backlog hold at most
+//! `W × slots × Q ≤ max(B, W × Q)` bytes. Two kinds of surplus come on top, neither growing
+//! with the backlog: a caught-up partition that receives records holds what one fetch
+//! brings (at most `max.partition.fetch.bytes`, and librdkafka caps a whole fetch response
+//! at `fetch.max.bytes`, which it derives from `queued.max.messages.kbytes`) until its worker
+//! next runs and counts it; and for records much smaller than 256 bytes on the wire, one
+//! fetch response carries more messages than `queued.min.messages`, each costing librdkafka
+//! about 256 bytes. A worker with no more partitions than slots never pauses for the budget.
+//! The records read and not yet processed are bounded separately, by `max_in_flight_bytes`
+//! per worker (see `budget.rs`).
 
 use std::time::Duration;
 
@@ -75,9 +79,7 @@ impl PrefetchLimits {
         PrefetchLimits {
             max_partition_fetch_bytes: overrides.max_partition_fetch_bytes.unwrap_or(fetch),
             queued_max_kbytes: overrides.queued_max_kbytes.unwrap_or((fetch / 1024).max(1)),
-            queued_min_messages: overrides
-                .queued_min_messages
-                .unwrap_or((fetch / 256).max(1)),
+            queued_min_messages: overrides.queued_min_messages.unwrap_or((fetch / 64).max(1)),
         }
     }
 
@@ -141,16 +143,16 @@ mod tests {
             PrefetchLimits {
                 max_partition_fetch_bytes: 256 << 10,
                 queued_max_kbytes: 256,
-                queued_min_messages: 1024,
+                queued_min_messages: 4096,
             }
         );
-        assert_eq!(limits.reserve(), 256_000 + (256 << 10) + 1024 * 256);
+        assert_eq!(limits.reserve(), 256_000 + (256 << 10) + 4096 * 256);
         let plan = PrefetchPlan::new(64 * MIB, limits, 1, Duration::from_millis(100));
-        assert_eq!(plan.slots, 85);
+        assert_eq!(plan.slots, 42);
         assert!(plan.worker_bound(limits) <= 64 * MIB);
         // Two workers share the budget.
         let plan = PrefetchPlan::new(64 * MIB, limits, 2, Duration::from_millis(100));
-        assert_eq!(plan.slots, 42);
+        assert_eq!(plan.slots, 21);
         assert!(2 * plan.worker_bound(limits) <= 64 * MIB);
     }
 
@@ -175,7 +177,7 @@ mod tests {
         let tiny = PrefetchLimits::derive(1, LimitOverrides::default());
         assert_eq!(tiny.max_partition_fetch_bytes, 16 << 10);
         assert_eq!(tiny.queued_max_kbytes, 16);
-        assert_eq!(tiny.queued_min_messages, 64);
+        assert_eq!(tiny.queued_min_messages, 256);
         let huge = PrefetchLimits::derive(1 << 40, LimitOverrides::default());
         assert_eq!(huge.max_partition_fetch_bytes, 1 << 20);
     }
