@@ -421,7 +421,10 @@ impl SourceReader {
             if read > 0 {
                 partition.at_end = false;
                 partition.next = self.batch.last().map(|r| r.offset + 1);
-            } else if !partition.at_end && error.is_none() {
+            }
+            // Fewer than asked: the queue is drained. Checking the end now, not one activation
+            // later, frees a fetch slot at once (see `apply_prefetch_window`).
+            if read < limit && !partition.at_end && error.is_none() {
                 partition.at_end = reached_end(
                     partition.next,
                     partition.end_at_assign,
