@@ -5,9 +5,12 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use common::member::{wait_within, Member};
 use common::*;
 use timely_kafka::testing::unique_name;
+use timely_kafka::{ClassicAssignor, GroupProtocol};
 
 const PARTITIONS: i32 = 64;
 const PER_PARTITION: usize = 2_000;
@@ -53,4 +56,51 @@ fn a_small_budget_reads_every_partition_to_its_end_1w() {
 #[test]
 fn a_small_budget_reads_every_partition_to_its_end_2w() {
     every_partition_read_to_its_end(2);
+}
+
+/// A second member joins while the first is still working through a backlog under a small
+/// budget: the fetch window is re-dealt on the rebalance, and together they read every
+/// record of every partition.
+#[test]
+fn a_small_budget_reads_every_partition_across_a_rebalance() {
+    const PARTITIONS: i32 = 32;
+    const PER_PARTITION: i64 = 1_000;
+    let topic = unique_name("budget-rebalance");
+    let cluster = loaded_cluster(&topic, PARTITIONS, PER_PARTITION as usize);
+    let group = unique_name("g");
+    let builder = || {
+        config(&cluster.bootstrap_servers(), &group, &topic)
+            .group_protocol(GroupProtocol::Classic(ClassicAssignor::CooperativeSticky))
+            .prefetch_budget_bytes(BUDGET)
+    };
+    // Slow enough that a backlog is left when the second member joins.
+    let a = Member::start(builder(), 1, Duration::from_micros(100));
+    wait_within("the first member to read", DEADLINE, || {
+        a.log().observed.len() > 1_000
+    });
+    let b = Member::start(builder(), 2, Duration::ZERO);
+    let all_read = || {
+        let (a, b) = (a.log(), b.log());
+        (0..PARTITIONS).all(|p| {
+            let mut seen: Vec<i64> = a
+                .observed
+                .iter()
+                .chain(&b.observed)
+                .filter(|o| o.1 == p)
+                .map(|o| o.2)
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            seen.len() as i64 == PER_PARTITION
+        })
+    };
+    wait_within("every record of every partition", DEADLINE, all_read);
+    assert!(
+        b.log().assigned > 0,
+        "the second member was assigned partitions"
+    );
+    let (b_log, _) = b.stop();
+    let (a_log, _) = a.stop();
+    assert!(!b_log.observed.is_empty(), "the second member read records");
+    assert!(!a_log.observed.is_empty(), "the first member read records");
 }
