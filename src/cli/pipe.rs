@@ -125,6 +125,10 @@ pub struct PipeArgs {
     /// Commit interval in milliseconds.
     #[arg(long, default_value_t = 1000)]
     commit_interval_ms: u64,
+    /// The most MiB librdkafka may hold prefetched for this process, whatever the number of
+    /// partitions (the source's `prefetch_budget_bytes`; see the README's memory section).
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    prefetch_budget_mib: u64,
     /// Give up when no broker in --brokers answers within this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     connect_timeout: u64,
@@ -208,6 +212,7 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
         .topic(&args.input)
         .group_protocol(group_protocol)
         .commit_interval(Duration::from_millis(args.commit_interval_ms))
+        .prefetch_budget_bytes(args.prefetch_budget_mib << 20)
         .connect_timeout(Duration::from_secs(args.connect_timeout))
         .on_assigned(summary.on_assigned());
     let mut sink = SinkConfig::builder()

@@ -503,12 +503,15 @@ pub(crate) fn commit_and_wait(
                 .all(|c| !state.commits_in_flight.contains_key(c.tp()))
         });
         let sent = send_commits(consumer, shared, settings, &unsent, processed)?;
+        // By sequence number (unique per commit): a set, so a commit of thousands of
+        // partitions is not O(P²).
+        let sent_seqs: std::collections::HashSet<u64> = sent.iter().map(|s| s.commit.seq).collect();
         let state = shared.lock();
         unsent.retain(|c| {
             let held_back = state
                 .commits_in_flight
                 .get(c.tp())
-                .is_some_and(|f| !sent.iter().any(|s| s.commit == *f));
+                .is_some_and(|f| !sent_seqs.contains(&f.seq));
             let owned = state
                 .assignment
                 .get(c.tp())

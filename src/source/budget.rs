@@ -3,7 +3,7 @@
 //! At the bound the worker stops reading and pauses its partitions, so librdkafka stops
 //! fetching them; the group thread keeps polling, so the member is not evicted for a slow
 //! dataflow. Below half the bound it resumes. Memory budget of a process, roughly:
-//! `partitions × queued_max_kbytes` (librdkafka's prefetch, per partition queue) plus
+//! `prefetch_budget_bytes` (librdkafka's prefetch, see `prefetch.rs`) plus
 //! `workers × max_in_flight_bytes` (records in the dataflow), plus the sink's producer queue
 //! if there is one.
 

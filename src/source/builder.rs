@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{CommitCadence, SourceConfig, SourceSettings};
+use super::prefetch::{LimitOverrides, PrefetchLimits};
 use crate::client::{
     check_client_config, check_security, merge_security, positive, required, validate_topic_name,
     Forced, Managed, Passthrough, Refused, Security,
@@ -14,6 +15,9 @@ use crate::group::{
     Assignment, GroupProtocol, GroupSettings, HookError, LifecycleHook, LifecycleHooks,
     MembershipSlot, OffsetReset, StartPolicy,
 };
+
+/// The default process-wide prefetch budget: 64 MiB.
+const DEFAULT_PREFETCH_BUDGET: u64 = 64 << 20;
 
 /// Keys that typed setters own.
 const MANAGED: &[Managed] = &[
@@ -129,9 +133,8 @@ pub struct SourceConfigBuilder {
     fetch_queue_backoff: Duration,
     fetch_max_wait: Duration,
     fetch_min_bytes: u32,
-    max_partition_fetch_bytes: u32,
-    queued_max_kbytes: u32,
-    queued_min_messages: u32,
+    prefetch_budget_bytes: u64,
+    limit_overrides: LimitOverrides,
     max_in_flight_records: u64,
     max_in_flight_bytes: u64,
     passthrough: Passthrough,
@@ -158,9 +161,8 @@ impl Default for SourceConfigBuilder {
             fetch_queue_backoff: Duration::from_millis(10),
             fetch_max_wait: Duration::from_millis(100),
             fetch_min_bytes: 1,
-            max_partition_fetch_bytes: 1 << 20,
-            queued_max_kbytes: 16_384,
-            queued_min_messages: 20_000,
+            prefetch_budget_bytes: DEFAULT_PREFETCH_BUDGET,
+            limit_overrides: LimitOverrides::default(),
             max_in_flight_records: 1_000_000,
             max_in_flight_bytes: 32 << 20,
             passthrough: Passthrough::default(),
@@ -301,17 +303,53 @@ impl SourceConfigBuilder {
         self
     }
 
+    /// The process-wide prefetch budget: the most bytes librdkafka may hold fetched but not
+    /// yet read, over all the partitions this process reads, however many there are.
+    /// Default: 64 MiB.
+    ///
+    /// From it the builder derives librdkafka's per-partition limits (those not set
+    /// explicitly): `max.partition.fetch.bytes` = budget / 256 within 16 KiB ..= 1 MiB,
+    /// `queued.max.messages.kbytes` = that / 1024 and `queued.min.messages` = that / 64. A
+    /// fetching partition then holds at most its *reserve* `Q` = `queued.max.messages.kbytes
+    /// × 1000 + max.partition.fetch.bytes + queued.min.messages × 256` bytes (256 is
+    /// librdkafka's own cost per queued message). Each of the process's `W` workers lets at
+    /// most `max(1, ⌊budget / (W × Q)⌋)` of its partitions fetch at once and pauses the
+    /// others (a paused partition's prefetch is dropped); fetching partitions take turns,
+    /// first paused first resumed, so none starves. Prefetch therefore stays below
+    /// `max(budget, W × Q)`: 64 MiB by default, where `Q` is about 1.5 MiB and one worker
+    /// fetches up to 42 partitions at once (21 each on two workers). Records read and not yet processed come on top, bounded
+    /// by [`max_in_flight_bytes`](Self::max_in_flight_bytes) per worker.
+    ///
+    /// ```
+    /// use timely_kafka::SourceConfig;
+    ///
+    /// let config = SourceConfig::builder()
+    ///     .brokers("localhost:9092")
+    ///     .group_id("g")
+    ///     .topic("orders")
+    ///     .prefetch_budget_bytes(16 << 20)
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn prefetch_budget_bytes(mut self, bytes: u64) -> Self {
+        self.prefetch_budget_bytes = bytes;
+        self
+    }
+
     /// `max.partition.fetch.bytes`: the most data fetched per partition per request.
-    /// Default: 1 MiB.
+    /// Default: derived from [`prefetch_budget_bytes`](Self::prefetch_budget_bytes)
+    /// (256 KiB for the default budget).
     pub fn max_partition_fetch_bytes(mut self, bytes: u32) -> Self {
-        self.max_partition_fetch_bytes = bytes;
+        self.limit_overrides.max_partition_fetch_bytes = Some(bytes);
         self
     }
 
     /// `queued.max.messages.kbytes`: the prefetch buffer librdkafka keeps per partition (each
-    /// partition has its own queue), in KiB. Default: 16384 (16 MiB).
+    /// partition has its own queue), in KiB. Default: derived from
+    /// [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (256 for the default budget).
+    /// A larger value makes fewer partitions fetch at once within the budget.
     pub fn queued_max_kbytes(mut self, kbytes: u32) -> Self {
-        self.queued_max_kbytes = kbytes;
+        self.limit_overrides.queued_max_kbytes = Some(kbytes);
         self
     }
 
@@ -370,9 +408,10 @@ impl SourceConfigBuilder {
 
     /// `queued.min.messages`: how many records librdkafka tries to keep prefetched per
     /// partition. librdkafka's 100,000 costs a few hundred bytes each in memory for little
-    /// throughput; default here: 20,000.
+    /// throughput; default here: derived from
+    /// [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (4,096 for the default budget).
     pub fn queued_min_messages(mut self, messages: u32) -> Self {
-        self.queued_min_messages = messages;
+        self.limit_overrides.queued_min_messages = Some(messages);
         self
     }
 
@@ -386,8 +425,8 @@ impl SourceConfigBuilder {
 
     /// Per worker, the most key and payload bytes read but not yet past the commit frontier;
     /// see [`max_in_flight_records`](Self::max_in_flight_records); at least 2. Default: 32 MiB. A process's
-    /// memory is roughly `partitions × queued_max_kbytes + workers × max_in_flight_bytes`:
-    /// 16 MiB × 8 + 2 × 32 MiB = 192 MiB for 8 partitions on 2 workers.
+    /// records are bounded by `prefetch_budget_bytes + workers × max_in_flight_bytes`,
+    /// whatever the partition count: 64 MiB + 2 × 32 MiB = 128 MiB on 2 workers by default.
     pub fn max_in_flight_bytes(mut self, bytes: u64) -> Self {
         self.max_in_flight_bytes = bytes;
         self
@@ -460,6 +499,14 @@ impl SourceConfigBuilder {
                 });
             }
         }
+        if self.prefetch_budget_bytes == 0 {
+            return Err(ConfigError::Invalid {
+                key: "prefetch_budget_bytes".into(),
+                value: "0".into(),
+                reason: "must be at least 1: a budget of nothing would never fetch".into(),
+            });
+        }
+        let limits = PrefetchLimits::derive(self.prefetch_budget_bytes, self.limit_overrides);
         self.passthrough.validate(MANAGED, FORCED, REFUSED)?;
         if let Some(security) = &self.security {
             merge_security(&mut self.passthrough, security)?;
@@ -520,9 +567,9 @@ impl SourceConfigBuilder {
             fetch_queue_backoff: self.fetch_queue_backoff,
             fetch_max_wait: self.fetch_max_wait,
             fetch_min_bytes: self.fetch_min_bytes,
-            max_partition_fetch_bytes: self.max_partition_fetch_bytes,
-            queued_max_kbytes: self.queued_max_kbytes,
-            queued_min_messages: self.queued_min_messages,
+            max_partition_fetch_bytes: limits.max_partition_fetch_bytes,
+            queued_max_kbytes: limits.queued_max_kbytes,
+            queued_min_messages: limits.queued_min_messages,
             passthrough: self.passthrough,
             hooks: self.hooks,
             static_member,
@@ -542,6 +589,9 @@ impl SourceConfigBuilder {
                 max_records_per_activation: self.max_records_per_activation,
                 max_in_flight_records: self.max_in_flight_records,
                 max_in_flight_bytes: self.max_in_flight_bytes,
+                prefetch_budget: self.prefetch_budget_bytes,
+                prefetch_limits: limits,
+                fetch_max_wait: self.fetch_max_wait,
             },
             membership: Arc::new(MembershipSlot::default()),
         })

@@ -42,6 +42,7 @@ pub mod clock;
 mod config;
 mod discovery;
 mod operator;
+mod prefetch;
 pub mod progress;
 
 pub use crate::group::ownership;

@@ -2,6 +2,7 @@
 //! frontier.
 
 use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use super::budget::InFlight;
 use super::clock::TickClock;
 use super::config::{CommitCadence, SourceSettings};
 use super::discovery::{discover_local_rank, LocalRank};
+use super::prefetch::{PrefetchPlan, MESSAGE_OVERHEAD};
 use super::progress::PartitionProgress;
 use super::CommitProbes;
 use crate::error::Error;
@@ -44,6 +46,33 @@ struct OwnedPartition {
     /// high watermark of its last fetch. Cleared by the next record.
     at_end: bool,
     progress: PartitionProgress,
+    /// Its place in the worker's fetch window (see `prefetch.rs`).
+    window: Window,
+}
+
+/// Whether a partition may fetch under the prefetch budget.
+#[derive(Debug, Clone, Copy)]
+enum Window {
+    /// Fetching, in a turn that began at `since`.
+    Fetching {
+        since: Instant,
+        /// When it last read a record in this turn (or when the turn began).
+        last_read: Instant,
+        /// Bytes read in this turn, counting `MESSAGE_OVERHEAD` per record.
+        bytes: u64,
+    },
+    /// Paused for the budget; `ticket` orders the waiting partitions, first in first out.
+    Waiting { ticket: u64 },
+}
+
+impl Window {
+    fn fetching(now: Instant) -> Self {
+        Window::Fetching {
+            since: now,
+            last_read: now,
+            bytes: 0,
+        }
+    }
 }
 
 /// What the source is doing.
@@ -127,7 +156,13 @@ struct SourceReader {
     in_flight: InFlight,
     /// Partitions paused because the in-flight bound was reached, with the assignment
     /// epoch they were paused under.
-    paused: Vec<(TopicPartition, u64)>,
+    paused: HashSet<(TopicPartition, u64)>,
+    /// How this worker shares the prefetch budget (set once the worker count is known).
+    plan: Option<PrefetchPlan>,
+    /// The next waiting ticket.
+    next_ticket: u64,
+    /// How many readable partitions wait for a fetch slot.
+    window_waiting: usize,
     /// Whether this worker last reported itself caught up to the idle clock (`None`: not
     /// since the assignment last changed).
     reported_caught_up: Option<bool>,
@@ -174,7 +209,10 @@ impl SourceReader {
             read_ungated: false,
             batch: Vec::new(),
             in_flight: InFlight::default(),
-            paused: Vec::new(),
+            paused: HashSet::new(),
+            plan: None,
+            next_ticket: 0,
+            window_waiting: 0,
             reported_caught_up: None,
             published_in_flight: (0, 0, 0),
         }
@@ -184,6 +222,19 @@ impl SourceReader {
     fn start(&mut self, rank: LocalRank, activator: Option<timely::scheduling::SyncActivator>) {
         self.rank = rank;
         self.phase = Phase::Running;
+        let plan = PrefetchPlan::new(
+            self.settings.prefetch_budget,
+            self.settings.prefetch_limits,
+            rank.workers,
+            self.settings.fetch_max_wait,
+        );
+        tracing::debug!(
+            worker = rank.rank,
+            "prefetch budget: up to {} partition(s) fetch at once, at most {} bytes prefetched",
+            plan.slots,
+            plan.worker_bound(self.settings.prefetch_limits)
+        );
+        self.plan = Some(plan);
         if let Some(activator) = activator {
             if let Err(err) = self.membership.register(rank.rank, rank.workers, activator) {
                 tracing::error!("{err}");
@@ -216,7 +267,11 @@ impl SourceReader {
                     cap.downgrade(&tick);
                 }
                 self.sync_assignment();
-                let more = !self.apply_backpressure() && self.read(cap, &mut emit);
+                let backpressured = self.apply_backpressure();
+                let more = !backpressured && self.read(cap, &mut emit);
+                if !backpressured {
+                    self.apply_prefetch_window();
+                }
                 if more {
                     self.activator.activate();
                 }
@@ -287,27 +342,29 @@ impl SourceReader {
             return;
         }
         let (version, assignment) = self.membership.shared.owned_by(self.rank.rank);
-        let mut previous: Vec<OwnedPartition> = std::mem::take(&mut self.owned);
+        // Indexed, so a sync costs O(P) and not O(P²) with thousands of partitions.
+        let mut previous: HashMap<(TopicPartition, u64), OwnedPartition> =
+            std::mem::take(&mut self.owned)
+                .into_iter()
+                .map(|p| ((p.tp.clone(), p.epoch), p))
+                .collect();
         // Only partitions kept under the same assignment stay paused: the group thread
         // resumes every partition it assigns (librdkafka would keep our pause across the
         // unassign and assign), so one handed back must be paused again if needed.
-        let mut still_paused: Vec<(TopicPartition, u64)> = Vec::new();
+        let mut still_paused: HashSet<(TopicPartition, u64)> = HashSet::new();
         for assigned in assignment {
             let tp = assigned.topic_partition;
-            match previous
-                .iter()
-                .position(|p| p.tp == tp && p.epoch == assigned.epoch)
-            {
-                Some(i) => {
-                    let mut kept = previous.swap_remove(i);
+            let key = (tp, assigned.epoch);
+            match previous.remove(&key) {
+                Some(mut kept) => {
                     kept.revoking = assigned.revoking;
-                    if self.paused.contains(&(tp.clone(), assigned.epoch)) {
-                        still_paused.push((tp, assigned.epoch));
+                    if self.paused.contains(&key) {
+                        still_paused.insert(key);
                     }
                     self.owned.push(kept);
                 }
                 None => self.owned.push(OwnedPartition {
-                    tp,
+                    tp: key.0,
                     handle: assigned.handle,
                     epoch: assigned.epoch,
                     revoking: assigned.revoking,
@@ -315,11 +372,13 @@ impl SourceReader {
                     end_at_assign: assigned.bounds.end,
                     at_end: false,
                     progress: PartitionProgress::after_commit(assigned.committed_at_start),
+                    // librdkafka resumes what it assigns; the window pauses the surplus.
+                    window: Window::fetching(Instant::now()),
                 }),
             }
         }
         self.paused = still_paused;
-        for lost in previous {
+        for lost in previous.into_values() {
             if lost.progress.has_in_flight() {
                 tracing::info!(
                     "{}: no longer read by this worker; its in-flight records are not committed here",
@@ -327,6 +386,11 @@ impl SourceReader {
                 );
             }
         }
+        self.window_waiting = self
+            .owned
+            .iter()
+            .filter(|p| !p.revoking && matches!(p.window, Window::Waiting { .. }))
+            .count();
         self.version_seen = Some(version);
         self.reported_caught_up = None;
         // Records may have arrived before the wake-up callback pointed here.
@@ -357,7 +421,10 @@ impl SourceReader {
             if read > 0 {
                 partition.at_end = false;
                 partition.next = self.batch.last().map(|r| r.offset + 1);
-            } else if !partition.at_end && error.is_none() {
+            }
+            // Fewer than asked: the queue is drained. Checking the end now, not one activation
+            // later, frees a fetch slot at once (see `apply_prefetch_window`).
+            if read < limit && !partition.at_end && error.is_none() {
                 partition.at_end = reached_end(
                     partition.next,
                     partition.end_at_assign,
@@ -371,6 +438,18 @@ impl SourceReader {
                     + record.key.as_ref().map_or(0, Vec::len)) as u64;
             }
             self.in_flight.emitted(tick, read as u64, bytes);
+            if let (
+                Window::Fetching {
+                    last_read,
+                    bytes: turn,
+                    ..
+                },
+                true,
+            ) = (&mut partition.window, read > 0)
+            {
+                *last_read = Instant::now();
+                *turn += bytes + read as u64 * MESSAGE_OVERHEAD;
+            }
             if read > 0 {
                 // Per partition and activation, never per record: two relaxed additions.
                 partition.handle.reads.add(read as u64, bytes);
@@ -424,16 +503,13 @@ impl SourceReader {
         } else {
             !self.in_flight.has_room(max_records, max_bytes)
         };
-        let mine: Vec<(TopicPartition, u64)> = self
-            .owned
-            .iter()
-            .filter(|p| !p.revoking)
-            .map(|p| (p.tp.clone(), p.epoch))
-            .collect();
         if pausing {
-            let newly: Vec<(TopicPartition, u64)> = mine
-                .into_iter()
-                .filter(|tp| !self.paused.contains(tp))
+            let newly: Vec<(TopicPartition, u64)> = self
+                .owned
+                .iter()
+                .filter(|p| !p.revoking)
+                .map(|p| (p.tp.clone(), p.epoch))
+                .filter(|key| !self.paused.contains(key))
                 .collect();
             if !newly.is_empty() {
                 tracing::debug!(group = %self.membership.group_id(), "in-flight bound reached: pausing {} partition(s)", newly.len());
@@ -442,11 +518,122 @@ impl SourceReader {
                 self.paused.extend(newly);
             }
         } else if !self.paused.is_empty() {
-            let paused = std::mem::take(&mut self.paused);
+            let mut paused = std::mem::take(&mut self.paused);
             tracing::debug!(group = %self.membership.group_id(), "in-flight records below half the bound: resuming {} partition(s)", paused.len());
+            // Partitions waiting for a fetch slot stay paused.
+            for p in &self.owned {
+                if matches!(p.window, Window::Waiting { .. }) {
+                    paused.remove(&(p.tp.clone(), p.epoch));
+                }
+            }
+            let paused: Vec<(TopicPartition, u64)> = paused.into_iter().collect();
             self.membership.pause(&paused, false);
         }
         pausing
+    }
+
+    /// Keeps at most the plan's number of this worker's partitions fetching with a backlog,
+    /// in turns, so librdkafka's prefetch stays within the budget (see `prefetch.rs`). A
+    /// partition read to its end holds no slot (its queue is empty) and stays resumed, so a
+    /// caught-up worker never waits for a turn. Costs nothing while the worker owns no more
+    /// partitions than slots.
+    fn apply_prefetch_window(&mut self) {
+        let Some(plan) = self.plan else {
+            return;
+        };
+        let readable = self.owned.iter().filter(|p| !p.revoking).count();
+        if readable <= plan.slots && self.window_waiting == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let busy = |p: &OwnedPartition| {
+            !p.revoking && !p.at_end && matches!(p.window, Window::Fetching { .. })
+        };
+        let mut fetching = self.owned.iter().filter(|p| busy(p)).count();
+        let mut pause = Vec::new();
+        // Turns that ended give their slot up, while someone waits for one.
+        let mut ended = 0;
+        if self.window_waiting > 0 || fetching > plan.slots {
+            for p in self.owned.iter_mut().filter(|p| busy(p)) {
+                let Window::Fetching {
+                    last_read, bytes, ..
+                } = p.window
+                else {
+                    continue;
+                };
+                let over = bytes >= plan.turn_bytes || now - last_read >= plan.idle_turn;
+                if over && (fetching > plan.slots || ended < self.window_waiting) {
+                    p.window = Window::Waiting {
+                        ticket: self.next_ticket,
+                    };
+                    self.next_ticket += 1;
+                    pause.push((p.tp.clone(), p.epoch));
+                    fetching -= 1;
+                    ended += 1;
+                }
+            }
+        }
+        // Still too many (a rebalance added partitions, or caught-up ones got records):
+        // the newest turns wait.
+        if fetching > plan.slots {
+            let mut newest: Vec<(Instant, usize)> = self
+                .owned
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| busy(p))
+                .filter_map(|(i, p)| match p.window {
+                    Window::Fetching { since, .. } => Some((since, i)),
+                    Window::Waiting { .. } => None,
+                })
+                .collect();
+            newest.sort_unstable_by(|a, b| b.cmp(a));
+            for &(_, i) in newest.iter().take(fetching - plan.slots) {
+                let p = &mut self.owned[i];
+                p.window = Window::Waiting {
+                    ticket: self.next_ticket,
+                };
+                self.next_ticket += 1;
+                pause.push((p.tp.clone(), p.epoch));
+            }
+            fetching = plan.slots;
+        }
+        // Free slots go to those that waited longest.
+        let mut resume = Vec::new();
+        if fetching < plan.slots {
+            let mut queue: Vec<(u64, usize)> = self
+                .owned
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| match p.window {
+                    Window::Waiting { ticket } if !p.revoking => Some((ticket, i)),
+                    _ => None,
+                })
+                .collect();
+            queue.sort_unstable();
+            for &(_, i) in queue.iter().take(plan.slots - fetching) {
+                let p = &mut self.owned[i];
+                p.window = Window::fetching(now);
+                p.at_end = false;
+                resume.push((p.tp.clone(), p.epoch));
+            }
+        }
+        self.window_waiting = self.window_waiting + pause.len() - resume.len();
+        if !pause.is_empty() {
+            self.membership.pause(&pause, true);
+        }
+        if !resume.is_empty() {
+            self.membership.pause(&resume, false);
+            // Records arrive through the wake-up callback; an idle turn ends by the clock.
+            self.activator.activate_after(plan.idle_turn);
+        }
+        if !pause.is_empty() || !resume.is_empty() {
+            tracing::trace!(
+                group = %self.membership.group_id(),
+                "prefetch window: paused {}, resumed {}",
+                pause.len(),
+                resume.len()
+            );
+        }
     }
 
     /// Adds this worker's change of in-flight records, bytes and paused partitions to the
@@ -493,11 +680,9 @@ impl SourceReader {
                 done.push((p.tp.clone(), p.epoch));
             }
         }
-        self.owned.retain(|p| {
-            !done
-                .iter()
-                .any(|(tp, epoch)| *tp == p.tp && *epoch == p.epoch)
-        });
+        let done: HashSet<(TopicPartition, u64)> = done.into_iter().collect();
+        self.owned
+            .retain(|p| !p.revoking || !done.contains(&(p.tp.clone(), p.epoch)));
     }
 
     /// Whether this source commits: it has a commit frontier and let nothing go without one.
@@ -559,13 +744,15 @@ impl SourceReader {
             return;
         }
         let mine: Vec<TopicPartition> = self.owned.iter().map(|p| p.tp.clone()).collect();
+        // Indexed: a commit of thousands of partitions must not cost O(P²).
+        let index: HashMap<TopicPartition, usize> = mine
+            .iter()
+            .enumerate()
+            .map(|(i, tp)| (tp.clone(), i))
+            .collect();
         for failed in self.membership.take_failed_commits(&mine) {
-            if let Some(p) = self
-                .owned
-                .iter_mut()
-                .find(|p| p.tp == failed.topic_partition)
-            {
-                p.progress.forget_commit(failed.offset);
+            if let Some(&i) = index.get(&failed.topic_partition) {
+                self.owned[i].progress.forget_commit(failed.offset);
             }
         }
         let offsets = commit_positions(&self.membership, &self.owned);
@@ -578,12 +765,8 @@ impl SourceReader {
         match self.membership.commit(&offsets, &processed, wait) {
             Ok(sent) => {
                 for position in &sent {
-                    if let Some(p) = self
-                        .owned
-                        .iter_mut()
-                        .find(|p| p.tp == position.topic_partition)
-                    {
-                        p.progress.mark_committed(position.offset);
+                    if let Some(&i) = index.get(&position.topic_partition) {
+                        self.owned[i].progress.mark_committed(position.offset);
                     }
                 }
                 if last && !sent.is_empty() {
