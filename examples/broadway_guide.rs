@@ -116,8 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Before the source is built: it takes its metric handles then.
     let exporter = match &args.metrics_addr {
         Some(addr) => {
-            let exporter = Exporter::install()?;
-            let bound = exporter.serve(addr)?;
+            let (exporter, bound) = Exporter::serve_at(addr)?;
             eprintln!("metrics on http://{bound}/metrics, health on http://{bound}/health");
             Some(Arc::new(exporter))
         }

@@ -99,6 +99,14 @@ impl Exporter {
         })
     }
 
+    /// [`install`](Self::install), then [`serve`](Self::serve) on `addr`: what a command's
+    /// `--metrics-addr HOST:PORT` does. Returns the exporter and the address it listens on.
+    pub fn serve_at(addr: &str) -> Result<(Exporter, SocketAddr), ExporterError> {
+        let exporter = Exporter::install()?;
+        let bound = exporter.serve(addr)?;
+        Ok((exporter, bound))
+    }
+
     /// Serves `/metrics` and `/health` on `addr` (`HOST:PORT`; port 0 picks a free one) from
     /// a thread of its own, and returns the address it listens on.
     pub fn serve(&self, addr: &str) -> Result<SocketAddr, ExporterError> {

@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use common::*;
 use timely_kafka::testing::{unique_name, EmbeddedCluster, TestRecord};
@@ -39,34 +38,26 @@ fn pipe_routes_rejected_records_to_the_dead_letter_topic() {
         })
     });
     cluster.load(&input, records.collect::<Vec<_>>()).unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
-        .args([
-            "pipe",
-            "--brokers",
-            &cluster.bootstrap_servers(),
-            "--group",
-            &group,
-        ])
-        .args([
-            "--input",
-            &input,
-            "--output",
-            &output,
+    // The defaults a user gets (session, heartbeat, commit interval), as the README runs it.
+    let run = pipe_command(
+        &cluster.bootstrap_servers(),
+        &group,
+        &input,
+        &output,
+        &[
             "--idle-exit",
             "2",
             "-w",
             "2",
-        ])
-        .args(["--reject", "bad", "--dead-letter-topic", &dlq])
-        .args([
-            "--consumer-set",
-            "session.timeout.ms=2000",
-            "--consumer-set",
-            "heartbeat.interval.ms=250",
-        ])
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run the pipe");
+            "--reject",
+            "bad",
+            "--dead-letter-topic",
+            &dlq,
+        ],
+    )
+    .env_remove("RUST_LOG")
+    .output()
+    .expect("run the pipe");
     let stderr = String::from_utf8_lossy(&run.stderr);
     eprintln!("{stderr}");
     assert!(run.status.success(), "{:?}", run.status);

@@ -159,8 +159,7 @@ where
     // Before the source and sink are built: they take their metric handles then.
     let exporter = match &args.metrics_addr {
         Some(addr) => {
-            let exporter = Exporter::install()?;
-            let bound = exporter.serve(addr)?;
+            let (exporter, bound) = Exporter::serve_at(addr)?;
             eprintln!("metrics on http://{bound}/metrics, health on http://{bound}/health");
             Some(Arc::new(exporter))
         }

@@ -238,8 +238,7 @@ fn pipe(args: PipeArgs) -> Result<(), String> {
     // Before the sources and sinks are built: they take their metric handles then.
     let exporter = match &args.metrics_addr {
         Some(addr) => {
-            let exporter = Exporter::install().map_err(|e| e.to_string())?;
-            let bound = exporter.serve(addr).map_err(|e| e.to_string())?;
+            let (exporter, bound) = Exporter::serve_at(addr).map_err(|e| e.to_string())?;
             summary.say(format_args!(
                 "serving metrics on http://{bound}/metrics and health on http://{bound}/health"
             ));
