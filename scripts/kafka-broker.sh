@@ -24,6 +24,9 @@
 #                        sasl_ssl        TLS + SASL PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and
 #                                        OAUTHBEARER (unsecured JWTs: for tests only)
 #                        sasl_plaintext  SASL PLAIN and SCRAM without TLS
+#                        oidc            TLS + SASL OAUTHBEARER with signed JWTs, checked
+#                                        against a JWKS made at start (an OIDC provider's
+#                                        tokens; the token endpoint is the client's to serve)
 #                        wronghost       TLS with a certificate for another host name
 #   --set KEY=VALUE    any broker setting (server.properties), repeatable; last one wins
 #   --log FILE         keep the broker's log in FILE (default: inside the state directory)
@@ -33,8 +36,11 @@
 # Client property files (in `clients=DIR`; each has bootstrap.servers and everything else a
 # client needs): ssl.properties, mtls.properties, wronghost.properties,
 # sasl_ssl-{plain,scram-sha-256,scram-sha-512,oauthbearer}.properties,
-# sasl_plaintext-{plain,scram-sha-512}.properties, and other-ca.pem (a CA that signed
-# nothing the broker uses). The TLS material and the SASL password are made fresh at start
+# sasl_plaintext-{plain,scram-sha-512}.properties, oidc.properties (OIDC client credentials:
+# add sasl.oauthbearer.token.endpoint.url), oidc-token.jwt (a JWT for `alice`, audience
+# `timely-kafka-test`, valid two days, signed with the key behind the broker's JWKS: what a
+# token endpoint under test hands out) and other-ca.pem (a CA that signed nothing the broker
+# uses). The TLS material and the SASL password are made fresh at start
 # and removed with the state directory: nothing secret is committed or reused.
 #
 # Environment:
@@ -88,13 +94,15 @@ IFS=, read -r -a listener_names <<<"$listeners"
 [ ${#listener_names[@]} -gt 0 ] || die "--listeners needs at least one listener"
 needs_tls=false
 needs_sasl=false
+needs_oidc=false
 for name in "${listener_names[@]}"; do
   case "$name" in
     plaintext) ;;
     ssl|mtls|wronghost) needs_tls=true ;;
     sasl_ssl) needs_tls=true; needs_sasl=true ;;
     sasl_plaintext) needs_sasl=true ;;
-    *) die "unknown listener '$name' (plaintext, ssl, mtls, sasl_ssl, sasl_plaintext, wronghost)" ;;
+    oidc) needs_tls=true; needs_oidc=true ;;
+    *) die "unknown listener '$name' (plaintext, ssl, mtls, sasl_ssl, sasl_plaintext, oidc, wronghost)" ;;
   esac
 done
 if $needs_tls; then
@@ -236,11 +244,42 @@ fi
 sasl_user=alice
 sasl_password=$(secret)
 
+listener_settings=()
+
+# --- An OIDC provider's signing key, its JWKS, and a token it issued -----------------------
+oidc=$state/oidc
+oidc_audience=timely-kafka-test
+jvm_oidc=()
+if $needs_oidc; then
+  command -v perl >/dev/null 2>&1 || die "perl is needed to write the OIDC listener's JWKS"
+  mkdir -p "$oidc"
+  b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$oidc/signing.key" 2>/dev/null \
+    || die "openssl could not make the OIDC signing key"
+  modulus=$(openssl rsa -in "$oidc/signing.key" -noout -modulus | cut -d= -f2 \
+    | perl -ne 'chomp; print pack("H*", $_)' | b64url)
+  printf '{"keys":[{"kty":"RSA","use":"sig","alg":"RS256","kid":"timely-kafka-test","n":"%s","e":"AQAB"}]}\n' \
+    "$modulus" >"$oidc/jwks.json"
+  now=$(date +%s)
+  header=$(printf '{"alg":"RS256","typ":"JWT","kid":"timely-kafka-test"}' | b64url)
+  claims=$(printf '{"sub":"%s","aud":"%s","iss":"timely-kafka-test-idp","scope":"kafka","iat":%d,"exp":%d}' \
+    "$sasl_user" "$oidc_audience" "$now" $((now + 172800)) | b64url)
+  signature=$(printf '%s.%s' "$header" "$claims" | openssl dgst -sha256 -sign "$oidc/signing.key" | b64url)
+  printf '%s.%s.%s\n' "$header" "$claims" "$signature" >"$clients/oidc-token.jwt"
+  oidc_client_secret=$(secret)
+  # Kafka 4 reads only the JWKS URLs a system property allows.
+  jvm_oidc=("-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=file://$oidc/jwks.json")
+  listener_settings+=(
+    "sasl.oauthbearer.jwks.endpoint.url=file://$oidc/jwks.json"
+    "sasl.oauthbearer.expected.audience=$oidc_audience"
+    "sasl.oauthbearer.expected.issuer=timely-kafka-test-idp"
+  )
+fi
+
 # --- Broker settings ----------------------------------------------------------------------
 listener_list=()
 advertised_list=()
 protocol_map=(CONTROLLER:PLAINTEXT)
-listener_settings=()
 for i in "${!listener_names[@]}"; do
   name=${listener_names[$i]}
   upper=${name^^}
@@ -252,6 +291,7 @@ for i in "${!listener_names[@]}"; do
     ssl|mtls|wronghost) protocol=SSL ;;
     sasl_ssl) protocol=SASL_SSL ;;
     sasl_plaintext) protocol=SASL_PLAINTEXT ;;
+    oidc) protocol=SASL_SSL ;;
   esac
   protocol_map+=("$upper:$protocol")
   prefix=listener.name.$name
@@ -267,7 +307,13 @@ for i in "${!listener_names[@]}"; do
     )
   fi
   [ "$name" = mtls ] && listener_settings+=("$prefix.ssl.client.auth=required")
-  if [[ $protocol == SASL_* ]]; then
+  if [ "$name" = oidc ]; then
+    listener_settings+=(
+      "$prefix.sasl.enabled.mechanisms=OAUTHBEARER"
+      "$prefix.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+      "$prefix.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler"
+    )
+  elif [[ $protocol == SASL_* ]]; then
     mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
     [ "$name" = sasl_ssl ] && mechanisms+=",OAUTHBEARER"
     listener_settings+=(
@@ -292,6 +338,10 @@ for i in "${!listener_names[@]}"; do
     wronghost) client wronghost security.protocol=ssl "ssl.ca.location=$tls/ca.pem" ;;
     mtls) client mtls security.protocol=ssl "ssl.ca.location=$tls/ca.pem" \
       "ssl.certificate.location=$tls/client.pem" "ssl.key.location=$tls/client.key" ;;
+    oidc) client oidc security.protocol=sasl_ssl "ssl.ca.location=$tls/ca.pem" \
+      sasl.mechanism=OAUTHBEARER sasl.oauthbearer.method=oidc \
+      sasl.oauthbearer.client.id=timely-kafka-test "sasl.oauthbearer.client.secret=$oidc_client_secret" \
+      sasl.oauthbearer.scope=kafka ;;
     sasl_ssl|sasl_plaintext)
       tls_settings=()
       [ "$name" = sasl_ssl ] && tls_settings=("ssl.ca.location=$tls/ca.pem")
@@ -357,7 +407,7 @@ fi
   || { cat "$state/format.out" >&2; die "could not format the storage directory"; }
 
 read -r -a heap <<<"${KAFKA_BROKER_HEAP:--Xms256m -Xmx1g}"
-"$java" "${heap[@]}" -XX:+UseG1GC -Djava.awt.headless=true "${jvm[@]}" \
+"$java" "${heap[@]}" -XX:+UseG1GC -Djava.awt.headless=true "${jvm[@]}" ${jvm_oidc[@]+"${jvm_oidc[@]}"} \
   kafka.Kafka "$state/server.properties" >"$state/broker.out" 2>&1 &
 broker_pid=$!
 
@@ -389,7 +439,7 @@ say "127.0.0.1:${ports[0]}"
 for i in "${!listener_names[@]}"; do
   say "${listener_names[$i]}=127.0.0.1:${ports[$i]}"
 done
-if $needs_tls || $needs_sasl; then
+if $needs_tls || $needs_sasl || $needs_oidc; then
   say "clients=$clients"
 fi
 echo "kafka-broker: Apache Kafka $version on 127.0.0.1:${ports[0]} (state: $state, log: $log_file); stop with Ctrl-C" >&2

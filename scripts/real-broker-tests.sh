@@ -31,7 +31,7 @@ if [ -z "${KAFKA_BROKERS:-}" ]; then
   # under both protocols. Everything else is Kafka's default.
   # Listeners: plaintext for most tests, the secured ones for tests/real_broker/security.rs.
   exec 3< <(exec scripts/kafka-broker.sh \
-    --listeners plaintext,ssl,mtls,sasl_ssl,wronghost \
+    --listeners plaintext,ssl,mtls,sasl_ssl,oidc,wronghost \
     --set group.consumer.min.session.timeout.ms=6000 \
     --set group.consumer.session.timeout.ms=6000 \
     --set group.consumer.min.heartbeat.interval.ms=500 \

@@ -1,7 +1,8 @@
-//! What this build of timely-kafka can do: its version, the librdkafka it links, and
-//! librdkafka's `builtin.features` (compression codecs, `ssl`, `sasl_plain`, `sasl_scram`,
-//! `sasl_oauthbearer`, `oidc`, `sasl_gssapi`, ...), so a user can tell whether a security
-//! setting will work before pointing it at a cluster.
+//! What this build of timely-kafka can do: its version, its own features (`oidc`: OIDC
+//! client credentials for SASL OAUTHBEARER, fetched by timely-kafka), the librdkafka it
+//! links, and librdkafka's `builtin.features` (compression codecs, `ssl`, `sasl_plain`,
+//! `sasl_scram`, `sasl_oauthbearer`, `sasl_gssapi`, ...), so a user can tell whether a
+//! security setting will work before pointing it at a cluster.
 
 use std::fmt;
 
@@ -23,6 +24,9 @@ pub struct BuildInfo {
     pub librdkafka: String,
     /// librdkafka's `builtin.features`, in its order.
     pub features: Vec<String>,
+    /// What timely-kafka itself adds: `oidc` (OIDC client credentials for SASL
+    /// OAUTHBEARER, with the `tls` cargo feature), `concurrent` (`process_concurrent`).
+    pub crate_features: Vec<&'static str>,
 }
 
 impl BuildInfo {
@@ -41,10 +45,18 @@ impl BuildInfo {
                     .collect()
             })
             .unwrap_or_default();
+        let crate_features = [
+            (cfg!(feature = "tls"), "oidc"),
+            (cfg!(feature = "concurrent"), "concurrent"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
         BuildInfo {
             version: env!("CARGO_PKG_VERSION"),
             librdkafka,
             features,
+            crate_features,
         }
     }
 
@@ -57,6 +69,7 @@ impl BuildInfo {
 impl fmt::Display for BuildInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "timely-kafka {}", self.version)?;
+        writeln!(f, "features {}", self.crate_features.join(","))?;
         writeln!(f, "librdkafka {}", self.librdkafka)?;
         write!(f, "builtin.features {}", self.features.join(","))
     }

@@ -82,7 +82,7 @@ use std::time::Duration;
 
 use rdkafka::client::Client;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, DefaultConsumerContext};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -463,7 +463,7 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub struct OffsetReader<C: ConsumerContext + 'static = DefaultConsumerContext> {
+pub struct OffsetReader<C: ConsumerContext + 'static = crate::client::BasicContext> {
     consumer: BaseConsumer<C>,
     group: String,
     timeout: Duration,
@@ -478,7 +478,12 @@ impl OffsetReader {
         group: &str,
         settings: &ClientConfig,
     ) -> Result<Self, OffsetsError> {
-        Self::with_context(bootstrap_servers, group, settings, DefaultConsumerContext)
+        Self::with_context(
+            bootstrap_servers,
+            group,
+            settings,
+            crate::client::BasicContext,
+        )
     }
 
     /// [`new`](Self::new) with the crate's passthrough settings (those a
@@ -503,16 +508,17 @@ impl<C: ConsumerContext + 'static> OffsetReader<C> {
         settings: &ClientConfig,
         context: C,
     ) -> Result<Self, OffsetsError> {
-        let consumer = settings
-            .clone()
+        let mut config = settings.clone();
+        config
             .set("bootstrap.servers", bootstrap_servers)
             .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .create_with_context(context)
-            .map_err(|source| OffsetsError::Client {
+            .set("enable.auto.commit", "false");
+        let consumer: BaseConsumer<C> =
+            crate::client::create(&config, context).map_err(|source| OffsetsError::Client {
                 group: group.to_owned(),
                 source: Box::new(redacted(source)),
             })?;
+        crate::client::serve_startup_events(&consumer);
         Ok(OffsetReader {
             consumer,
             group: group.to_owned(),

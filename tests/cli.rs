@@ -104,6 +104,10 @@ fn version_names_librdkafka_and_the_security_features_built_in() {
             "{args:?}: {stdout}"
         );
         assert!(stdout.contains("\nlibrdkafka 2."), "{args:?}: {stdout}");
+        assert!(
+            stdout.lines().any(|l| l == "features oidc,concurrent"),
+            "{args:?}: the default build's own features: {stdout}"
+        );
         let features = stdout
             .lines()
             .find_map(|l| l.strip_prefix("builtin.features "))

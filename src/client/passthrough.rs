@@ -60,7 +60,14 @@ pub(crate) struct Refused {
 }
 
 /// Asks librdkafka whether it accepts a whole client configuration; an error names the key.
+/// OIDC settings are checked as [`create`](super::create) leaves them.
 pub(crate) fn check_client_config(config: &ClientConfig) -> Result<(), ConfigError> {
+    #[cfg(feature = "tls")]
+    let config = &{
+        let mut routed = config.clone();
+        super::oidc::route(&mut routed);
+        routed
+    };
     config
         .create_native_config()
         .map(drop)
@@ -108,6 +115,8 @@ impl Passthrough {
         forced: &[Forced],
         refused: &[Refused],
     ) -> Result<(), ConfigError> {
+        #[cfg(feature = "tls")]
+        let oidc = super::oidc::wanted(self.get(super::oidc::METHOD));
         for (key, value) in self.iter() {
             if let Some(r) = refused.iter().find(|r| r.key == key) {
                 return Err(ConfigError::Refused {
@@ -131,6 +140,11 @@ impl Passthrough {
                         reason: f.reason.to_owned(),
                     });
                 }
+            }
+            // Served by timely-kafka, not librdkafka (see `client::oidc`).
+            #[cfg(feature = "tls")]
+            if oidc && super::oidc::is_oidc_key(key) {
+                continue;
             }
             let mut probe = ClientConfig::new();
             probe.set(key, value);

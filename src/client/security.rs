@@ -4,7 +4,9 @@
 //! naming its key before anything connects:
 //!
 //! - a SASL mechanism librdkafka does not know, or one this build lacks (GSSAPI without the
-//!   `gssapi` feature; OIDC);
+//!   `gssapi` feature);
+//! - OIDC (`sasl.oauthbearer.method=oidc`) without its token endpoint, client id or secret,
+//!   and SASL OAUTHBEARER with neither OIDC nor librdkafka's unsecured test tokens;
 //! - SASL PLAIN or SCRAM without `sasl.username` or `sasl.password`;
 //! - a certificate, key, CA, CRL, keystore or keytab file that does not exist or cannot be
 //!   read;
@@ -83,18 +85,31 @@ pub(crate) fn check_security(passthrough: &Passthrough, brokers: &str) -> Result
             );
         }
     }
-    if passthrough
-        .get("sasl.oauthbearer.method")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("oidc"))
-        && !BuildInfo::current().has("oidc")
-    {
+    #[cfg(feature = "tls")]
+    super::oidc::check(|key| passthrough.get(key))?;
+    #[cfg(not(feature = "tls"))]
+    if super::oidc_wanted(passthrough.get("sasl.oauthbearer.method")) {
         return Err(ConfigError::Invalid {
             key: "sasl.oauthbearer.method".to_owned(),
             value: "oidc".to_owned(),
-            reason: "this build of librdkafka has no OIDC (`oidc` is not in `timely-kafka \
-                     version`'s builtin.features): it needs libcurl, which rdkafka-sys's build \
-                     does not link; fetch tokens yourself and pass them with an OAUTHBEARER \
-                     token refresh, or use SCRAM"
+            reason: "OIDC tokens are fetched by timely-kafka's `tls` feature, which this build \
+                     was compiled without"
+                .to_owned(),
+        });
+    }
+    if uses_sasl
+        && mechanism == "OAUTHBEARER"
+        && !super::oidc_wanted(passthrough.get("sasl.oauthbearer.method"))
+        && !passthrough
+            .get("enable.sasl.oauthbearer.unsecure.jwt")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    {
+        return Err(ConfigError::Missing {
+            key: "sasl.oauthbearer.method".to_owned(),
+            hint: "SASL OAUTHBEARER needs sasl.oauthbearer.method=oidc with \
+                   sasl.oauthbearer.token.endpoint.url, sasl.oauthbearer.client.id and \
+                   sasl.oauthbearer.client.secret (or enable.sasl.oauthbearer.unsecure.jwt=true, \
+                   for tests only)"
                 .to_owned(),
         });
     }

@@ -165,13 +165,15 @@ pub(super) fn watch_snapshot(
 pub(super) fn live_keys(sink: &SinkConfig, topic: &str) -> Result<Vec<Vec<u8>>, SinkError> {
     let mut config = ClientConfig::new();
     sink.passthrough.apply_to(&mut config);
-    let consumer: BaseConsumer<EndOfPartitionIsExpected> = config
+    config
         .set("bootstrap.servers", &sink.brokers)
         .set("group.id", "timely-kafka-output-reader")
         .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .create_with_context(EndOfPartitionIsExpected)
-        .map_err(|e| read_output(topic, e))?;
+        .set("enable.partition.eof", "true");
+    let consumer: BaseConsumer<EndOfPartitionIsExpected> =
+        crate::client::create(&config, EndOfPartitionIsExpected)
+            .map_err(|e| read_output(topic, e))?;
+    crate::client::serve_startup_events(&consumer);
     let metadata = consumer
         .fetch_metadata(Some(topic), REQUEST)
         .map_err(|e| read_output(topic, e))?;

@@ -109,15 +109,16 @@ impl Membership {
     pub(crate) fn create(settings: Arc<GroupSettings>) -> Result<Arc<Membership>, Error> {
         let shared = Arc::new(GroupShared::new(settings.group_id.clone()));
         let context = GroupContext::new(Arc::clone(&shared), Arc::clone(&settings));
-        let consumer: BaseConsumer<GroupContext> = settings
-            .client_config()
-            .create_with_context(context)
-            .map_err(|e| {
+        let consumer: BaseConsumer<GroupContext> =
+            crate::client::create(&settings.client_config(), context).map_err(|e| {
                 Error::kafka(
                     format!("creating the consumer for group `{}`", settings.group_id),
                     e,
                 )
             })?;
+        // With OAUTHBEARER the first token is asked for on the event queue: serve it, or the
+        // check below waits for a connection that waits for the token.
+        crate::client::serve_startup_events(&consumer);
         match consumer.fetch_metadata(None, settings.connect_timeout) {
             Ok(metadata) => {
                 for topic in &settings.topics {

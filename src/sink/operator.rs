@@ -32,12 +32,12 @@ pub(crate) fn build_sink<'scope>(
     config: &SinkConfig,
 ) -> Result<(StreamVec<'scope, u64, ()>, Arc<Deliveries>), SinkError> {
     let deliveries = Arc::new(Deliveries::new());
-    let producer: ThreadedProducer<SinkContext> = config
-        .client_config()
-        .create_with_context(SinkContext {
-            deliveries: Arc::clone(&deliveries),
-        })
-        .map_err(|e| SinkError::Create(Box::new(e)))?;
+    let context = SinkContext {
+        deliveries: Arc::clone(&deliveries),
+    };
+    let producer: ThreadedProducer<SinkContext> =
+        crate::client::create(&config.client_config(), context)
+            .map_err(|e| SinkError::Create(Box::new(e)))?;
 
     let scope = stream.scope();
     let mut builder = OperatorBuilder::new("KafkaSink".to_owned(), scope);

@@ -78,7 +78,17 @@ impl LoadState {
 /// Routes each delivery report to the load it belongs to.
 pub(crate) struct LoadContext;
 
-impl ClientContext for LoadContext {}
+impl ClientContext for LoadContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    /// OAUTHBEARER tokens from the OIDC provider the settings name.
+    fn generate_oauth_token(
+        &self,
+        oauthbearer_config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        crate::client::oauth_token(oauthbearer_config)
+    }
+}
 
 impl ProducerContext for LoadContext {
     type DeliveryOpaque = Arc<LoadState>;
@@ -114,13 +124,14 @@ impl Loader {
         for (key, value) in LOADER_CONFIG {
             config.set(*key, *value);
         }
-        let producer =
-            config
-                .create_with_context(LoadContext)
-                .map_err(|source| ClusterError::Client {
-                    role: "loader",
-                    source: Box::new(source),
-                })?;
+        let producer: BaseProducer<LoadContext> = crate::client::create(&config, LoadContext)
+            .map_err(|source| ClusterError::Client {
+                role: "loader",
+                source: Box::new(source),
+            })?;
+        // With OAUTHBEARER the first token is asked for on the event queue, before any
+        // connection: serve it before the first metadata request waits for one.
+        producer.poll(Duration::ZERO);
         Ok(Loader { producer })
     }
 

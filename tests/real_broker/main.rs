@@ -12,6 +12,7 @@
 //! - [`start`]: a start at a timestamp, and partitions added while the source runs (row 19).
 //! - [`refusals`]: settings Kafka refuses stop the source with an error naming them.
 //! - [`security`]: TLS, mutual TLS and SASL (PLAIN, SCRAM, OAUTHBEARER) through `pipe --config`, and their failures.
+//! - [`oidc`]: SASL OAUTHBEARER with OIDC client credentials (a token endpoint served by the test).
 //! - [`static_membership`]: a static member's restart within the session timeout (row 20).
 //!
 //! Reads of a topic go to its end offsets, never to a quiet period. Commits are read
@@ -24,6 +25,7 @@ mod common;
 mod broker;
 mod groups;
 mod kafka_broker_script;
+mod oidc;
 mod pipeline;
 mod refusals;
 mod security;

@@ -22,7 +22,7 @@ use timely_kafka::testing::unique_name;
 use timely_kafka::SourceConfig;
 
 /// The directory of client property files for the broker under test.
-fn clients() -> PathBuf {
+pub(crate) fn clients() -> PathBuf {
     PathBuf::from(std::env::var("KAFKA_CLIENTS_DIR").expect(
         "KAFKA_CLIENTS_DIR is not set: run scripts/real-broker-tests.sh, which starts a broker \
          with secured listeners",
@@ -30,7 +30,7 @@ fn clients() -> PathBuf {
 }
 
 /// The properties file `name` with `edits` (`key=value`) appended, as a new file.
-fn edited(name: &str, edits: &[&str]) -> PathBuf {
+pub(crate) fn edited(name: &str, edits: &[&str]) -> PathBuf {
     let original = std::fs::read_to_string(clients().join(format!("{name}.properties"))).unwrap();
     let path = std::env::temp_dir().join(format!("{}.properties", unique_name(name)));
     std::fs::write(&path, format!("{original}{}\n", edits.join("\n"))).unwrap();
@@ -38,7 +38,7 @@ fn edited(name: &str, edits: &[&str]) -> PathBuf {
 }
 
 /// A value of a properties file (the broker script's files are plain `key=value` lines).
-fn property(name: &str, key: &str) -> String {
+pub(crate) fn property(name: &str, key: &str) -> String {
     std::fs::read_to_string(clients().join(format!("{name}.properties")))
         .unwrap()
         .lines()
@@ -48,7 +48,7 @@ fn property(name: &str, key: &str) -> String {
 
 /// `pipe --config FILE` at its defaults (session, heartbeat, commit interval), with
 /// everything it prints captured.
-fn pipe_with_config(
+pub(crate) fn pipe_with_config(
     config: &PathBuf,
     group: &str,
     input: &str,
@@ -68,7 +68,7 @@ fn pipe_with_config(
 }
 
 /// Waits, within `limit`, for `child` to exit; returns its success and all it printed.
-fn finish(mut child: Child, limit: Duration) -> (bool, String) {
+pub(crate) fn finish(mut child: Child, limit: Duration) -> (bool, String) {
     let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
     let stdout = thread::spawn(move || {
         let mut s = String::new();
@@ -87,7 +87,7 @@ fn finish(mut child: Child, limit: Duration) -> (bool, String) {
 }
 
 /// Topics and a group for one run, with a small load in the input.
-fn loaded() -> (String, String, String) {
+pub(crate) fn loaded() -> (String, String, String) {
     let (input, output, group) = (
         unique_name("rb-sec-in"),
         unique_name("rb-sec-out"),
@@ -117,7 +117,7 @@ fn pipe_copies_over(name: &str) {
 }
 
 /// Nothing printed holds the password, keystore password or private key of the way in.
-fn assert_no_secret(name: &str, printed: &str) {
+pub(crate) fn assert_no_secret(name: &str, printed: &str) {
     if name.starts_with("sasl_") && name != "sasl_ssl-oauthbearer" {
         let password = property(name, "sasl.password");
         assert!(
@@ -169,7 +169,7 @@ fn pipe_over_sasl_ssl_oauthbearer_unsecured_jwt() {
 
 /// `pipe` with `config` fails within the connect timeout, and what it prints contains
 /// `cause` (and no secret); returns what it printed.
-fn fails_naming(name: &str, config: PathBuf, cause: &[&str]) -> String {
+pub(crate) fn fails_naming(name: &str, config: PathBuf, cause: &[&str]) -> String {
     let (input, output, group) = loaded();
     let started = Instant::now();
     let child = pipe_with_config(
@@ -247,7 +247,7 @@ fn no_client_certificate_where_one_is_required_is_reported() {
 
 /// The library's typed settings: a sink and a source built with `.security(..)` write and
 /// read over the listener `name`, and the source commits to the end.
-fn library_copies_over(name: &str, security: Security) {
+pub(crate) fn library_copies_over(name: &str, security: Security) {
     let bootstrap = property(name, "bootstrap.servers");
     let (input, output, group) = loaded();
     let sink = SinkConfig::builder()
@@ -370,13 +370,21 @@ fn the_guide_example_loads_and_reads_with_config_over_sasl_ssl() {
 #[ignore = "needs a real broker: scripts/real-broker-tests.sh"]
 fn the_bench_runs_with_config_over_sasl_ssl_and_writes_no_secret() {
     let name = "sasl_ssl-scram-sha-512";
+    let (printed, written) = bench_with_config(&clients().join(format!("{name}.properties")));
+    assert_no_secret(name, &printed);
+    assert_no_secret(name, &written);
+}
+
+/// `bench --config FILE` (raw consumer and pipeline, one repetition): what it printed and
+/// the JSON it wrote, checked to hold a table and rows.
+pub(crate) fn bench_with_config(config: &std::path::Path) -> (String, String) {
     let topic = unique_name("rb-bench");
     create_topic(&topic, PARTITIONS);
     let json = std::env::temp_dir().join(format!("{}.json", unique_name("rb-bench")));
     let child = Command::new(env!("CARGO_BIN_EXE_timely-kafka"))
         .arg("bench")
         .arg("--config")
-        .arg(clients().join(format!("{name}.properties")))
+        .arg(config)
         .args(["--topic", &topic, "--partitions", &PARTITIONS.to_string()])
         .args([
             "--messages",
@@ -394,12 +402,11 @@ fn the_bench_runs_with_config_over_sasl_ssl_and_writes_no_secret() {
         .spawn()
         .unwrap();
     let (ok, printed) = finish(child, Duration::from_secs(300));
-    assert!(ok, "bench over {name}: {printed}");
+    assert!(ok, "bench with {}: {printed}", config.display());
     assert!(printed.contains("pipeline"), "the table: {printed}");
-    assert_no_secret(name, &printed);
     let written = std::fs::read_to_string(&json).unwrap();
-    assert_no_secret(name, &written);
     let document: serde_json::Value = serde_json::from_str(&written).unwrap();
     let rows = document["rows"].as_array().expect("rows");
     assert!(!rows.is_empty(), "{written}");
+    (printed, written)
 }

@@ -18,6 +18,8 @@ use clap::ValueEnum;
 use rdkafka::producer::{BaseProducer, Producer};
 use timely_kafka::testing::EmbeddedCluster;
 
+use timely_kafka::client::{create, BasicContext};
+
 use super::topics::TopicPlan;
 
 /// Where the embedded cluster runs.
@@ -162,10 +164,12 @@ impl Drop for ChildBroker {
 /// allowed (brokers with `auto.create.topics.enable` create it on that request), and
 /// returns its partition count.
 fn ensure_exists(bootstrap: &str, topic: &str) -> Result<i32, String> {
-    let producer: BaseProducer = super::connection::client_config(bootstrap)
-        .set("allow.auto.create.topics", "true")
-        .create()
+    let mut config = super::connection::client_config(bootstrap);
+    config.set("allow.auto.create.topics", "true");
+    let producer: BaseProducer<BasicContext> = create(&config, BasicContext)
         .map_err(|e| format!("metadata client for {bootstrap}: {e}"))?;
+    // With OAUTHBEARER, the token is asked for on the event queue before connecting.
+    producer.poll(Duration::ZERO);
     // Auto-creation is asynchronous on the broker: ask a few times, backing off.
     for attempt in 0..10 {
         let metadata = producer

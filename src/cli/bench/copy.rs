@@ -71,7 +71,17 @@ struct Acks {
 
 struct Deliveries(Mutex<Acks>);
 
-impl ClientContext for Deliveries {}
+impl ClientContext for Deliveries {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    /// OAUTHBEARER tokens from the OIDC provider the settings name.
+    fn generate_oauth_token(
+        &self,
+        oauthbearer_config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        timely_kafka::client::oauth_token(oauthbearer_config)
+    }
+}
 
 impl ProducerContext for Deliveries {
     /// See [`opaque`].
@@ -132,8 +142,7 @@ pub fn copy(
         config.set(*key, *value);
     }
     let deliveries = Deliveries(Mutex::new(Acks::default()));
-    let producer: ThreadedProducer<Deliveries> = config
-        .create_with_context(deliveries)
+    let producer: ThreadedProducer<Deliveries> = timely_kafka::client::create(&config, deliveries)
         .map_err(|e| format!("raw copy producer: {e}"))?;
     warm_up(&producer, spec.output)?;
     signals.set_ready();
@@ -293,7 +302,7 @@ fn warm_up(producer: &ThreadedProducer<Deliveries>, topic: &str) -> Result<(), S
 
 /// Commits the newest checkpoint whose epoch, and every one before, is acknowledged.
 fn commit_acknowledged(
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<timely_kafka::client::BasicContext>,
     producer: &ThreadedProducer<Deliveries>,
     sent_by_epoch: &[u64],
     checkpoints: &mut VecDeque<(usize, BTreeMap<i32, i64>)>,
@@ -331,7 +340,7 @@ fn commit_acknowledged(
 }
 
 fn commit(
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<timely_kafka::client::BasicContext>,
     positions: &BTreeMap<i32, i64>,
     topic: &str,
     mode: CommitMode,

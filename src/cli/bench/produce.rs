@@ -17,7 +17,17 @@ struct Counter {
     failed: Arc<AtomicU64>,
 }
 
-impl ClientContext for Counter {}
+impl ClientContext for Counter {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    /// OAUTHBEARER tokens from the OIDC provider the settings name.
+    fn generate_oauth_token(
+        &self,
+        oauthbearer_config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        timely_kafka::client::oauth_token(oauthbearer_config)
+    }
+}
 
 impl ProducerContext for Counter {
     type DeliveryOpaque = ();
@@ -42,15 +52,17 @@ pub fn produce(
 ) -> Result<RunOutput, String> {
     let acked = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
-    let producer: ThreadedProducer<Counter> = super::connection::client_config(bootstrap)
+    let mut config = super::connection::client_config(bootstrap);
+    config
         .set("acks", "all")
         .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .create_with_context(Counter {
-            acked: Arc::clone(&acked),
-            failed: Arc::clone(&failed),
-        })
-        .map_err(|e| format!("raw producer: {e}"))?;
+        .set("linger.ms", "5");
+    let counter = Counter {
+        acked: Arc::clone(&acked),
+        failed: Arc::clone(&failed),
+    };
+    let producer: ThreadedProducer<Counter> =
+        timely_kafka::client::create(&config, counter).map_err(|e| format!("raw producer: {e}"))?;
     let partitions = partition_count(&producer, topic)?;
     for partition in 0..partitions {
         send_waiting(

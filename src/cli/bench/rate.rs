@@ -65,7 +65,17 @@ struct Acks {
     failed: Arc<AtomicU64>,
 }
 
-impl ClientContext for Acks {}
+impl ClientContext for Acks {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    /// OAUTHBEARER tokens from the OIDC provider the settings name.
+    fn generate_oauth_token(
+        &self,
+        oauthbearer_config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        timely_kafka::client::oauth_token(oauthbearer_config)
+    }
+}
 
 impl ProducerContext for Acks {
     type DeliveryOpaque = ();
@@ -78,15 +88,17 @@ impl ProducerContext for Acks {
 
 fn feed(spec: &FeedSpec, signals: &RunSignals) -> Result<FeedReport, String> {
     let failed = Arc::new(AtomicU64::new(0));
-    let producer: ThreadedProducer<Acks> = super::connection::client_config(&spec.bootstrap)
+    let mut config = super::connection::client_config(&spec.bootstrap);
+    config
         .set("client.id", "timely-kafka-bench-rate")
         .set("compression.type", "lz4")
         .set("linger.ms", "5")
-        .set("acks", "all")
-        .create_with_context(Acks {
-            failed: Arc::clone(&failed),
-        })
-        .map_err(|e| format!("rate producer: {e}"))?;
+        .set("acks", "all");
+    let acks = Acks {
+        failed: Arc::clone(&failed),
+    };
+    let producer: ThreadedProducer<Acks> =
+        timely_kafka::client::create(&config, acks).map_err(|e| format!("rate producer: {e}"))?;
     if !signals.wait_ready(READY_TIMEOUT) {
         return Err(if signals.failed() {
             "rate producer: the consumer failed before it was ready".into()

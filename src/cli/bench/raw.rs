@@ -6,6 +6,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
+use timely_kafka::client::{create, BasicContext};
+
 use super::latency::now_micros;
 use super::measure::RunOutput;
 use super::signals::RunSignals;
@@ -81,7 +83,7 @@ pub(super) fn assigned_consumer(
     topic: &str,
     partitions: i32,
     who: &str,
-) -> Result<BaseConsumer, String> {
+) -> Result<BaseConsumer<BasicContext>, String> {
     let mut config = super::connection::client_config(bootstrap);
     config
         .set("group.id", group)
@@ -92,7 +94,9 @@ pub(super) fn assigned_consumer(
     for (key, value) in settings {
         config.set(key, value);
     }
-    let consumer: BaseConsumer = config.create().map_err(|e| format!("{who}: {e}"))?;
+    let consumer: BaseConsumer<BasicContext> =
+        create(&config, BasicContext).map_err(|e| format!("{who}: {e}"))?;
+    timely_kafka::client::serve_startup_events(&consumer);
     // Connect and learn the leaders first, as the source has by the time it is assigned:
     // with --rate, records produced from the ready signal on are read live.
     consumer
