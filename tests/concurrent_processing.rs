@@ -190,7 +190,7 @@ fn run_case(workers: usize, ordering: Ordering, fates: Vec<(u64, Fate)>, per_par
                     let lane = match ordering {
                         Ordering::PerPartition => Some((record.partition, None)),
                         Ordering::PerKey => Some((record.partition, Some(key_of(&record)))),
-                        Ordering::Unordered => None,
+                        Ordering::OrderedResults | Ordering::Unordered => None,
                     };
                     if let Some(lane) = &lane {
                         if !observed.active.lock().unwrap().insert(lane.clone()) {
@@ -347,11 +347,13 @@ fn run_case(workers: usize, ordering: Ordering, fates: Vec<(u64, Fate)>, per_par
 
     // Order: per lane, at the output (successes and failures together, as they left).
     if ordering != Ordering::Unordered {
-        assert_eq!(
-            observed.overlaps.load(AtomicOrdering::SeqCst),
-            0,
-            "one call at a time per lane"
-        );
+        if ordering != Ordering::OrderedResults {
+            assert_eq!(
+                observed.overlaps.load(AtomicOrdering::SeqCst),
+                0,
+                "one call at a time per lane"
+            );
+        }
         let mut last: HashMap<(i32, Option<usize>), i64> = HashMap::new();
         for (p, o, _) in &ok {
             let lane = (
@@ -378,12 +380,12 @@ fn run_case(workers: usize, ordering: Ordering, fates: Vec<(u64, Fate)>, per_par
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 4, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn every_record_once_in_order_commits_behind_completions_1w(
         fates in proptest::collection::vec((0u64..30, fate()), 5..12),
-        ordering in prop_oneof![Just(Ordering::PerPartition), Just(Ordering::PerKey), Just(Ordering::Unordered)],
+        ordering in prop_oneof![Just(Ordering::PerPartition), Just(Ordering::PerKey), Just(Ordering::OrderedResults), Just(Ordering::Unordered)],
     ) {
         run_case(1, ordering, fates, 40);
     }
@@ -391,7 +393,7 @@ proptest! {
     #[test]
     fn every_record_once_in_order_commits_behind_completions_2w(
         fates in proptest::collection::vec((0u64..30, fate()), 5..12),
-        ordering in prop_oneof![Just(Ordering::PerPartition), Just(Ordering::PerKey), Just(Ordering::Unordered)],
+        ordering in prop_oneof![Just(Ordering::PerPartition), Just(Ordering::PerKey), Just(Ordering::OrderedResults), Just(Ordering::Unordered)],
     ) {
         run_case(2, ordering, fates, 40);
     }
@@ -404,4 +406,85 @@ fn stage_error_kinds() {
     let timeout: StageError<CallError> = StageError::TimedOut(TIMEOUT);
     assert_eq!(timeout.kind(), "timeout");
     assert_eq!(timeout.to_string(), "timed out after 150ms");
+}
+
+/// Ordered results: one partition's records run at the same time (the first is the slowest,
+/// so it finishes last), yet leave in offset order, on each output.
+#[test]
+fn ordered_results_run_a_partition_concurrently_and_leave_in_offset_order() {
+    use timely::container::CapacityContainerBuilder;
+    use timely::dataflow::operators::Input;
+    use timely::dataflow::InputHandle;
+
+    const RECORDS: i64 = 12;
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let left: Arc<Mutex<Vec<(i64, bool)>>> = Arc::default();
+    let (running_h, most_h, left_ok, left_failed) = (
+        Arc::clone(&running),
+        Arc::clone(&most),
+        Arc::clone(&left),
+        Arc::clone(&left),
+    );
+    timely::execute_directly(move |worker| {
+        let mut input = InputHandle::<u64, CapacityContainerBuilder<Vec<KafkaRecord>>>::new();
+        let probe = ProbeHandle::new();
+        worker.dataflow::<u64, _, _>(|scope| {
+            let config = ConcurrentConfig::<String>::new(RECORDS as usize)
+                .ordering(Ordering::OrderedResults);
+            let processed = scope.input_from(&mut input).process_concurrent(config, {
+                move |record: Arc<KafkaRecord>| {
+                    let (running, most) = (Arc::clone(&running_h), Arc::clone(&most_h));
+                    async move {
+                        let now = running.fetch_add(1, AtomicOrdering::SeqCst) + 1;
+                        most.fetch_max(now, AtomicOrdering::SeqCst);
+                        // Earlier offsets wait longer: they finish after later ones.
+                        let wait = Duration::from_millis(5 * (RECORDS - record.offset) as u64);
+                        tokio::time::sleep(wait).await;
+                        running.fetch_sub(1, AtomicOrdering::SeqCst);
+                        if record.offset % 5 == 3 {
+                            Err(format!("offset {} refused", record.offset))
+                        } else {
+                            Ok(record.offset)
+                        }
+                    }
+                }
+            });
+            processed
+                .ok
+                .inspect(move |m| left_ok.lock().unwrap().push((m.position.offset, true)))
+                .probe_with(&probe);
+            processed
+                .failed
+                .inspect(move |f| left_failed.lock().unwrap().push((f.position.offset, false)))
+                .probe_with(&probe);
+        });
+        let topic: Arc<str> = "hot".into();
+        for offset in 0..RECORDS {
+            input.send(KafkaRecord {
+                topic: Arc::clone(&topic),
+                partition: 0,
+                offset,
+                key: None,
+                payload: Some(b"x".to_vec()),
+                timestamp: timely_kafka::RecordTimestamp::NotAvailable,
+                headers: vec![],
+            });
+        }
+        input.close();
+        while !probe.done() {
+            worker.step_or_park(None);
+        }
+    });
+    // Each output (results, failures) in offset order, every record in the right one.
+    let left = left.lock().unwrap().clone();
+    for ok in [true, false] {
+        let offsets: Vec<i64> = left.iter().filter(|l| l.1 == ok).map(|l| l.0).collect();
+        let expected: Vec<i64> = (0..RECORDS).filter(|o| (o % 5 != 3) == ok).collect();
+        assert_eq!(offsets, expected, "offset order: {left:?}");
+    }
+    assert!(
+        most.load(AtomicOrdering::SeqCst) > 1,
+        "the partition's calls overlapped"
+    );
 }

@@ -23,6 +23,12 @@
 //!   concurrently. Concurrency is at most the number of partitions the worker owns.
 //! * [`Ordering::PerKey`]: one call at a time per (partition, key); the keys of a partition
 //!   run concurrently, each key in offset order. Records with no key share one lane.
+//! * [`Ordering::OrderedResults`]: any record may run with any other, but a partition's
+//!   results leave in offset order: a finished record waits for the ones before it in its
+//!   partition (Flink's ordered async I/O). The choice for a hot partition when the handler
+//!   may run out of order (a lookup, an idempotent write) but what follows must see the
+//!   partition in order. A slow record holds back its partition's later results, not its
+//!   calls, and they count against `max_in_flight` while they wait.
 //! * [`Ordering::Unordered`]: any record may run with any other; results leave as they
 //!   complete.
 //!
@@ -80,6 +86,8 @@ pub enum Ordering {
     PerPartition,
     /// One record at a time per (partition, key), in offset order; keys concurrently.
     PerKey,
+    /// Every record may run concurrently; each partition's results leave in offset order.
+    OrderedResults,
     /// No order: every record may run concurrently, results leave as they complete.
     Unordered,
 }
@@ -402,8 +410,11 @@ struct Stage<D, O, E, F> {
     lanes: HashMap<LaneKey, Lane<D>>,
     /// Ordered modes: lanes whose next record may start.
     startable: VecDeque<LaneKey>,
-    /// Unordered: records waiting for room.
+    /// Unordered and ordered results: records waiting for room.
     waiting: VecDeque<Queued<D>>,
+    /// Ordered results: per partition, the records taken and not yet emitted, in offset
+    /// order, each with its outcome once it has one.
+    reorder: HashMap<(Arc<str>, i32), VecDeque<(u64, Option<(u64, Outcome<O, E>)>)>>,
     running: HashMap<u64, Running<D>>,
     /// Records held (waiting, running, completed and not yet emitted) per tick.
     held: BTreeMap<u64, usize>,
@@ -442,6 +453,7 @@ where
             lanes: HashMap::new(),
             startable: VecDeque::new(),
             waiting: VecDeque::new(),
+            reorder: HashMap::new(),
             running: HashMap::new(),
             held: BTreeMap::new(),
             buffered: 0,
@@ -457,6 +469,13 @@ where
         self.next_seq += 1;
         let lane_key = match self.ordering {
             Ordering::Unordered => None,
+            Ordering::OrderedResults => {
+                self.reorder
+                    .entry((Arc::clone(record.topic()), record.partition()))
+                    .or_default()
+                    .push_back((seq, None));
+                None
+            }
             Ordering::PerPartition => Some(LaneKey {
                 topic: Arc::clone(record.topic()),
                 partition: record.partition(),
@@ -595,9 +614,52 @@ where
                     })
                 }
             };
-            ready.push((running.tick, Some(outcome)));
+            if self.ordering == Ordering::OrderedResults {
+                self.hold_for_order(&mut ready, completion.seq, running.tick, outcome);
+            } else {
+                ready.push((running.tick, Some(outcome)));
+            }
         }
         ready
+    }
+
+    /// Ordered results: files the outcome of `seq` in its partition, then moves the
+    /// partition's finished prefix to `ready`, in offset order.
+    fn hold_for_order(
+        &mut self,
+        ready: &mut Vec<(u64, Option<Outcome<O, E>>)>,
+        seq: u64,
+        tick: u64,
+        outcome: Outcome<O, E>,
+    ) {
+        let position = match &outcome {
+            Ok(message) => &message.position,
+            Err(failure) => &failure.position,
+        };
+        let partition = (
+            Arc::clone(&position.topic_partition.topic),
+            position.topic_partition.partition,
+        );
+        let Some(pending) = self.reorder.get_mut(&partition) else {
+            ready.push((tick, Some(outcome)));
+            return;
+        };
+        // Records finish roughly in the order they started: search from the back.
+        match pending.iter_mut().rev().find(|(s, _)| *s == seq) {
+            Some(slot) => slot.1 = Some((tick, outcome)),
+            None => {
+                ready.push((tick, Some(outcome)));
+                return;
+            }
+        }
+        while pending.front().is_some_and(|(_, done)| done.is_some()) {
+            if let Some((_, Some((tick, outcome)))) = pending.pop_front() {
+                ready.push((tick, Some(outcome)));
+            }
+        }
+        if pending.is_empty() {
+            self.reorder.remove(&partition);
+        }
     }
 
     /// Forgets one emitted record of `tick`.
