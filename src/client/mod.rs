@@ -50,9 +50,12 @@ where
     T: FromClientConfigAndContext<C>,
     C: ClientContext,
 {
-    let mut config = config.clone();
     #[cfg(feature = "tls")]
-    oidc::route(&mut config);
+    let config = &{
+        let mut routed = config.clone();
+        oidc::route(&mut routed);
+        routed
+    };
     config.create_with_context(context)
 }
 
