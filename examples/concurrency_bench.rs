@@ -25,12 +25,12 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use tokio::sync::oneshot;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 use timely_kafka::process::{ConcurrentConfig, ConcurrentExt, Ordering};
 use timely_kafka::{KafkaRecord, RecordTimestamp};
+use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum OrderingArg {

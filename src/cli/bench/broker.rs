@@ -49,7 +49,7 @@ impl Broker {
         match (external, mode) {
             (Some(bootstrap), _) => {
                 for topic in plan.read() {
-                    let found = ensure_exists(bootstrap, &topic)?;
+                    let found = ensure_exists(bootstrap, &topic, plan.partitions)?;
                     if found != plan.partitions {
                         return Err(format!(
                             "topic {topic} on {bootstrap} has {found} partitions, not --partitions {}: pass --partitions {found} or create the topics with {} partitions",
@@ -58,7 +58,7 @@ impl Broker {
                     }
                 }
                 for topic in plan.any_partitions() {
-                    ensure_exists(bootstrap, &topic)?;
+                    ensure_exists(bootstrap, &topic, plan.partitions)?;
                 }
                 Ok(Broker::External(bootstrap.to_owned()))
             }
@@ -160,32 +160,76 @@ impl Drop for ChildBroker {
     }
 }
 
-/// Checks that `topic` exists on an external broker, asking for it with auto-creation
-/// allowed (brokers with `auto.create.topics.enable` create it on that request), and
-/// returns its partition count.
-fn ensure_exists(bootstrap: &str, topic: &str) -> Result<i32, String> {
+/// Checks that `topic` exists on an external broker, creating it with `partitions`
+/// partitions (and the cluster's default replication factor) when it does not, and returns
+/// its partition count. Where the cluster refuses the creation (no `CREATE` permission), a
+/// metadata request that allows auto-creation is the fallback, as brokers with
+/// `auto.create.topics.enable` create topics on it (with their default partition count).
+fn ensure_exists(bootstrap: &str, topic: &str, partitions: i32) -> Result<i32, String> {
     let mut config = super::connection::client_config(bootstrap);
     config.set("allow.auto.create.topics", "true");
     let producer: BaseProducer<BasicContext> = create(&config, BasicContext)
         .map_err(|e| format!("metadata client for {bootstrap}: {e}"))?;
     // With OAUTHBEARER, the token is asked for on the event queue before connecting.
     producer.poll(Duration::ZERO);
-    // Auto-creation is asynchronous on the broker: ask a few times, backing off.
-    for attempt in 0..10 {
-        let metadata = producer
-            .client()
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .map_err(|e| format!("metadata of {topic} on {bootstrap}: {e}"))?;
-        if let Some(found) = metadata
+    let count = |allow_create: bool| -> Result<Option<i32>, String> {
+        let metadata = if allow_create {
+            producer
+                .client()
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+        } else {
+            producer
+                .client()
+                .fetch_metadata(None, Duration::from_secs(10))
+        }
+        .map_err(|e| format!("metadata of {topic} on {bootstrap}: {e}"))?;
+        Ok(metadata
             .topics()
             .iter()
             .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-        {
-            return Ok(found.partitions().len() as i32);
+            .map(|t| t.partitions().len() as i32))
+    };
+    if let Some(found) = count(false)? {
+        return Ok(found);
+    }
+    let created = create_topic(&config, topic, partitions);
+    if let Err(err) = &created {
+        eprintln!(
+            "bench: creating {topic} with {partitions} partitions: {err}; trying auto-creation"
+        );
+    }
+    // Creation is asynchronous on the broker: ask a few times, backing off.
+    for attempt in 0..10 {
+        if let Some(found) = count(created.is_err())? {
+            return Ok(found);
         }
         std::thread::sleep(Duration::from_millis(100 << attempt.min(4)));
     }
     Err(format!(
-        "topic {topic} does not exist on {bootstrap} and was not auto-created: create it (with --partitions partitions) or allow auto-creation"
+        "topic {topic} does not exist on {bootstrap} and could not be created: create it (with --partitions partitions) or allow auto-creation"
     ))
+}
+
+/// Creates `topic` with `partitions` partitions and the cluster's default replication factor.
+fn create_topic(
+    config: &rdkafka::ClientConfig,
+    topic: &str,
+    partitions: i32,
+) -> Result<(), String> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<BasicContext> =
+        create(config, BasicContext).map_err(|e| format!("admin client: {e}"))?;
+    // -1: the broker's `default.replication.factor` (KIP-464, Kafka 2.4 and later).
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results =
+        pollster::block_on(admin.create_topics([&new], &options)).map_err(|e| e.to_string())?;
+    for result in results {
+        if let Err((name, code)) = result {
+            if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
+                return Err(format!("{name}: {code}"));
+            }
+        }
+    }
+    Ok(())
 }
