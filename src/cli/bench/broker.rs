@@ -35,7 +35,28 @@ pub enum BrokerMode {
 pub enum Broker {
     Child(ChildBroker),
     InProcess(EmbeddedCluster),
-    External(String),
+    External(ExternalBroker),
+}
+
+/// A broker the bench did not start, and the topics the bench created on it (deleted when
+/// the bench ends, so repeated runs and sweeps do not pile partitions up on a cluster).
+pub struct ExternalBroker {
+    bootstrap: String,
+    created: Vec<String>,
+}
+
+impl Drop for ExternalBroker {
+    fn drop(&mut self) {
+        if self.created.is_empty() {
+            return;
+        }
+        if let Err(err) = delete_topics(&self.bootstrap, &self.created) {
+            eprintln!(
+                "bench: could not delete the topics it created ({}): {err}",
+                self.created.join(", ")
+            );
+        }
+    }
 }
 
 impl Broker {
@@ -48,8 +69,15 @@ impl Broker {
     ) -> Result<Self, String> {
         match (external, mode) {
             (Some(bootstrap), _) => {
+                let mut external = ExternalBroker {
+                    bootstrap: bootstrap.to_owned(),
+                    created: Vec::new(),
+                };
                 for topic in plan.read() {
-                    let found = ensure_exists(bootstrap, &topic, plan.partitions)?;
+                    let (found, created) = ensure_exists(bootstrap, &topic, plan.partitions)?;
+                    if created {
+                        external.created.push(topic.clone());
+                    }
                     if found != plan.partitions {
                         return Err(format!(
                             "topic {topic} on {bootstrap} has {found} partitions, not --partitions {}: pass --partitions {found} or create the topics with {} partitions",
@@ -58,9 +86,11 @@ impl Broker {
                     }
                 }
                 for topic in plan.any_partitions() {
-                    ensure_exists(bootstrap, &topic, plan.partitions)?;
+                    if ensure_exists(bootstrap, &topic, plan.partitions)?.1 {
+                        external.created.push(topic);
+                    }
                 }
-                Ok(Broker::External(bootstrap.to_owned()))
+                Ok(Broker::External(external))
             }
             (None, BrokerMode::Child) => ChildBroker::spawn(&plan.all()).map(Broker::Child),
             (None, BrokerMode::InProcess) => {
@@ -80,7 +110,7 @@ impl Broker {
         match self {
             Broker::Child(child) => child.bootstrap.clone(),
             Broker::InProcess(cluster) => cluster.bootstrap_servers(),
-            Broker::External(bootstrap) => bootstrap.clone(),
+            Broker::External(external) => external.bootstrap.clone(),
         }
     }
 
@@ -162,10 +192,10 @@ impl Drop for ChildBroker {
 
 /// Checks that `topic` exists on an external broker, creating it with `partitions`
 /// partitions (and the cluster's default replication factor) when it does not, and returns
-/// its partition count. Where the cluster refuses the creation (no `CREATE` permission), a
+/// its partition count and whether the bench created it. Where the cluster refuses the creation (no `CREATE` permission), a
 /// metadata request that allows auto-creation is the fallback, as brokers with
 /// `auto.create.topics.enable` create topics on it (with their default partition count).
-fn ensure_exists(bootstrap: &str, topic: &str, partitions: i32) -> Result<i32, String> {
+fn ensure_exists(bootstrap: &str, topic: &str, partitions: i32) -> Result<(i32, bool), String> {
     let mut config = super::connection::client_config(bootstrap);
     config.set("allow.auto.create.topics", "true");
     let producer: BaseProducer<BasicContext> = create(&config, BasicContext)
@@ -190,7 +220,7 @@ fn ensure_exists(bootstrap: &str, topic: &str, partitions: i32) -> Result<i32, S
             .map(|t| t.partitions().len() as i32))
     };
     if let Some(found) = count(false)? {
-        return Ok(found);
+        return Ok((found, false));
     }
     let created = create_topic(&config, topic, partitions);
     if let Err(err) = &created {
@@ -201,13 +231,31 @@ fn ensure_exists(bootstrap: &str, topic: &str, partitions: i32) -> Result<i32, S
     // Creation is asynchronous on the broker: ask a few times, backing off.
     for attempt in 0..10 {
         if let Some(found) = count(created.is_err())? {
-            return Ok(found);
+            return Ok((found, created.is_ok()));
         }
         std::thread::sleep(Duration::from_millis(100 << attempt.min(4)));
     }
     Err(format!(
         "topic {topic} does not exist on {bootstrap} and could not be created: create it (with --partitions partitions) or allow auto-creation"
     ))
+}
+
+/// Deletes `topics`.
+fn delete_topics(bootstrap: &str, topics: &[String]) -> Result<(), String> {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    let config = super::connection::client_config(bootstrap);
+    let admin: AdminClient<BasicContext> =
+        create(&config, BasicContext).map_err(|e| format!("admin client: {e}"))?;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    for result in
+        pollster::block_on(admin.delete_topics(&names, &options)).map_err(|e| e.to_string())?
+    {
+        if let Err((name, code)) = result {
+            return Err(format!("{name}: {code}"));
+        }
+    }
+    Ok(())
 }
 
 /// Creates `topic` with `partitions` partitions and the cluster's default replication factor.

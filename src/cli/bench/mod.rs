@@ -47,6 +47,7 @@ mod runs;
 mod signals;
 mod suite;
 mod summary;
+mod sweep;
 mod topics;
 mod workers;
 
@@ -149,13 +150,29 @@ pub struct BenchArgs {
     /// runs. Without --metrics, every run records them.
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
+    /// Sweep: run the benchmark at each of these partition counts (a child process per
+    /// combination with --sweep-sizes), then print one table of them all.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    sweep_partitions: Vec<i32>,
+    /// Sweep: record sizes in bytes (with --sweep-partitions; default: --size).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    sweep_sizes: Vec<usize>,
+    /// Sweep: payload bytes each combination reads (at most --messages records, at least one
+    /// a partition).
+    #[arg(long, default_value_t = 200_000_000)]
+    sweep_bytes: u64,
     #[command(flatten)]
     help: HelpFlag,
 }
 
 /// Runs the benchmark and prints its table.
 pub fn run(args: BenchArgs) -> ExitCode {
-    match suite::bench(&args) {
+    let result = if args.sweep_partitions.is_empty() && args.sweep_sizes.is_empty() {
+        suite::bench(&args)
+    } else {
+        sweep::sweep(&args)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
