@@ -362,6 +362,10 @@ where
 /// What the stage emits for one record.
 type Outcome<O, E> = Result<Message<O>, Failure<StageError<E>>>;
 
+/// Ordered results: a record taken (by its sequence number) and, once it finished, its tick
+/// and outcome.
+type Pending<O, E> = (u64, Option<(u64, Outcome<O, E>)>);
+
 /// A finished record, as a task reports it.
 struct Completion<O, E> {
     seq: u64,
@@ -414,7 +418,7 @@ struct Stage<D, O, E, F> {
     waiting: VecDeque<Queued<D>>,
     /// Ordered results: per partition, the records taken and not yet emitted, in offset
     /// order, each with its outcome once it has one.
-    reorder: HashMap<(Arc<str>, i32), VecDeque<(u64, Option<(u64, Outcome<O, E>)>)>>,
+    reorder: HashMap<(Arc<str>, i32), VecDeque<Pending<O, E>>>,
     running: HashMap<u64, Running<D>>,
     /// Records held (waiting, running, completed and not yet emitted) per tick.
     held: BTreeMap<u64, usize>,
