@@ -362,6 +362,9 @@ where
 /// What the stage emits for one record.
 type Outcome<O, E> = Result<Message<O>, Failure<StageError<E>>>;
 
+/// A partition, as ordered results group records.
+type PartitionKey = (Arc<str>, i32);
+
 /// Ordered results: a record taken (by its sequence number) and, once it finished, its tick
 /// and outcome.
 type Pending<O, E> = (u64, Option<(u64, Outcome<O, E>)>);
@@ -418,7 +421,7 @@ struct Stage<D, O, E, F> {
     waiting: VecDeque<Queued<D>>,
     /// Ordered results: per partition, the records taken and not yet emitted, in offset
     /// order, each with its outcome once it has one.
-    reorder: HashMap<(Arc<str>, i32), VecDeque<Pending<O, E>>>,
+    reorder: HashMap<PartitionKey, VecDeque<Pending<O, E>>>,
     running: HashMap<u64, Running<D>>,
     /// Records held (waiting, running, completed and not yet emitted) per tick.
     held: BTreeMap<u64, usize>,
