@@ -2,6 +2,8 @@
 //! start when no `--brokers` is given, and a run loop that writes a view to Kafka and
 //! exits once the input has been idle.
 
+pub mod setup;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +13,6 @@ use differential_dataflow::VecCollection;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::{ProbeHandle, StreamVec};
 use timely_kafka::differential::UpsertSinkExt;
-use timely_kafka::exporter::Exporter;
 use timely_kafka::sink::SinkConfig;
 use timely_kafka::testing::EmbeddedCluster;
 use timely_kafka::timely_args::TimelyArgs;
@@ -83,14 +84,7 @@ where
         + Sync
         + 'static,
 {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    setup::init_logging();
     let args = ViewArgs::parse();
     let inputs: Vec<String> = if args.input.is_empty() {
         example.inputs.iter().map(|(t, _)| t.to_string()).collect()
@@ -108,32 +102,25 @@ where
 
     let file = timely_kafka::client::ClientProperties::read(args.config.as_deref())?;
     let settings = file.settings;
-    let given_brokers = args.brokers.clone().or(file.bootstrap_servers);
     // The embedded cluster lives as long as `run`; external brokers need nothing here.
-    let embedded = match &given_brokers {
-        Some(_) => None,
-        None => {
-            let cluster = EmbeddedCluster::new(1)?;
+    let kafka = setup::Kafka::given_or_embedded(
+        args.brokers.clone().or(file.bootstrap_servers),
+        |cluster| {
             for (topic, partitions) in example.inputs {
                 cluster.create_topic(topic, *partitions)?;
             }
             cluster.create_topic(&output, 3)?;
-            (example.sample)(&cluster)?;
-            Some(cluster)
-        }
-    };
-    let brokers = match (&given_brokers, &embedded) {
-        (Some(brokers), _) => brokers.clone(),
-        (None, Some(cluster)) => cluster.bootstrap_servers(),
-        (None, None) => unreachable!("a cluster was started above"),
-    };
+            (example.sample)(cluster)
+        },
+    )?;
+    let brokers = &kafka.brokers;
     // A view is rebuilt from its whole input on every start; commits track the output.
     let source_config = settings
         .iter()
         .fold(SourceConfig::builder(), |builder, (key, value)| {
             builder.set(key, value)
         })
-        .brokers(&brokers)
+        .brokers(brokers)
         .group_id(&group)
         .topics(inputs.clone())
         .group_protocol(args.group_protocol)
@@ -146,7 +133,7 @@ where
         .fold(SinkConfig::builder(), |builder, (key, value)| {
             builder.set(key, value)
         })
-        .brokers(&brokers)
+        .brokers(brokers)
         .default_topic(&output)
         .build()?;
     let idle_exit = Duration::from_secs(args.idle_exit);
@@ -157,14 +144,7 @@ where
     let view = Arc::new(view);
     let inputs = Arc::new(inputs);
     // Before the source and sink are built: they take their metric handles then.
-    let exporter = match &args.metrics_addr {
-        Some(addr) => {
-            let (exporter, bound) = Exporter::serve_at(addr)?;
-            eprintln!("metrics on http://{bound}/metrics, health on http://{bound}/health");
-            Some(Arc::new(exporter))
-        }
-        None => None,
-    };
+    let exporter = setup::serve_metrics(args.metrics_addr.as_deref())?;
 
     let guards = timely::execute(args.timely.config()?, move |worker| {
         let exporter = exporter.clone();
