@@ -362,17 +362,7 @@ fn word_count_run_twice_counts_every_line() {
         unique_name("wc"),
     );
     let cluster = cluster(&input, &output);
-    let example = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("examples").join("word_count"))
-        .unwrap();
-    assert!(
-        example.exists(),
-        "{} is missing: `cargo test` builds the examples (or run `cargo build --examples`)",
-        example.display()
-    );
+    let example = example_path("word_count");
     let lines = |from: usize, to: usize| {
         let records: Vec<_> = (from..to)
             .map(|i| {

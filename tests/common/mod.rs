@@ -8,6 +8,7 @@ pub mod valve;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -442,6 +443,24 @@ pub fn forward_lines(pid: u32, from: impl std::io::Read + Send + 'static) {
             eprintln!("[child {pid}] {line}");
         }
     });
+}
+
+/// The path of example `name`, built next to the test binaries: `cargo test` builds the
+/// examples, `cargo test --test NAME` does not (`cargo build --example NAME` does). Fails
+/// the test, saying so, if it is missing.
+pub fn example_path(name: &str) -> PathBuf {
+    let path = std::env::current_exe()
+        .expect("the test binary's path")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples").join(name))
+        .expect("the test binary lies in <profile>/deps");
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test` builds the examples (or run `cargo build --example {name}`)",
+        path.display()
+    );
+    path
 }
 
 /// The `timely-kafka pipe` command from `input` to `output` with nothing but the required
