@@ -14,6 +14,9 @@
 //!
 //! With no `--brokers`, it starts librdkafka's mock cluster in-process, so it runs offline.
 
+#[path = "support/setup.rs"]
+mod setup;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,9 +27,8 @@ use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
 use timely_kafka::batching::{by_partition, BatchOp};
 use timely_kafka::client::ClientProperties;
-use timely_kafka::exporter::Exporter;
 use timely_kafka::process::{utf8, ProcessExt};
-use timely_kafka::testing::{load_into_with, EmbeddedCluster, TestRecord};
+use timely_kafka::testing::{load_into_with, TestRecord};
 use timely_kafka::timely_args::TimelyArgs;
 use timely_kafka::{KafkaSourceExt, SourceConfig};
 
@@ -67,42 +69,26 @@ struct Args {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    setup::init_logging();
     let args = Args::parse();
 
     let file = ClientProperties::read(args.config.as_deref())?;
-    let given_brokers = args.brokers.clone().or(file.bootstrap_servers);
     // The embedded cluster lives as long as `main`; external brokers need nothing here.
-    let embedded = match &given_brokers {
-        Some(_) => None,
-        None => {
-            let cluster = EmbeddedCluster::new(1)?;
-            cluster.create_topic(&args.topic, 3)?;
-            Some(cluster)
-        }
-    };
-    let brokers = match (&given_brokers, &embedded) {
-        (Some(brokers), _) => brokers.clone(),
-        (None, Some(cluster)) => cluster.bootstrap_servers(),
-        (None, None) => unreachable!("a cluster was started above"),
-    };
+    let kafka = setup::Kafka::given_or_embedded(
+        args.brokers.clone().or(file.bootstrap_servers),
+        |cluster| Ok(cluster.create_topic(&args.topic, 3)?),
+    )?;
+    let brokers = &kafka.brokers;
     if args.count > 0 {
-        let producer = match &embedded {
+        let producer = match &kafka.embedded {
             Some(cluster) => cluster.load(&args.topic, numbers(args.count))?,
-            None => load_into_with(&brokers, &file.settings, &args.topic, numbers(args.count))?,
+            None => load_into_with(brokers, &file.settings, &args.topic, numbers(args.count))?,
         };
         println!("produced {} numbers to `{}`", producer.records, args.topic);
     }
 
     let mut config = SourceConfig::builder()
-        .brokers(&brokers)
+        .brokers(brokers)
         .group_id(&args.group)
         .topic(&args.topic)
         .tick(Duration::from_millis(50));
@@ -114,14 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let expected = args.count;
     let seen = Arc::new(AtomicUsize::new(0));
     // Before the source is built: it takes its metric handles then.
-    let exporter = match &args.metrics_addr {
-        Some(addr) => {
-            let (exporter, bound) = Exporter::serve_at(addr)?;
-            eprintln!("metrics on http://{bound}/metrics, health on http://{bound}/health");
-            Some(Arc::new(exporter))
-        }
-        None => None,
-    };
+    let exporter = setup::serve_metrics(args.metrics_addr.as_deref())?;
 
     let guards = timely::execute(args.timely.config()?, move |worker| {
         let probe = ProbeHandle::new();
