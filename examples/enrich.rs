@@ -168,6 +168,8 @@ enum OrderingArg {
     PerPartition,
     /// One call at a time per customer (the record key).
     PerKey,
+    /// Calls concurrently, each partition's results in offset order.
+    OrderedResults,
     /// No order.
     Unordered,
 }
@@ -260,6 +262,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ordering(match args.ordering {
             OrderingArg::PerPartition => Ordering::PerPartition,
             OrderingArg::PerKey => Ordering::PerKey,
+            OrderingArg::OrderedResults => Ordering::OrderedResults,
             OrderingArg::Unordered => Ordering::Unordered,
         })
         .timeout(Duration::from_millis(args.timeout_ms))
