@@ -54,9 +54,8 @@
 //! offset, attempts, time). The source commits an offset once the record's enriched copy
 //! or dead letter is acknowledged.
 //!
-//! The handlers run on a runtime made here with tokio's I/O driver
-//! (`ConcurrentConfig::runtime`): the shared runtime the stage uses by default has timers
-//! only, and the client's sockets need the driver.
+//! The handlers run on the stage's shared tokio runtime: reqwest turns on tokio's socket
+//! driver, which that runtime enables with the rest.
 //!
 //! The example exits once it has handled as many records as it loaded (or, with `--records
 //! 0`, once the input has been idle for `--idle-exit` seconds), and prints a summary: records
@@ -252,11 +251,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .default_topic(&args.output)
         .build()?;
 
-    // The handlers' runtime: the shared one has no I/O driver for the client's sockets.
-    let client_runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("enrich-client")
-        .enable_all()
-        .build()?;
     let client = reqwest::Client::builder().build()?;
     let stage = ConcurrentConfig::new(args.in_flight)
         .ordering(match args.ordering {
@@ -270,8 +264,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             RetryPolicy::classified(args.attempts)
                 .initial_backoff(Duration::from_millis(20))
                 .max_backoff(Duration::from_millis(500)),
-        )
-        .runtime(client_runtime.handle().clone());
+        );
     let base: Arc<str> = format!("http://{address}").into();
     let handler = move |record: Arc<KafkaRecord>| enrich(client.clone(), Arc::clone(&base), record);
 

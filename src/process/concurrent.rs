@@ -214,7 +214,9 @@ impl<E> ConcurrentConfig<E> {
 
 /// The multi-thread tokio runtime the handlers of every stage in this process run on when
 /// no runtime is given: made on first use (one thread per core, named `timely-kafka-io`),
-/// and kept for the life of the process.
+/// with every driver the build's tokio has (`enable_all`: timers, and sockets once anything
+/// in the build turns on tokio's `net` feature, as every tokio HTTP or database client
+/// does), and kept for the life of the process.
 ///
 /// # Panics
 ///
@@ -224,7 +226,7 @@ pub fn shared_runtime() -> Handle {
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
-                .enable_time()
+                .enable_all()
                 .thread_name("timely-kafka-io")
                 .build()
                 .unwrap_or_else(|e| panic!("timely-kafka: starting the tokio runtime: {e}"))
