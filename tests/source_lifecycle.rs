@@ -19,16 +19,18 @@ use timely_kafka::testing::{unique_name, EmbeddedCluster};
 use timely_kafka::{KafkaSourceExt, SourceConfig};
 
 /// librdkafka keeps an application's pause of a partition across unassign and assign. A
-/// worker pauses its partitions at the in-flight bound; an eager rebalance revokes them
-/// while paused, the in-flight records drain during the revoke, and a partition comes back
-/// under a new assignment: it must be read again, to its end.
+/// worker at the in-flight bound stops reading and pauses its partitions that are read to
+/// their end; more records arrive; an eager rebalance revokes the partitions while paused,
+/// the in-flight records drain during the revoke, and a partition comes back under a new
+/// assignment: it must be read again, to its new end.
 #[test]
 fn a_partition_paused_at_the_bound_and_handed_back_is_read_again() {
     const BOUND: u64 = 100;
     const PER_PARTITION: usize = 1_000;
     let topic = unique_name("paused");
     let group = unique_name("paused-group");
-    let cluster = loaded_cluster(&topic, 2, PER_PARTITION);
+    // Both partitions read to their end exactly at the bound.
+    let cluster = loaded_cluster(&topic, 2, BOUND as usize / 2);
     let bootstrap = cluster.bootstrap_servers();
     let a = ValvedMember::start(
         config(&bootstrap, &group, &topic)
@@ -37,10 +39,11 @@ fn a_partition_paused_at_the_bound_and_handed_back_is_read_again() {
             .max_records_per_activation(16),
         HOLD_ALL,
     );
-    // Stalled at the bound with both partitions: both are paused.
+    // Stalled at the bound with both partitions at their end: both are paused.
     wait_for("a to read up to its bound", || {
         a.read.load(Ordering::SeqCst) >= BOUND as usize && a.control.progress().assigned.len() == 2
     });
+    load(&cluster, &topic, 2, BOUND as usize / 2..PER_PARTITION);
     let before = a.control.progress().generation;
     let seen: Processed = Arc::default();
     let stop_b = Arc::new(AtomicBool::new(false));

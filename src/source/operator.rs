@@ -163,6 +163,9 @@ struct SourceReader {
     next_ticket: u64,
     /// How many readable partitions wait for a fetch slot.
     window_waiting: usize,
+    /// Reading is stopped: the in-flight bound was reached, and in-flight records have not
+    /// yet fallen below half of it.
+    backpressured: bool,
     /// Whether this worker last reported itself caught up to the idle clock (`None`: not
     /// since the assignment last changed).
     reported_caught_up: Option<bool>,
@@ -213,6 +216,7 @@ impl SourceReader {
             plan: None,
             next_ticket: 0,
             window_waiting: 0,
+            backpressured: false,
             reported_caught_up: None,
             published_in_flight: (0, 0, 0),
         }
@@ -492,22 +496,33 @@ impl SourceReader {
         }
     }
 
-    /// Pauses this worker's partitions while too much is in flight, resumes them below half
-    /// the bound. Returns whether reading is paused.
+    /// Stops reading while too much is in flight, and reads again below half the bound.
+    /// Returns whether reading is stopped.
+    ///
+    /// A partition with a backlog keeps what librdkafka has fetched for it: the prefetch
+    /// window already bounds those queues (see `prefetch.rs`), and pausing would purge them,
+    /// to be fetched again on resume (which held a worker reading 1 KB records to 3 % of
+    /// the raw consumer's rate). Partitions read to their end are outside the window's count,
+    /// so they are paused while reading is stopped, lest records arriving meanwhile pile up
+    /// in their queues.
     fn apply_backpressure(&mut self) -> bool {
         let settings = &self.settings;
         let (max_records, max_bytes) =
             (settings.max_in_flight_records, settings.max_in_flight_bytes);
-        let pausing = if self.paused.is_empty() {
-            self.in_flight.full(max_records, max_bytes)
-        } else {
+        let stopping = if self.backpressured {
             !self.in_flight.has_room(max_records, max_bytes)
+        } else {
+            self.in_flight.full(max_records, max_bytes)
         };
-        if pausing {
+        if stopping && !self.backpressured {
+            tracing::debug!(group = %self.membership.group_id(), "in-flight bound reached: reading stops");
+        }
+        self.backpressured = stopping;
+        if stopping {
             let newly: Vec<(TopicPartition, u64)> = self
                 .owned
                 .iter()
-                .filter(|p| !p.revoking)
+                .filter(|p| !p.revoking && p.at_end)
                 .map(|p| (p.tp.clone(), p.epoch))
                 .filter(|key| !self.paused.contains(key))
                 .collect();
@@ -529,7 +544,7 @@ impl SourceReader {
             let paused: Vec<(TopicPartition, u64)> = paused.into_iter().collect();
             self.membership.pause(&paused, false);
         }
-        pausing
+        stopping
     }
 
     /// Keeps at most the plan's number of this worker's partitions fetching with a backlog,

@@ -210,7 +210,7 @@ fn print_table(done: &[Combination]) {
             percent(number(pipe, "vs_raw_copy")),
             rss,
             show(number(pipeline, "cpu_s_per_million"), 2),
-            idle.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}%")),
+            idle.map_or_else(|| "-".to_owned(), |v| format!("{:.2}%", v * 100.0)),
         );
     }
     println!(
