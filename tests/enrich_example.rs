@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use timely_kafka::testing::EmbeddedCluster;
+use timely_kafka::testing::{unique_name, EmbeddedCluster};
 
 // The example's defaults.
 const INPUT: &str = "orders";
@@ -233,5 +233,195 @@ fn enrich_example_enriches_retries_and_dead_letters_every_order_once() {
             Some(end),
             "partition {partition} committed to its end"
         );
+    }
+}
+
+/// The example started as a user starts it, with `extra` arguments, its output forwarded.
+fn enrich_process(bootstrap: &str, extra: &[&str]) -> std::process::Child {
+    let mut child = Command::new(example_path("enrich"))
+        .args(["--brokers", bootstrap])
+        .args(extra)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the example");
+    forward_lines(child.id(), child.stderr.take().unwrap());
+    forward_lines(child.id(), child.stdout.take().unwrap());
+    child
+}
+
+/// The input positions the output and the dead-letter topic hold a record for: enriched
+/// orders by their order id, dead letters by their `x-dead-letter-*` position.
+fn handled_positions(
+    cluster: &EmbeddedCluster,
+    by_order: &BTreeMap<u64, (i32, i64)>,
+) -> (BTreeSet<(i32, i64)>, BTreeSet<(i32, i64)>) {
+    let enriched = read_topic(cluster, OUTPUT)
+        .iter()
+        .map(|w| {
+            let payload: serde_json::Value =
+                serde_json::from_str(w.payload.as_deref().unwrap()).unwrap();
+            by_order[&payload["order"].as_u64().unwrap()]
+        })
+        .collect();
+    let dead = read_topic(cluster, DEAD_LETTER)
+        .iter()
+        .map(|w| {
+            let partition = w
+                .header("x-dead-letter-partition")
+                .unwrap()
+                .parse()
+                .unwrap();
+            let offset = w.header("x-dead-letter-offset").unwrap().parse().unwrap();
+            (partition, offset)
+        })
+        .collect();
+    (enriched, dead)
+}
+
+/// Issue 17's crash test: the example SIGKILLed at random points while records are in
+/// flight and under retry (10 % of calls answered 503 and retried with backoff, 2 % of
+/// customers failed for good and retried four times), then restarted in the same group,
+/// four times; a last run drains the rest. After every kill, nothing below the group's
+/// commit is missing from the output and the dead-letter topic (a commit never passed a
+/// record still in flight or under retry); at the end every order is in one of them, each
+/// in the one its fate says, and the commits are at the end of the input.
+#[test]
+fn enrich_example_killed_with_records_in_flight_and_under_retry_loses_nothing() {
+    init_logging();
+    const KILLS: usize = 4;
+    let mut random = Random::from_env("CRASH_SEED");
+    // A killed member's partitions move on after its session: 6 s (Kafka's least) instead
+    // of the default 45 s, for the test's run time only; what is checked does not depend
+    // on it.
+    let session = std::env::temp_dir().join(format!("{}.properties", unique_name("session")));
+    std::fs::write(
+        &session,
+        "session.timeout.ms=6000\nheartbeat.interval.ms=500\n",
+    )
+    .unwrap();
+    let session = session.display().to_string();
+    let cluster = EmbeddedCluster::new(1).unwrap();
+    cluster.create_topic(INPUT, 3).unwrap();
+    cluster.create_topic(OUTPUT, 3).unwrap();
+    cluster.create_topic(DEAD_LETTER, 1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let handled = |cluster: &EmbeddedCluster| {
+        cluster.end_offsets(OUTPUT).unwrap().values().sum::<i64>()
+            + cluster
+                .end_offsets(DEAD_LETTER)
+                .unwrap()
+                .values()
+                .sum::<i64>()
+    };
+    for run in 0..KILLS {
+        let before = handled(&cluster);
+        // The first run loads the orders (enough that no run before the last can finish
+        // them); the others only read, as a restarted consumer does.
+        // Calls of 500 ms: at any moment dozens of records are in flight, many behind a
+        // periodic commit, so a commit that passed a record still in flight would show.
+        let child = if run == 0 {
+            enrich_process(
+                &bootstrap,
+                &[
+                    "--config",
+                    &session,
+                    "--latency-ms",
+                    "500",
+                    "--records",
+                    "2000",
+                ],
+            )
+        } else {
+            enrich_process(
+                &bootstrap,
+                &[
+                    "--config",
+                    &session,
+                    "--latency-ms",
+                    "500",
+                    "--records",
+                    "0",
+                ],
+            )
+        };
+        wait_for("the run to write", || handled(&cluster) > before);
+        // Late enough for periodic commits (every second) to have happened in this run.
+        std::thread::sleep(random.millis(1_000, 3_500));
+        let mut child = child;
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        // Nothing the group committed is missing from the outputs.
+        let input = read_topic(&cluster, INPUT);
+        let by_order: BTreeMap<u64, (i32, i64)> = input
+            .iter()
+            .map(|w| {
+                let payload: serde_json::Value =
+                    serde_json::from_str(w.payload.as_deref().unwrap()).unwrap();
+                (payload["order"].as_u64().unwrap(), (w.partition, w.offset))
+            })
+            .collect();
+        let (enriched, dead) = handled_positions(&cluster, &by_order);
+        let commits = committed(&bootstrap, GROUP, INPUT, 3);
+        for w in &input {
+            let below = commits[&w.partition].is_some_and(|c| w.offset < c);
+            let position = (w.partition, w.offset);
+            assert!(
+                !below || enriched.contains(&position) || dead.contains(&position),
+                "after kill {run}: {}@{} is below the commit {:?} but in neither output",
+                w.partition,
+                w.offset,
+                commits[&w.partition]
+            );
+        }
+    }
+
+    // A last run drains the rest and exits once idle.
+    let mut last = enrich_process(
+        &bootstrap,
+        &[
+            "--config",
+            &session,
+            "--latency-ms",
+            "500",
+            "--records",
+            "0",
+            "--idle-exit",
+            "3",
+        ],
+    );
+    let status = exits_within(&mut last, "the last run", Duration::from_secs(180));
+    assert!(status.success(), "{status}");
+
+    let input = read_topic(&cluster, INPUT);
+    assert!(!input.is_empty(), "the first run loaded orders");
+    let mut by_order = BTreeMap::new();
+    let mut fates = BTreeMap::new();
+    for w in &input {
+        let payload: serde_json::Value =
+            serde_json::from_str(w.payload.as_deref().unwrap()).unwrap();
+        by_order.insert(payload["order"].as_u64().unwrap(), (w.partition, w.offset));
+        let fate = fate(w.partition, w.offset, w.key.as_deref().unwrap());
+        fates.insert((w.partition, w.offset), fate);
+    }
+    let (enriched, dead) = handled_positions(&cluster, &by_order);
+    for (position, fate) in &fates {
+        match fate {
+            Fate::Enriched(_) => assert!(
+                enriched.contains(position) && !dead.contains(position),
+                "{position:?} must be enriched (and never dead-lettered)"
+            ),
+            Fate::DeadLettered(_) => assert!(
+                dead.contains(position) && !enriched.contains(position),
+                "{position:?} must be dead-lettered (and never enriched)"
+            ),
+        }
+    }
+    let ends = cluster.end_offsets(INPUT).unwrap();
+    let commits = committed(&bootstrap, GROUP, INPUT, 3);
+    for (partition, end) in ends {
+        assert_eq!(commits[&partition], Some(end), "partition {partition}");
     }
 }
