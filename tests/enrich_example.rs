@@ -251,12 +251,15 @@ fn enrich_process(bootstrap: &str, extra: &[&str]) -> std::process::Child {
     child
 }
 
+/// Input positions, (partition, offset).
+type Positions = BTreeSet<(i32, i64)>;
+
 /// The input positions the output and the dead-letter topic hold a record for: enriched
 /// orders by their order id, dead letters by their `x-dead-letter-*` position.
 fn handled_positions(
     cluster: &EmbeddedCluster,
     by_order: &BTreeMap<u64, (i32, i64)>,
-) -> (BTreeSet<(i32, i64)>, BTreeSet<(i32, i64)>) {
+) -> (Positions, Positions) {
     let enriched = read_topic(cluster, OUTPUT)
         .iter()
         .map(|w| {
