@@ -38,6 +38,8 @@ mod message;
 mod policy;
 #[cfg(feature = "concurrent")]
 mod retry;
+#[cfg(feature = "concurrent")]
+mod retrying;
 
 #[cfg(feature = "concurrent")]
 pub use concurrent::{shared_runtime, ConcurrentConfig, ConcurrentExt, Ordering, StageError};
@@ -47,6 +49,8 @@ pub use message::{Message, Origin};
 pub use policy::{FailurePolicy, FailurePolicyExt};
 #[cfg(feature = "concurrent")]
 pub use retry::{Retriable, RetryPolicy};
+#[cfg(feature = "concurrent")]
+pub use retrying::RetryingExt;
 
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::StreamVec;

@@ -179,15 +179,17 @@ impl<E> RetryPolicy<E> {
 
     /// Whether `error`, after `attempts` attempts, is tried again.
     pub(crate) fn should_retry(&self, error: &StageError<E>, attempts: u32) -> bool {
-        if attempts >= self.max_attempts {
-            return false;
-        }
         match error {
-            StageError::TimedOut(_) => self.retry_timeouts,
-            StageError::Handler(e) => self.retriable.as_ref().is_none_or(|p| p(e)),
+            StageError::TimedOut(_) => attempts < self.max_attempts && self.retry_timeouts,
+            StageError::Handler(e) => self.retries_handler_error(e, attempts),
             // A panic is a bug in the handler, not a passing condition.
             StageError::Panicked => false,
         }
+    }
+
+    /// Whether the handler's `error`, after `attempts` attempts, is tried again.
+    pub(crate) fn retries_handler_error(&self, error: &E, attempts: u32) -> bool {
+        attempts < self.max_attempts && self.retriable.as_ref().is_none_or(|p| p(error))
     }
 }
 
