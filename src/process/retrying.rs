@@ -21,7 +21,12 @@ pub trait RetryingExt<'scope, D> {
     /// Applies `logic` to each record in order, trying a failed record again as `policy`
     /// says (attempts, backoff, which errors). `Ok` values continue as [`Message`]s; a
     /// record that fails for good moves into its [`Failure`] whole, with the last error and
-    /// the attempts made. See the [module docs](self) for what the backoff holds up.
+    /// the attempts made.
+    ///
+    /// The worker waits out each backoff in line: the record holds its tick and every record
+    /// behind it on the worker waits, so order is kept and no commit passes it, but every
+    /// partition the worker owns stalls meanwhile. For calls that wait on I/O, use
+    /// [`process_concurrent`](super::ConcurrentExt::process_concurrent).
     ///
     /// ```
     /// use std::cell::Cell;
