@@ -52,6 +52,7 @@ pub use crate::group::{
 };
 pub use builder::SourceConfigBuilder;
 pub use config::{CommitCadence, SourceConfig};
+pub use prefetch::prefetch_limits;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -93,6 +93,34 @@ impl PrefetchLimits {
     }
 }
 
+/// The per-partition librdkafka settings the source derives from a prefetch budget of
+/// `budget` bytes (`max.partition.fetch.bytes`, `queued.max.messages.kbytes`,
+/// `queued.min.messages`), so that a plain rdkafka consumer can fetch as the source does, for
+/// example as the baseline of a benchmark. The source adds its fetch window on top (see the
+/// module docs); a plain consumer with these settings has none.
+///
+/// ```
+/// let limits = timely_kafka::source::prefetch_limits(64 << 20);
+/// assert_eq!(limits[0], ("max.partition.fetch.bytes", "262144".to_owned()));
+/// ```
+pub fn prefetch_limits(budget: u64) -> [(&'static str, String); 3] {
+    let limits = PrefetchLimits::derive(budget, LimitOverrides::default());
+    [
+        (
+            "max.partition.fetch.bytes",
+            limits.max_partition_fetch_bytes.to_string(),
+        ),
+        (
+            "queued.max.messages.kbytes",
+            limits.queued_max_kbytes.to_string(),
+        ),
+        (
+            "queued.min.messages",
+            limits.queued_min_messages.to_string(),
+        ),
+    ]
+}
+
 /// How one worker shares the process's prefetch budget: how many of its partitions may fetch
 /// at once, and how long a turn lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

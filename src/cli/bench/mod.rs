@@ -59,6 +59,15 @@ use clap::Args;
 use super::HelpFlag;
 use broker::BrokerMode;
 
+/// What the raw consumer may prefetch per partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RawLimits {
+    /// `queued.max.messages.kbytes=65536`.
+    Large,
+    /// The source's per-partition limits at its default budget.
+    Source,
+}
+
 /// Arguments of `bench`.
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
@@ -109,6 +118,11 @@ pub struct BenchArgs {
     /// repeat as needed (for example `--set queued.min.messages=20000`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
+    /// The raw consumer's prefetch: `large` (64 MB queued per partition, librdkafka's own
+    /// scale) or `source` (the per-partition limits the source derives from its default
+    /// 64 MiB budget, `timely_kafka::source::prefetch_limits`, without its fetch window).
+    #[arg(long, value_enum, default_value_t = RawLimits::Large)]
+    raw_limits: RawLimits,
     /// Skip the raw consumer (for profiling the pipeline alone); ratios are then omitted.
     #[arg(long)]
     skip_raw: bool,

@@ -135,7 +135,15 @@ impl Runs<'_> {
             "fetch.wait.max.ms".to_owned(),
             self.args.fetch_wait_ms.to_string(),
         );
+        let limits = match self.args.raw_limits {
+            super::RawLimits::Large => Vec::new(),
+            super::RawLimits::Source => timely_kafka::source::prefetch_limits(64 << 20)
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value))
+                .collect(),
+        };
         std::iter::once(wait)
+            .chain(limits)
             .chain(self.settings.iter().cloned())
             .collect()
     }

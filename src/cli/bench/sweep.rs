@@ -138,6 +138,9 @@ fn child_args(
     if args.skip_pipe {
         out.push("--skip-pipe".into());
     }
+    if args.raw_limits == super::RawLimits::Source {
+        out.extend(["--raw-limits".into(), "source".into()]);
+    }
     if let Some(brokers) = &args.brokers {
         out.extend(["--brokers".into(), brokers.clone()]);
     }
