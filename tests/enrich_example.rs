@@ -324,31 +324,18 @@ fn enrich_example_killed_with_records_in_flight_and_under_retry_loses_nothing() 
         // them); the others only read, as a restarted consumer does.
         // Calls of 500 ms: at any moment dozens of records are in flight, many behind a
         // periodic commit, so a commit that passed a record still in flight would show.
-        let child = if run == 0 {
-            enrich_process(
-                &bootstrap,
-                &[
-                    "--config",
-                    &session,
-                    "--latency-ms",
-                    "500",
-                    "--records",
-                    "2000",
-                ],
-            )
-        } else {
-            enrich_process(
-                &bootstrap,
-                &[
-                    "--config",
-                    &session,
-                    "--latency-ms",
-                    "500",
-                    "--records",
-                    "0",
-                ],
-            )
-        };
+        let records = if run == 0 { "2000" } else { "0" };
+        let child = enrich_process(
+            &bootstrap,
+            &[
+                "--config",
+                &session,
+                "--latency-ms",
+                "500",
+                "--records",
+                records,
+            ],
+        );
         wait_for("the run to write", || handled(&cluster) > before);
         // Late enough for periodic commits (every second) to have happened in this run.
         std::thread::sleep(random.millis(1_000, 3_500));

@@ -59,6 +59,35 @@ where
     config.create_with_context(context)
 }
 
+/// Inside an `impl rdkafka::ClientContext for …` block: turns on librdkafka's OAUTHBEARER
+/// token refresh and answers it with [`oauth_token`], as every client context of this crate
+/// does, so a context of your own fetches OIDC tokens from the same settings.
+///
+/// ```
+/// struct MyContext;
+///
+/// impl rdkafka::ClientContext for MyContext {
+///     timely_kafka::oauth_token_refresh!();
+/// }
+/// ```
+#[macro_export]
+macro_rules! oauth_token_refresh {
+    () => {
+        const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+        /// OAUTHBEARER tokens from the OIDC provider the settings name.
+        fn generate_oauth_token(
+            &self,
+            oauthbearer_config: ::std::option::Option<&str>,
+        ) -> ::std::result::Result<
+            ::rdkafka::client::OAuthToken,
+            ::std::boxed::Box<dyn ::std::error::Error>,
+        > {
+            $crate::client::oauth_token(oauthbearer_config)
+        }
+    };
+}
+
 /// Answers librdkafka's OAUTHBEARER token refresh: a token from the OIDC provider that
 /// `oauthbearer_config` names (as [`create`] left it). Every client context of this crate
 /// calls it from `ClientContext::generate_oauth_token`, with
@@ -96,14 +125,7 @@ pub fn serve_startup_events<C: ConsumerContext>(consumer: &rdkafka::consumer::Ba
 pub struct BasicContext;
 
 impl ClientContext for BasicContext {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    fn generate_oauth_token(
-        &self,
-        oauthbearer_config: Option<&str>,
-    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
-        oauth_token(oauthbearer_config)
-    }
+    crate::oauth_token_refresh!();
 }
 
 impl ConsumerContext for BasicContext {}

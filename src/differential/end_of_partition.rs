@@ -11,15 +11,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 pub(super) struct EndOfPartitionIsExpected;
 
 impl ClientContext for EndOfPartitionIsExpected {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    /// OAUTHBEARER tokens from the OIDC provider the settings name.
-    fn generate_oauth_token(
-        &self,
-        oauthbearer_config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        crate::client::oauth_token(oauthbearer_config)
-    }
+    crate::oauth_token_refresh!();
 
     fn error(&self, error: KafkaError, reason: &str) {
         if matches!(error, KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {

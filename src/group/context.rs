@@ -441,15 +441,7 @@ impl GroupContext {
 }
 
 impl ClientContext for GroupContext {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    /// OAUTHBEARER tokens from the OIDC provider the settings name.
-    fn generate_oauth_token(
-        &self,
-        oauthbearer_config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        crate::client::oauth_token(oauthbearer_config)
-    }
+    crate::oauth_token_refresh!();
 
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         let group = &self.shared.group_id;

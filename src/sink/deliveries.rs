@@ -169,15 +169,7 @@ pub(crate) struct SinkContext {
 }
 
 impl ClientContext for SinkContext {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    /// OAUTHBEARER tokens from the OIDC provider the settings name.
-    fn generate_oauth_token(
-        &self,
-        oauthbearer_config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        crate::client::oauth_token(oauthbearer_config)
-    }
+    crate::oauth_token_refresh!();
 
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
         use rdkafka::config::RDKafkaLogLevel as L;

@@ -79,15 +79,7 @@ impl LoadState {
 pub(crate) struct LoadContext;
 
 impl ClientContext for LoadContext {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    /// OAUTHBEARER tokens from the OIDC provider the settings name.
-    fn generate_oauth_token(
-        &self,
-        oauthbearer_config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        crate::client::oauth_token(oauthbearer_config)
-    }
+    crate::oauth_token_refresh!();
 }
 
 impl ProducerContext for LoadContext {

@@ -18,15 +18,7 @@ struct Counter {
 }
 
 impl ClientContext for Counter {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    /// OAUTHBEARER tokens from the OIDC provider the settings name.
-    fn generate_oauth_token(
-        &self,
-        oauthbearer_config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        timely_kafka::client::oauth_token(oauthbearer_config)
-    }
+    timely_kafka::oauth_token_refresh!();
 }
 
 impl ProducerContext for Counter {
