@@ -214,3 +214,85 @@ fn stall_and_resume(
     );
     read
 }
+
+/// A batcher with a long timeout behind a source at its in-flight bound (issue 18): the
+/// batcher's open batches hold the frontier at their first record, so a source that waited
+/// for the frontier to pass what it read, and for the tick to end, would move one bound's
+/// worth per batch timeout (here an hour). The source closes its stamp early and asks the
+/// batchers to flush, so a backlog many times the bound flows through, every record once,
+/// in order, and is committed. Fails (at the deadline) without either half of that.
+#[test]
+fn a_long_batch_timeout_behind_the_in_flight_bound_does_not_hold_the_pipeline() {
+    use timely_kafka::batching::{by_partition, BatchOp};
+
+    const PARTITIONS: i32 = 2;
+    const PER_PARTITION: usize = 200;
+    const PAYLOAD: usize = 1_000;
+    /// Twenty times smaller than the backlog.
+    const BOUND: u64 = 20_000;
+    const HOUR: Duration = Duration::from_secs(3_600);
+    init_logging();
+    let topic = unique_name("bound-batch");
+    let group = unique_name("bound-batch-group");
+    let cluster = EmbeddedCluster::new(1).unwrap();
+    cluster.create_topic(&topic, PARTITIONS).unwrap();
+    let records = (0..PARTITIONS).flat_map(|p| {
+        (0..PER_PARTITION).map(move |s| {
+            let mut body = format!("{p}:{s}:").into_bytes();
+            body.resize(PAYLOAD, b'.');
+            TestRecord::new(body).partition(p)
+        })
+    });
+    cluster.load(&topic, records).unwrap();
+    let config = config(&cluster.bootstrap_servers(), &group, &topic)
+        .tick(HOUR)
+        .max_in_flight_bytes(BOUND)
+        .build()
+        .unwrap();
+    let processed = timely::execute_directly(move |worker| {
+        let probe = ProbeHandle::new();
+        let done: Rc<RefCell<Vec<(i32, i64)>>> = Rc::default();
+        let done_in = Rc::clone(&done);
+        let handle = worker.dataflow(|scope| {
+            let source = scope.kafka_source(&config).unwrap();
+            source
+                .records
+                .batch(by_partition().max_size(1_000).timeout(HOUR))
+                .inspect(move |batch| {
+                    let mut done = done_in.borrow_mut();
+                    done.extend(batch.records.iter().map(|r| (r.partition, r.offset)));
+                })
+                .probe_with(&probe);
+            source.handle.commit_after(&probe);
+            source.handle
+        });
+        let started = Instant::now();
+        while done.borrow().len() < PARTITIONS as usize * PER_PARTITION {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "only {} of {} records through the batcher: the in-flight bound waited for \
+                 the batch timeout",
+                done.borrow().len(),
+                PARTITIONS as usize * PER_PARTITION
+            );
+            worker.step_or_park(Some(Duration::from_millis(20)));
+        }
+        handle.shutdown();
+        let processed = done.borrow().clone();
+        processed
+    });
+    for p in 0..PARTITIONS {
+        let offsets: Vec<i64> = processed
+            .iter()
+            .filter(|(partition, _)| *partition == p)
+            .map(|(_, offset)| *offset)
+            .collect();
+        let want: Vec<i64> = (0..PER_PARTITION as i64).collect();
+        assert_eq!(offsets, want, "partition {p}: every record once, in order");
+    }
+    let committed = committed(&cluster.bootstrap_servers(), &group, &topic, PARTITIONS);
+    assert!(
+        committed.values().all(|c| *c == Some(PER_PARTITION as i64)),
+        "{committed:?}"
+    );
+}

@@ -1,8 +1,11 @@
 //! The per-worker bound on records in flight: read but not yet past the commit frontier.
 //!
-//! At the bound the worker stops reading and pauses its partitions, so librdkafka stops
-//! fetching them; the group thread keeps polling, so the member is not evicted for a slow
-//! dataflow. Below half the bound it resumes. Memory budget of a process, roughly:
+//! At the bound the worker stops reading (librdkafka's queues stay bounded by the prefetch
+//! window, and partitions read to their end are paused); the group thread keeps polling, so
+//! the member is not evicted for a slow dataflow. Below half the bound it reads again.
+//! Records leave the bound when the commit frontier passes their stamp, so a stopped worker
+//! closes its stamp early (see `close_stamp_early` in `operator.rs`): the bound then limits
+//! what is in the dataflow at once, not how much is read per tick. Memory budget of a process, roughly:
 //! `prefetch_budget_bytes` (librdkafka's prefetch, see `prefetch.rs`) plus
 //! `workers × max_in_flight_bytes` (records in the dataflow), plus the sink's producer queue
 //! if there is one.
@@ -41,6 +44,11 @@ impl InFlight {
             self.records -= records;
             self.bytes -= bytes;
         }
+    }
+
+    /// The stamp of the latest records in flight, if any.
+    pub(crate) fn latest_stamp(&self) -> Option<u64> {
+        self.ticks.back().map(|&(tick, _, _)| tick)
     }
 
     /// Records in flight.

@@ -21,7 +21,11 @@
 //!   is *last processed offset + 1*. A partition that is not owned is never committed.
 //! * **Time.** Records carry `u64` ticks aligned to the wall clock (see [`clock`]),
 //!   so workers and processes advance together; an idle source still moves its capability as
-//!   the clock moves.
+//!   the clock moves. A worker stopped at its in-flight bound closes its stamp early: the
+//!   records it reads next carry a stamp one millisecond later, still inside the tick, so
+//!   the frontier can pass what it read without waiting for the tick to end (and the
+//!   process's batchers flush their open batches, see
+//!   [`flush_open_batches`](timely_kafka_operators::batch::flush_open_batches)).
 //! * **Idle costs nothing.** Workers read their partitions through librdkafka partition
 //!   queues whose non-empty callback wakes them, plus one timer per tick. No busy spin.
 //! * **Shutdown.** [`SourceControl::shutdown`] stops reading, waits (up to the drain timeout)

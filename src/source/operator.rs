@@ -147,6 +147,8 @@ struct SourceReader {
     /// When the armed timer wake-up fires.
     timer_due: Option<Instant>,
     last_commit: Instant,
+    /// The frontier moved since the last commit (for `CommitCadence::OnFrontierAdvance`).
+    commit_pending: bool,
     warned_no_probe: bool,
     /// Records were let go without a commit frontier: nothing says they were processed, so
     /// this source never commits, even if a frontier is attached later.
@@ -208,6 +210,7 @@ impl SourceReader {
             clock,
             timer_due: None,
             last_commit: Instant::now(),
+            commit_pending: false,
             warned_no_probe: false,
             read_ungated: false,
             batch: Vec::new(),
@@ -275,6 +278,8 @@ impl SourceReader {
                 let more = !backpressured && self.read(cap, &mut emit);
                 if !backpressured {
                     self.apply_prefetch_window();
+                } else {
+                    self.close_stamp_early(cap, tick);
                 }
                 if more {
                     self.activator.activate();
@@ -547,6 +552,32 @@ impl SourceReader {
         stopping
     }
 
+    /// At the in-flight bound, lets the records read so far leave it before the tick ends:
+    /// moves the capability one millisecond past their stamp (while that stays inside the
+    /// current tick), so the frontier can pass them as soon as the dataflow has processed
+    /// them, asks the batchers of the process to emit their open batches, and looks at the
+    /// frontier again shortly. Without this, a worker would read at
+    /// most `max_in_flight_bytes` per tick whatever the dataflow's speed.
+    ///
+    /// A stamp between two ticks is still a `u64` of wall-clock milliseconds: later than
+    /// everything emitted before it and earlier than the next tick. Other workers keep
+    /// stamping whole ticks, so the frontier (the least capability of all sources) passes
+    /// this worker's records early only when every source has moved past them; otherwise
+    /// they leave at the next tick, as before.
+    fn close_stamp_early(&mut self, cap: &mut Capability<u64>, tick: u64) {
+        let stamp = *cap.time();
+        let next_tick = tick + self.clock.tick_ms();
+        if self.in_flight.latest_stamp() == Some(stamp) && stamp + 1 < next_tick {
+            cap.downgrade(&(stamp + 1));
+            // Open batches downstream hold the frontier at their first record: without this
+            // it would pass them only at their timeout (once per `batch_timeout`).
+            timely_kafka_operators::batch::flush_open_batches();
+        }
+        // The frontier moves without waking this operator: look again in a millisecond
+        // while reading is stopped (the tick timer still wakes it at the latest).
+        self.activator.activate_after(Duration::from_millis(1));
+    }
+
     /// Keeps at most the plan's number of this worker's partitions fetching with a backlog,
     /// in turns, so librdkafka's prefetch stays within the budget (see `prefetch.rs`). A
     /// partition read to its end holds no slot (its queue is empty) and stays resumed, so a
@@ -742,8 +773,13 @@ impl SourceReader {
         }
         let due = match self.settings.commit {
             CommitCadence::Interval(interval) => self.last_commit.elapsed() >= interval,
+            // At most once a tick: under backpressure the frontier can move every
+            // millisecond (see `close_stamp_early`).
             CommitCadence::OnFrontierAdvance => {
-                advanced || self.last_commit.elapsed() >= Duration::from_secs(1)
+                self.commit_pending |= advanced;
+                let elapsed = self.last_commit.elapsed();
+                (self.commit_pending && elapsed >= self.settings.tick)
+                    || elapsed >= Duration::from_secs(1)
             }
         };
         if due {
@@ -755,6 +791,7 @@ impl SourceReader {
     /// commit waits (bounded) for the broker's answer.
     fn commit(&mut self, last: bool) {
         self.last_commit = Instant::now();
+        self.commit_pending = false;
         if !self.commits() {
             return;
         }

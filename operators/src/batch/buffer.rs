@@ -42,6 +42,8 @@ pub enum FlushReason {
     Bytes,
     /// Its first record is `timeout` old.
     Timeout,
+    /// A flush was requested ([`flush_open_batches`](super::flush_open_batches)).
+    Requested,
     /// The input ended.
     InputDone,
 }
@@ -184,10 +186,10 @@ impl<K: Hash + Eq + Clone, D, S: Stamp> BatchBuffer<K, D, S> {
         }
     }
 
-    /// Flushes every open batch.
-    pub fn flush_all(&mut self, out: &mut Vec<Flushed<K, D, S>>) {
+    /// Flushes every open batch, for `reason`.
+    pub fn flush_all(&mut self, reason: FlushReason, out: &mut Vec<Flushed<K, D, S>>) {
         for slot in 0..self.slots.len() {
-            self.flush_slot(slot, FlushReason::InputDone, out);
+            self.flush_slot(slot, reason, out);
         }
     }
 
@@ -224,7 +226,7 @@ mod tests {
         buffer: &mut BatchBuffer<u8, (u8, u32), u64>,
         out: &mut Vec<Flushed<u8, (u8, u32), u64>>,
     ) {
-        buffer.flush_all(out);
+        buffer.flush_all(FlushReason::InputDone, out);
     }
 
     proptest! {

@@ -8,6 +8,8 @@
 //!                                                 ├ max_bytes (by a weight function)
 //!                                                 ├ timeout since its first record (a timer,
 //!                                                 │   not a spin: it fires with no new input)
+//!                                                 ├ flush_open_batches() (a stage upstream
+//!                                                 │   waits for the open batches)
 //!                                                 └ the input frontier is empty (input done)
 //! ```
 //!
@@ -25,7 +27,8 @@
 //!   for them grouped by time, earliest first. A batch flushed while a record at an earlier
 //!   time may still arrive (from another worker, whose records the exchange delivered
 //!   later) or waits in another open batch is emitted at that earlier time.
-//! * A partial batch waits at most `timeout` after its first record.
+//! * A partial batch waits at most `timeout` after its first record, less when
+//!   [`flush_open_batches`] is called (see [`flush_request`]).
 //!
 //! # Choosing the key
 //!
@@ -41,6 +44,7 @@
 //!   needed (per-entity order, such as per customer id, often is all that matters).
 
 mod buffer;
+pub mod flush_request;
 mod operator;
 
 use std::time::Duration;
@@ -48,6 +52,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use buffer::{BatchBuffer, FlushReason, Flushed, Stamp};
+pub use flush_request::flush_open_batches;
 pub use operator::BatchOp;
 
 /// A batch of records that share a key.

@@ -11,7 +11,8 @@ use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 use timely::ExchangeData;
 
-use super::buffer::{BatchBuffer, Flushed, Stamp};
+use super::buffer::{BatchBuffer, FlushReason, Flushed, Stamp};
+use super::flush_request::{self, Registration};
 use super::{Batch, BatchConfig, KeyFn, WeightFn};
 use crate::stable_hash::stable_hash;
 
@@ -120,6 +121,9 @@ where
     } = limits;
     let scope = stream.scope();
     stream.unary_frontier(pact, "Batch", move |capability, info| {
+        let _registration =
+            Registration::new(scope.worker().sync_activator_for(info.address.to_vec()));
+        let mut flushes_seen = flush_request::requested();
         let activator = scope.activator_for(info.address);
         let mut buffer: BatchBuffer<K, D, Capability<T>> =
             BatchBuffer::new(max_size, bytes_limit, timeout);
@@ -129,6 +133,7 @@ where
         // batch emitted at (or before) it is never followed by one at an earlier time.
         let mut at_frontier: Option<Capability<T>> = Some(capability);
         move |(input, frontier), output| {
+            let _registration = &_registration;
             let now = Instant::now();
             // A total order: the frontier is one time, or none once the input is done.
             match frontier.frontier().iter().next() {
@@ -157,7 +162,12 @@ where
             });
             buffer.flush_expired(now, &mut flushed);
             if frontier.is_empty() {
-                buffer.flush_all(&mut flushed);
+                buffer.flush_all(FlushReason::InputDone, &mut flushed);
+            }
+            let flushes = flush_request::requested();
+            if flushes != flushes_seen {
+                flushes_seen = flushes;
+                buffer.flush_all(FlushReason::Requested, &mut flushed);
             }
             // Batches leave in time order, each at the least time any batch may still have:
             // the earliest among those flushed now, those still open, and the input frontier.
