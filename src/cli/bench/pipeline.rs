@@ -122,6 +122,9 @@ pub fn consume(
             }
             worker.step_or_park(Some(Duration::from_millis(100)));
         }
+        if worker.index() == 0 && total.load(Ordering::Relaxed) < expected {
+            warn_short(&handle.progress());
+        }
         let committed = (worker.index() == 0).then(|| committed_now(&handle, &topic));
         handle.shutdown();
         let mut output = seen.borrow().clone();
@@ -139,6 +142,34 @@ pub fn consume(
         ));
     }
     Ok(merged)
+}
+
+/// Says which partitions a run that fell short had not processed anything from, so a stall
+/// can be told from a slow run.
+fn warn_short(progress: &timely_kafka::SourceProgress) {
+    let processed: std::collections::HashSet<&timely_kafka::TopicPartition> = progress
+        .partitions
+        .iter()
+        .filter(|p| p.processed.is_some())
+        .map(|p| &p.topic_partition)
+        .collect();
+    let idle: Vec<String> = progress
+        .assigned
+        .iter()
+        .filter(|tp| !processed.contains(tp))
+        .map(ToString::to_string)
+        .collect();
+    tracing::warn!(
+        "run fell short: {} assigned partition(s), {} with nothing processed{}{}; last error: {}",
+        progress.assigned.len(),
+        idle.len(),
+        if idle.is_empty() { "" } else { ": " },
+        idle.iter().take(20).cloned().collect::<Vec<_>>().join(", "),
+        progress
+            .last_error
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), ToString::to_string)
+    );
 }
 
 /// The offsets the broker has acknowledged as committed by this process, per partition of
