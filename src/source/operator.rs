@@ -45,6 +45,10 @@ struct OwnedPartition {
     /// Everything fetchable was read: its queue was empty and its position had reached the
     /// high watermark of its last fetch. Cleared by the next record.
     at_end: bool,
+    /// It had nothing to read when it was assigned (its start had reached its log's end), and
+    /// nothing was read since: like a partition read to its end, it holds no fetch slot
+    /// until a record arrives, so an assignment of many idle partitions needs no turns.
+    empty_at_assign: bool,
     progress: PartitionProgress,
     /// Its place in the worker's fetch window (see `prefetch.rs`).
     window: Window,
@@ -380,6 +384,10 @@ impl SourceReader {
                     next: assigned.bounds.start,
                     end_at_assign: assigned.bounds.end,
                     at_end: false,
+                    empty_at_assign: matches!(
+                        (assigned.bounds.start, assigned.bounds.end),
+                        (Some(start), Some(end)) if start >= end
+                    ),
                     progress: PartitionProgress::after_commit(assigned.committed_at_start),
                     // librdkafka resumes what it assigns; the window pauses the surplus.
                     window: Window::fetching(Instant::now()),
@@ -429,6 +437,7 @@ impl SourceReader {
             let (read, error) = (taken.added, taken.error);
             if read > 0 {
                 partition.at_end = false;
+                partition.empty_at_assign = false;
                 partition.next = self.batch.last().map(|r| r.offset + 1);
             }
             // Fewer than asked: the queue is drained. Checking the end now, not one activation
@@ -527,7 +536,7 @@ impl SourceReader {
             let newly: Vec<(TopicPartition, u64)> = self
                 .owned
                 .iter()
-                .filter(|p| !p.revoking && p.at_end)
+                .filter(|p| !p.revoking && (p.at_end || p.empty_at_assign))
                 .map(|p| (p.tp.clone(), p.epoch))
                 .filter(|key| !self.paused.contains(key))
                 .collect();
@@ -593,7 +602,10 @@ impl SourceReader {
         }
         let now = Instant::now();
         let busy = |p: &OwnedPartition| {
-            !p.revoking && !p.at_end && matches!(p.window, Window::Fetching { .. })
+            !p.revoking
+                && !p.at_end
+                && !p.empty_at_assign
+                && matches!(p.window, Window::Fetching { .. })
         };
         let mut fetching = self.owned.iter().filter(|p| busy(p)).count();
         let mut pause = Vec::new();

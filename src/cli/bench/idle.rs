@@ -20,7 +20,7 @@ pub struct Idle {
 }
 
 /// Runs the source on `workers` workers over an empty topic for `window`, after it has
-/// joined, and returns the CPU used over the window.
+/// joined and found every partition at its end, and returns the CPU used over the window.
 pub fn measure(
     config: SourceConfig,
     workers: usize,
@@ -40,9 +40,12 @@ pub fn measure(
             source.handle.commit_after(&probe);
             Ok::<_, String>(source.handle)
         })?;
-        // Wait until the process has its assignment (bounded), then measure.
+        // Wait until the process has its assignment and is caught up (idle, bounded), then
+        // measure: the cost of staying idle, not of joining and the first fetch round.
         let joined = Instant::now();
-        while handle.progress().assigned.is_empty() && joined.elapsed() < Duration::from_secs(30) {
+        while (handle.progress().assigned.is_empty() || handle.control().idle_for().is_zero())
+            && joined.elapsed() < Duration::from_secs(30)
+        {
             worker.step_or_park(Some(Duration::from_millis(10)));
         }
         let before = (
