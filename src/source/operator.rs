@@ -160,6 +160,8 @@ struct SourceReader {
     batch: Vec<KafkaRecord>,
     /// Records read and not yet past the commit frontier.
     in_flight: InFlight,
+    /// Where in `owned` the next read starts (after a read stopped at the in-flight bound).
+    read_from: usize,
     /// Partitions paused because the in-flight bound was reached, with the assignment
     /// epoch they were paused under.
     paused: HashSet<(TopicPartition, u64)>,
@@ -219,6 +221,7 @@ impl SourceReader {
             read_ungated: false,
             batch: Vec::new(),
             in_flight: InFlight::default(),
+            read_from: 0,
             paused: HashSet::new(),
             plan: None,
             next_ticket: 0,
@@ -422,9 +425,29 @@ impl SourceReader {
         emit: &mut impl FnMut(&Capability<u64>, &mut Vec<KafkaRecord>),
     ) -> bool {
         let limit = self.settings.max_records_per_activation;
+        let (max_records, max_bytes) = (
+            self.settings.max_in_flight_records,
+            self.settings.max_in_flight_bytes,
+        );
         let tick = *cap.time();
         let mut more = false;
-        for partition in self.owned.iter_mut().filter(|p| !p.revoking) {
+        // Round robin from where the last activation stopped: a read that stops at the
+        // in-flight bound part-way must not always favour the first partitions.
+        let owned = self.owned.len();
+        let first = self.read_from.min(owned);
+        for i in (first..owned).chain(0..first) {
+            // At the bound part-way through: stop here, so one activation overshoots it by
+            // at most one partition's read (records can decompress far beyond what
+            // librdkafka's fetch limits, which count compressed bytes, suggest).
+            if self.in_flight.full(max_records, max_bytes) {
+                self.read_from = i;
+                more = true;
+                break;
+            }
+            let partition = &mut self.owned[i];
+            if partition.revoking {
+                continue;
+            }
             let start = self.batch.len();
             let Some(taken) =
                 partition
