@@ -14,9 +14,9 @@ use timely_kafka::{ClassicAssignor, GroupProtocol};
 
 const PARTITIONS: i32 = 64;
 const PER_PARTITION: usize = 2_000;
-/// At the floor of the derived limits (16 KiB fetches) a partition's reserve is 97,920
+/// At the floor of the derived limits (16 KiB fetches) a partition's reserve is 209,920
 /// bytes: two partitions fetch at once on one worker, one per worker on two.
-const BUDGET: u64 = 200_000;
+const BUDGET: u64 = 420_000;
 
 fn every_partition_read_to_its_end(workers: usize) {
     let topic = unique_name("budget");

@@ -308,17 +308,20 @@ impl SourceConfigBuilder {
     /// Default: 64 MiB.
     ///
     /// From it the builder derives librdkafka's per-partition limits (those not set
-    /// explicitly): `max.partition.fetch.bytes` = budget / 256 within 16 KiB ..= 1 MiB,
-    /// `queued.max.messages.kbytes` = that / 1024 and `queued.min.messages` = that / 64. A
+    /// explicitly): `max.partition.fetch.bytes` = budget / 512 within 16 KiB ..= 1 MiB,
+    /// `queued.max.messages.kbytes` = that / 128 and `queued.min.messages` = that / 64. A
     /// fetching partition then holds at most its *reserve* `Q` = `queued.max.messages.kbytes
     /// × 1000 + max.partition.fetch.bytes + queued.min.messages × 256` bytes (256 is
     /// librdkafka's own cost per queued message). Each of the process's `W` workers lets at
     /// most `max(1, ⌊budget / (W × Q)⌋)` of its partitions fetch at once and pauses the
     /// others (a paused partition's prefetch is dropped); fetching partitions take turns,
     /// first paused first resumed, so none starves. Prefetch therefore stays below
-    /// `max(budget, W × Q)`: 64 MiB by default, where `Q` is about 1.5 MiB and one worker
-    /// fetches up to 42 partitions at once (21 each on two workers). Records read and not yet processed come on top, bounded
-    /// by [`max_in_flight_bytes`](Self::max_in_flight_bytes) per worker.
+    /// `max(budget, W × Q)`: 64 MiB by default, where `Q` is about 1.6 MiB and one worker
+    /// fetches up to 39 partitions at once (19 each on two workers). A fetch of a compressed
+    /// topic decompresses to `max.partition.fetch.bytes` × its compression ratio, so for such
+    /// topics read that term of `Q` multiplied by the ratio. Records read and not yet
+    /// processed come on top, bounded by [`max_in_flight_bytes`](Self::max_in_flight_bytes)
+    /// per worker.
     ///
     /// ```
     /// use timely_kafka::SourceConfig;
