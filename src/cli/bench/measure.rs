@@ -67,6 +67,11 @@ pub struct RunOutput {
     /// Committed offset per partition when the last record was processed (for runs that
     /// commit): what a crash at that moment would restart from.
     pub committed_at_last: Option<BTreeMap<i32, i64>>,
+    /// When the process first held an assignment (pipeline runs).
+    pub assigned: Option<Instant>,
+    /// From the shutdown request until the dataflow was done: the drain, the final commit of
+    /// every partition, leaving the group (pipeline runs).
+    pub shutdown: Option<Duration>,
 }
 
 impl RunOutput {
@@ -77,6 +82,20 @@ impl RunOutput {
         if other.committed_at_last.is_some() {
             self.committed_at_last = other.committed_at_last.clone();
         }
+        self.assigned = match (self.assigned, other.assigned) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.shutdown = self.shutdown.max(other.shutdown);
+    }
+
+    /// From the first assignment to the first record out of the dataflow.
+    pub fn assignment_to_first_record(&self) -> Option<Duration> {
+        Some(
+            self.throughput
+                .first?
+                .saturating_duration_since(self.assigned?),
+        )
     }
 }
 

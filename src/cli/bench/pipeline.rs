@@ -112,23 +112,35 @@ pub fn consume(
         })?;
         let deadline = Instant::now() + limit;
         let mut ready = worker.index() != 0;
+        let mut assigned = None;
         while total.load(Ordering::Relaxed) < expected
             && !signals.failed()
             && Instant::now() < deadline
         {
-            if !ready && !handle.progress().assigned.is_empty() {
-                signals.set_ready();
-                ready = true;
+            if assigned.is_none() && !handle.progress().assigned.is_empty() {
+                assigned = Some(Instant::now());
+                if !ready {
+                    signals.set_ready();
+                    ready = true;
+                }
             }
-            worker.step_or_park(Some(Duration::from_millis(100)));
+            // Short parks until the first records arrive, so the assignment's time is seen
+            // within a millisecond or so.
+            let park = if assigned.is_none() { 1 } else { 100 };
+            worker.step_or_park(Some(Duration::from_millis(park)));
         }
         if worker.index() == 0 && total.load(Ordering::Relaxed) < expected {
             warn_short(&handle.progress());
         }
         let committed = (worker.index() == 0).then(|| committed_now(&handle, &topic));
+        let shutdown = Instant::now();
         handle.shutdown();
+        // Step until this worker's dataflow is done: the drain, the final commit, leaving.
+        while worker.step_or_park(Some(Duration::from_millis(1))) {}
         let mut output = seen.borrow().clone();
         output.committed_at_last = committed;
+        output.assigned = assigned;
+        output.shutdown = Some(shutdown.elapsed());
         Ok::<_, String>(output)
     })?;
     let mut merged = RunOutput::default();

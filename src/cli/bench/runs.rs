@@ -59,7 +59,19 @@ impl Runs<'_> {
                 self.limit,
             )
         })?;
-        eprintln!("rep {rep}: pipeline w={workers} {:.0} msgs/s", stats.rate());
+        let millis = |d: Option<Duration>| {
+            d.map_or_else(
+                || "-".to_owned(),
+                |d| format!("{:.0} ms", d.as_secs_f64() * 1e3),
+            )
+        };
+        eprintln!(
+            "rep {rep}: pipeline w={workers} {:.0} msgs/s (assignment to first record {}, \
+             shutdown with final commit {})",
+            stats.rate(),
+            millis(stats.output.assignment_to_first_record()),
+            millis(stats.output.shutdown),
+        );
         Ok(stats)
     }
 

@@ -5,6 +5,7 @@
 //! repetition together; peak RSS and commit lag are the worst repetition's.
 
 use serde::Serialize;
+use std::time::Duration;
 
 use super::latency::Histogram;
 use super::measure::RunStats;
@@ -69,6 +70,11 @@ pub struct Row {
     pub rss_at_start_mib: Option<f64>,
     pub cpu_s_per_million: Option<f64>,
     pub broker_cpu_s_per_million: Option<f64>,
+    /// Pipeline runs: the slowest repetition's time from the first assignment to the first
+    /// record out of the dataflow.
+    pub assignment_to_first_record_ms: Option<f64>,
+    /// Pipeline runs: the slowest repetition's shutdown (drain, final commit, leaving).
+    pub shutdown_ms: Option<f64>,
     /// Every repetition's latencies together.
     #[serde(skip)]
     pub latency: Histogram,
@@ -122,10 +128,22 @@ impl Row {
                 .map(|b| b as f64 / (1 << 20) as f64),
             cpu_s_per_million: per_million(&|r| r.cpu.map(|d| d.as_secs_f64())),
             broker_cpu_s_per_million: per_million(&|r| r.broker_cpu.map(|d| d.as_secs_f64())),
+            assignment_to_first_record_ms: slowest_ms(runs, |r| {
+                r.output.assignment_to_first_record()
+            }),
+            shutdown_ms: slowest_ms(runs, |r| r.output.shutdown),
             latency,
             latency_reps: runs.iter().map(|r| r.output.latency.clone()).collect(),
         }
     }
+}
+
+/// The longest of the repetitions' durations, in milliseconds.
+fn slowest_ms(runs: &[RunStats], of: impl Fn(&RunStats) -> Option<Duration>) -> Option<f64> {
+    runs.iter()
+        .filter_map(of)
+        .max()
+        .map(|d| d.as_secs_f64() * 1e3)
 }
 
 /// Fills in the ratios to the raw consumer, raw produce and raw copy rows.

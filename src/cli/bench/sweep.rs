@@ -175,7 +175,7 @@ fn percent(value: Option<f64>) -> String {
 
 fn print_table(done: &[Combination]) {
     println!(
-        "{:>10} {:>7} {:>9} {:>11} {:>11} {:>6} {:>11} {:>7} {:>16} {:>10} {:>8}",
+        "{:>10} {:>7} {:>9} {:>11} {:>11} {:>6} {:>11} {:>7} {:>16} {:>10} {:>8} {:>9} {:>8}",
         "partitions",
         "size B",
         "records",
@@ -186,7 +186,9 @@ fn print_table(done: &[Combination]) {
         "vs copy",
         "RSS raw/pl/pipe",
         "CPU s/M pl",
-        "idle CPU"
+        "idle CPU",
+        "1st rec",
+        "shutdown"
     );
     for c in done {
         let raw = row(&c.document, "raw_consumer");
@@ -202,7 +204,7 @@ fn print_table(done: &[Combination]) {
             .and_then(|all| all.first())
             .and_then(|i| i["process"].as_f64());
         println!(
-            "{:>10} {:>7} {:>9} {:>11} {:>11} {:>6} {:>11} {:>7} {:>16} {:>10} {:>8}",
+            "{:>10} {:>7} {:>9} {:>11} {:>11} {:>6} {:>11} {:>7} {:>16} {:>10} {:>8} {:>9} {:>8}",
             c.partitions,
             c.size,
             c.messages,
@@ -214,12 +216,16 @@ fn print_table(done: &[Combination]) {
             rss,
             show(number(pipeline, "cpu_s_per_million"), 2),
             idle.map_or_else(|| "-".to_owned(), |v| format!("{:.2}%", v * 100.0)),
+            show(number(pipeline, "assignment_to_first_record_ms"), 0),
+            show(number(pipeline, "shutdown_ms"), 0),
         );
     }
     println!(
         "one `bench` child per row; pipeline/pipe at the first worker count; RSS: each run's \
-         peak, MiB; idle CPU: % of a core with the source assigned every partition and \
-         nothing to read"
+         peak, MiB; idle CPU: % of a core with the source assigned every partition, caught \
+         up, nothing to read; 1st rec: ms from the pipeline's assignment to its first record \
+         out; shutdown: ms for the pipeline's drain, final commit of every partition and \
+         leaving the group"
     );
 }
 
