@@ -368,3 +368,45 @@ fn a_record_over_the_fetch_limit_is_delivered_and_committed() {
         Some(3)
     );
 }
+
+/// Records that arrive after every partition was read to its end are read, round after
+/// round, on every partition and every worker: a partition read to its end is skipped until
+/// its queue's wake-up says something arrived (issue 18), and no wake-up may be lost.
+#[test]
+fn records_arriving_after_the_source_caught_up_are_read() {
+    const ROUNDS: usize = 6;
+    const PER_ROUND: usize = 10;
+    let topic = unique_name("late");
+    let group = unique_name("late-group");
+    let cluster = loaded_cluster(&topic, PARTITIONS, PER_ROUND);
+    let bootstrap = cluster.bootstrap_servers();
+    let config = config(&bootstrap, &group, &topic).build().unwrap();
+    let per_round = PARTITIONS as usize * PER_ROUND;
+    let loaded = std::sync::Mutex::new(1usize);
+    let load_topic = topic.clone();
+    // Each time everything loaded so far has been seen, the next round is loaded: the source
+    // has caught up on every partition by then.
+    let seen = consume_until_count(config, 2, move |count| {
+        let mut rounds = loaded.lock().unwrap();
+        if count >= *rounds * per_round && *rounds < ROUNDS {
+            let seqs = *rounds * PER_ROUND..(*rounds + 1) * PER_ROUND;
+            let records = (0..PARTITIONS).flat_map(|p| {
+                seqs.clone().map(move |s| {
+                    timely_kafka::testing::TestRecord::new(format!("{p}:{s}")).partition(p)
+                })
+            });
+            timely_kafka::testing::load_into(&bootstrap, &load_topic, records).unwrap();
+            *rounds += 1;
+        }
+        count >= ROUNDS * per_round
+    });
+    for (partition, records) in by_partition(&seen) {
+        let offsets: Vec<i64> = records.iter().map(|s| s.record.offset).collect();
+        let want: Vec<i64> = (0..(ROUNDS * PER_ROUND) as i64).collect();
+        assert_eq!(
+            offsets, want,
+            "partition {partition}: every round, once, in order"
+        );
+    }
+    assert_eq!(seen.len(), ROUNDS * per_round);
+}

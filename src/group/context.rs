@@ -1,6 +1,6 @@
 //! librdkafka callbacks of the group's consumer: rebalances, commit results and logs.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -272,13 +272,18 @@ impl GroupContext {
         let mut queue = NativePartitionQueue::split(consumer, &tp.topic, tp.partition)?;
         let owner = Arc::new(AtomicUsize::new(GroupShared::undealt()));
         let wake_owner = Arc::clone(&owner);
+        // Set until the first read, which finds out where the partition stands.
+        let woken = Arc::new(AtomicBool::new(true));
+        let flag = Arc::clone(&woken);
         let shared = Arc::downgrade(&self.shared);
         queue.on_nonempty(move || {
+            // Before the wake-up, so the woken reader sees it.
+            flag.store(true, Ordering::Release);
             if let Some(shared) = shared.upgrade() {
                 shared.wake(wake_owner.load(Ordering::Acquire));
             }
         });
-        Some(Arc::new(PartitionHandle::new(queue, owner)))
+        Some(Arc::new(PartitionHandle::new(queue, owner, woken)))
     }
 
     /// Stops reading the revoked partitions, lets their in-flight records finish (bounded by

@@ -34,16 +34,31 @@ pub(crate) struct PartitionHandle {
     epoch: Mutex<u64>,
     /// Records and bytes read from it, over every assignment (for metrics).
     pub reads: ReadCounts,
+    /// Set by the wake-up callback when its queue goes from empty to non-empty; taken by the
+    /// reader. A reader skips a partition read to its end while this is clear, so an
+    /// activation costs nothing per idle partition.
+    woken: Arc<AtomicBool>,
 }
 
 impl PartitionHandle {
-    pub(crate) fn new(queue: NativePartitionQueue, owner: Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(
+        queue: NativePartitionQueue,
+        owner: Arc<AtomicUsize>,
+        woken: Arc<AtomicBool>,
+    ) -> Self {
         PartitionHandle {
             queue,
             owner,
             epoch: Mutex::new(0),
             reads: ReadCounts::default(),
+            woken,
         }
+    }
+
+    /// Whether its queue may have received something since the last call (clears the flag).
+    /// Called before a read, so a record arriving after the read sets it again.
+    pub(crate) fn take_woken(&self) -> bool {
+        self.woken.swap(false, Ordering::AcqRel)
     }
 
     /// Reads up to `limit` records if the partition is still assigned under `epoch`;

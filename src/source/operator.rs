@@ -448,6 +448,11 @@ impl SourceReader {
             if partition.revoking {
                 continue;
             }
+            // Read to its end and nothing arrived since: skip it without a call into
+            // librdkafka, so idle partitions cost an activation nothing.
+            if !partition.handle.take_woken() && partition.at_end {
+                continue;
+            }
             let start = self.batch.len();
             let Some(taken) =
                 partition

@@ -97,6 +97,17 @@ pub fn consume_until(
 }
 
 /// Runs the source on `workers` threads until `done(records seen)` holds (or the deadline
+/// passes), then shuts down gracefully and returns what was seen. `done` runs on the worker
+/// threads, between steps.
+pub fn consume_until_count(
+    config: SourceConfig,
+    workers: usize,
+    done: impl Fn(usize) -> bool + Send + Sync + 'static,
+) -> Vec<Seen> {
+    run_source(config, workers, done).0
+}
+
+/// Runs the source on `workers` threads until `done(records seen)` holds (or the deadline
 /// passes), then shuts down gracefully; returns what was seen and the progress report.
 fn run_source(
     config: SourceConfig,
