@@ -308,7 +308,7 @@ impl SourceConfigBuilder {
     /// Default: 64 MiB.
     ///
     /// From it the builder derives librdkafka's per-partition limits (those not set
-    /// explicitly): `max.partition.fetch.bytes` = budget / 512 within 16 KiB ..= 1 MiB,
+    /// explicitly): `max.partition.fetch.bytes` = budget / 512 within 16 KiB ..= 128 KiB,
     /// `queued.max.messages.kbytes` = that / 128 and `queued.min.messages` = that / 64. A
     /// fetching partition then holds at most its *reserve* `Q` = `queued.max.messages.kbytes
     /// × 1000 + max.partition.fetch.bytes + queued.min.messages × 256` bytes (256 is
@@ -319,7 +319,10 @@ impl SourceConfigBuilder {
     /// `max(budget, W × Q)`: 64 MiB by default, where `Q` is about 1.6 MiB and one worker
     /// fetches up to 39 partitions at once (19 each on two workers). A fetch of a compressed
     /// topic decompresses to `max.partition.fetch.bytes` × its compression ratio, so for such
-    /// topics read that term of `Q` multiplied by the ratio. Records read and not yet
+    /// topics read that term of `Q` multiplied by the ratio. A budget of `P × Q` (1.6 GiB for
+    /// 1,024 partitions) lets every one of `P` backlogged partitions fetch at once; below
+    /// it, they take turns, each turn costing up to `fetch.wait.max.ms` when partitions have
+    /// little to read (see the README's memory section). Records read and not yet
     /// processed come on top, bounded by [`max_in_flight_bytes`](Self::max_in_flight_bytes)
     /// per worker.
     ///

@@ -16,7 +16,8 @@
 //!
 //! 1. **Static, per partition.** From the budget `B` the builder derives librdkafka's
 //!    per-partition limits (unless set explicitly): `max.partition.fetch.bytes` =
-//!    `F` = `B / 512` clamped to 16 KiB ..= 1 MiB, `queued.max.messages.kbytes` = `F / 128`
+//!    `F` = `B / 512` clamped to 16 KiB ..= 128 KiB (the default budget's; a larger budget
+//!    buys fetch slots, not larger fetches), `queued.max.messages.kbytes` = `F / 128`
 //!    (a queue of eight fetches), `queued.min.messages` = `F / 64`. The queue must hold
 //!    several fetches: librdkafka backs a partition whose queue is full off for
 //!    `fetch.queue.backoff.ms`, and with room for only one fetch (the earlier
@@ -60,6 +61,11 @@ use std::time::Duration;
 /// and message header), about 256 bytes; counted against the budget.
 pub(crate) const MESSAGE_OVERHEAD: u64 = 256;
 
+/// The largest derived `max.partition.fetch.bytes`, reached at the default budget: a
+/// partition's queue (eight fetches, 1 MB) then keeps it as fast as larger ones did, so a
+/// larger budget buys fetch slots, not larger fetches.
+const MAX_FETCH: u64 = 128 << 10;
+
 /// A turn lasts until the partition has read this many reserves' worth: a fetch still in
 /// flight when a turn ends is dropped, so this keeps the refetched share to a quarter.
 const TURN_RESERVES: u64 = 4;
@@ -86,7 +92,7 @@ pub(crate) struct LimitOverrides {
 impl PrefetchLimits {
     /// librdkafka's limits for a process-wide budget of `budget` bytes.
     pub(crate) fn derive(budget: u64, overrides: LimitOverrides) -> Self {
-        let fetch = (budget / 512).clamp(16 << 10, 1 << 20) as u32;
+        let fetch = (budget / 512).clamp(16 << 10, MAX_FETCH) as u32;
         PrefetchLimits {
             max_partition_fetch_bytes: overrides.max_partition_fetch_bytes.unwrap_or(fetch),
             queued_max_kbytes: overrides.queued_max_kbytes.unwrap_or((fetch / 128).max(1)),
@@ -219,7 +225,10 @@ mod tests {
         assert_eq!(tiny.queued_max_kbytes, 128);
         assert_eq!(tiny.queued_min_messages, 256);
         let huge = PrefetchLimits::derive(1 << 40, LimitOverrides::default());
-        assert_eq!(huge.max_partition_fetch_bytes, 1 << 20);
+        assert_eq!(huge.max_partition_fetch_bytes, 128 << 10);
+        // A budget of about 1.6 MiB a partition lets 1,024 partitions fetch at once.
+        let plan = PrefetchPlan::new(1700 * MIB, huge, 1, Duration::from_millis(100));
+        assert!(plan.slots >= 1024, "{} slots", plan.slots);
     }
 
     #[test]

@@ -114,6 +114,10 @@ pub struct BenchArgs {
     /// arrives meanwhile, which sets the latency floor of `--rate` runs on it).
     #[arg(long, default_value_t = 100)]
     fetch_wait_ms: u64,
+    /// The source's process-wide prefetch budget in MiB (`prefetch_budget_bytes`); default:
+    /// the source's own (64 MiB).
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    prefetch_budget_mib: Option<u64>,
     /// A librdkafka setting for both the source and the raw consumer, `key=value`;
     /// repeat as needed (for example `--set queued.min.messages=20000`).
     #[arg(long = "set", value_name = "KEY=VALUE")]

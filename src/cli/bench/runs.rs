@@ -189,6 +189,9 @@ impl Runs<'_> {
             .tick(Duration::from_millis(self.args.tick_ms))
             .fetch_max_wait(Duration::from_millis(self.args.fetch_wait_ms))
             .commit_interval(Duration::from_millis(self.args.commit_interval_ms));
+        if let Some(mib) = self.args.prefetch_budget_mib {
+            builder = builder.prefetch_budget_bytes(mib << 20);
+        }
         for (key, value) in connection::settings().iter().chain(self.settings) {
             builder = builder.set(key, value);
         }

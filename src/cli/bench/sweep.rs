@@ -138,6 +138,9 @@ fn child_args(
     if args.skip_pipe {
         out.push("--skip-pipe".into());
     }
+    if let Some(mib) = args.prefetch_budget_mib {
+        out.extend(["--prefetch-budget-mib".into(), mib.to_string()]);
+    }
     if args.raw_limits == super::RawLimits::Source {
         out.extend(["--raw-limits".into(), "source".into()]);
     }
