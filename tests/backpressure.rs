@@ -23,6 +23,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Capability, Inspect, Probe};
 use timely::dataflow::ProbeHandle;
+use timely_kafka::source::RECORD_OVERHEAD_BYTES;
 use timely_kafka::testing::{unique_name, EmbeddedCluster, TestRecord};
 use timely_kafka::{KafkaRecord, KafkaSourceExt, SourceConfigBuilder};
 
@@ -51,8 +52,8 @@ fn a_stall_bounded_by_bytes_past_the_poll_interval_keeps_the_member() {
     let read = stall_and_resume("slow-bytes", 300, PAYLOAD, |builder| {
         builder.max_in_flight_bytes(BOUND)
     });
-    // Keys count too: `k{seq}`, at most 5 bytes here.
-    let slack = 2 * PER_ACTIVATION as u64 * (PAYLOAD as u64 + 5);
+    // Keys count too (`k{seq}`, at most 5 bytes here), and every record's overhead.
+    let slack = 2 * PER_ACTIVATION as u64 * (PAYLOAD as u64 + 5 + RECORD_OVERHEAD_BYTES);
     assert!(
         (BOUND..=BOUND + slack).contains(&read.bytes),
         "read {} bytes ({} records) with a bound of {BOUND} bytes",
@@ -138,6 +139,7 @@ fn stall_and_resume(
                                 .map(|r| {
                                     r.payload.as_ref().map_or(0, Vec::len)
                                         + r.key.as_ref().map_or(0, Vec::len)
+                                        + RECORD_OVERHEAD_BYTES as usize
                                 })
                                 .sum();
                             let (records, total) = read_in.get();

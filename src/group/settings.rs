@@ -28,6 +28,8 @@ pub(crate) struct GroupSettings {
     pub max_partition_fetch_bytes: u32,
     pub queued_max_kbytes: u32,
     pub queued_min_messages: u32,
+    /// `fetch.max.bytes`, derived from the prefetch budget; a value given with `set` wins.
+    pub fetch_max_bytes: u32,
     pub passthrough: Passthrough,
     pub hooks: LifecycleHooks,
     pub static_member: Option<String>,
@@ -40,6 +42,8 @@ impl GroupSettings {
     /// The librdkafka configuration of the group's consumer.
     pub(crate) fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
+        // Before the passthrough, so a value given with `set` wins.
+        config.set("fetch.max.bytes", self.fetch_max_bytes.to_string());
         self.passthrough.apply_to(&mut config);
         self.group_protocol.apply_to(&mut config);
         config

@@ -142,7 +142,7 @@ metrics_table! {
     (IN_FLIGHT_RECORDS, "timely_kafka_source_in_flight_records", Gauge, GROUP,
         "Records read and not yet past the commit frontier, over all local workers."),
     (IN_FLIGHT_BYTES, "timely_kafka_source_in_flight_bytes", Gauge, GROUP,
-        "Key and payload bytes of the records in flight, over all local workers."),
+        "Bytes of the records in flight (key, payload and a fixed overhead per record), over all local workers."),
     (PAUSED_PARTITIONS, "timely_kafka_source_paused_partitions", Gauge, GROUP,
         "Partitions read to their end, paused while their worker is at its in-flight bound."),
     (PAUSES, "timely_kafka_source_pauses_total", Counter, GROUP,

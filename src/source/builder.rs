@@ -429,7 +429,8 @@ impl SourceConfigBuilder {
         self
     }
 
-    /// Per worker, the most key and payload bytes read but not yet past the commit frontier;
+    /// Per worker, the most bytes read but not yet past the commit frontier, counting each
+    /// record's key, payload and [`RECORD_OVERHEAD_BYTES`](crate::source::RECORD_OVERHEAD_BYTES);
     /// see [`max_in_flight_records`](Self::max_in_flight_records); at least 2. Default: 32 MiB. A process's
     /// records are bounded by `prefetch_budget_bytes + workers × max_in_flight_bytes`,
     /// whatever the partition count: 64 MiB + 2 × 32 MiB = 128 MiB on 2 workers by default.
@@ -576,6 +577,7 @@ impl SourceConfigBuilder {
             max_partition_fetch_bytes: limits.max_partition_fetch_bytes,
             queued_max_kbytes: limits.queued_max_kbytes,
             queued_min_messages: limits.queued_min_messages,
+            fetch_max_bytes: super::prefetch::fetch_max_bytes(self.prefetch_budget_bytes),
             passthrough: self.passthrough,
             hooks: self.hooks,
             static_member,

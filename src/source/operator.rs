@@ -483,7 +483,8 @@ impl SourceReader {
                 bytes += (record.payload.as_ref().map_or(0, Vec::len)
                     + record.key.as_ref().map_or(0, Vec::len)) as u64;
             }
-            self.in_flight.emitted(tick, read as u64, bytes);
+            let held = bytes + read as u64 * super::RECORD_OVERHEAD_BYTES;
+            self.in_flight.emitted(tick, read as u64, held);
             if let (
                 Window::Fetching {
                     last_read,

@@ -139,6 +139,17 @@ pub fn prefetch_limits(budget: u64) -> [(&'static str, String); 3] {
     ]
 }
 
+/// `fetch.max.bytes` for a budget of `budget` bytes: an eighth of it, within 1 MiB ..= 50 MiB
+/// (librdkafka's floor is `message.max.bytes`, 1 MB by default; its default is 50 MB).
+/// Left to itself librdkafka derives it from `queued.max.messages.kbytes`, 1 MB here, which
+/// caps a whole fetch response (every partition together) at 1 MB: with large records over
+/// many partitions, a round trip then carried a few records. The budget is not loosened:
+/// a response carries at most `max.partition.fetch.bytes` for each partition in it, and the
+/// fetch window bounds the partitions.
+pub(crate) fn fetch_max_bytes(budget: u64) -> u32 {
+    (budget / 8).clamp(1 << 20, 50 << 20) as u32
+}
+
 /// How one worker shares the process's prefetch budget: how many of its partitions may fetch
 /// at once, and how long a turn lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +227,13 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_fetch_response_may_carry_an_eighth_of_the_budget() {
+        assert_eq!(fetch_max_bytes(64 * MIB), 8 << 20);
+        assert_eq!(fetch_max_bytes(MIB), 1 << 20);
+        assert_eq!(fetch_max_bytes(4096 * MIB), 50 << 20);
     }
 
     #[test]
