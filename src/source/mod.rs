@@ -60,7 +60,7 @@ pub use prefetch::prefetch_limits;
 
 /// What a record costs in memory besides its key and payload, counted with them against
 /// [`max_in_flight_bytes`](SourceConfigBuilder::max_in_flight_bytes): the
-/// [`KafkaRecord`](crate::KafkaRecord) itself and its heap allocations' headers. Without it
+/// [`KafkaRecord`] itself and its heap allocations' headers. Without it
 /// a million in-flight records of 10 bytes counted as 10 MB and held about 150 MB.
 ///
 /// ```
