@@ -410,3 +410,23 @@ fn records_arriving_after_the_source_caught_up_are_read() {
     }
     assert_eq!(seen.len(), ROUNDS * per_round);
 }
+
+/// The source derives `fetch.max.bytes` from its prefetch budget (8 MiB by default); once it
+/// is set, librdkafka refuses a client whose `message.max.bytes` is larger, or whose
+/// `receive.message.max.bytes` is not 512 bytes above it. A user's own sizes must still
+/// work.
+#[test]
+fn a_users_message_and_receive_sizes_still_make_a_consumer() {
+    let topic = unique_name("sizes");
+    let cluster = loaded_cluster(&topic, 2, 20);
+    for (key, value) in [
+        ("message.max.bytes", "10485760"),
+        ("receive.message.max.bytes", "2000000"),
+    ] {
+        let config = config(&cluster.bootstrap_servers(), &unique_name("g"), &topic)
+            .set(key, value)
+            .build()
+            .unwrap();
+        assert_eq!(consume(config, 1, 40).len(), 40, "with {key}={value}");
+    }
+}

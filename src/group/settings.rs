@@ -39,11 +39,36 @@ pub(crate) struct GroupSettings {
 }
 
 impl GroupSettings {
+    /// The `fetch.max.bytes` to set, or `None` to leave it to the user or to librdkafka.
+    ///
+    /// Once set, librdkafka stops adjusting it and refuses a client whose
+    /// `message.max.bytes` is larger or whose `receive.message.max.bytes` is not 512 bytes
+    /// above it. So: nothing if the user set it; at least the user's `message.max.bytes`
+    /// (librdkafka's default 1,000,000); at most the user's `receive.message.max.bytes`
+    /// − 512, and nothing if those two leave no room.
+    fn fetch_max_bytes(&self) -> Option<u32> {
+        let user = |key: &str| self.passthrough.get(key);
+        if user("fetch.max.bytes").is_some() {
+            return None;
+        }
+        let parse = |key: &str| user(key).and_then(|v| v.trim().parse::<u64>().ok());
+        let floor = parse("message.max.bytes").unwrap_or(1_000_000);
+        let ceiling = parse("receive.message.max.bytes").map(|r| r.saturating_sub(512));
+        let wanted = u64::from(self.fetch_max_bytes).max(floor);
+        match ceiling {
+            Some(ceiling) if ceiling < floor => None,
+            Some(ceiling) => Some(wanted.min(ceiling)),
+            None => Some(wanted),
+        }
+        .and_then(|v| u32::try_from(v).ok())
+    }
+
     /// The librdkafka configuration of the group's consumer.
     pub(crate) fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
-        // Before the passthrough, so a value given with `set` wins.
-        config.set("fetch.max.bytes", self.fetch_max_bytes.to_string());
+        if let Some(fetch_max_bytes) = self.fetch_max_bytes() {
+            config.set("fetch.max.bytes", fetch_max_bytes.to_string());
+        }
         self.passthrough.apply_to(&mut config);
         self.group_protocol.apply_to(&mut config);
         config

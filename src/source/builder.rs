@@ -242,7 +242,7 @@ impl SourceConfigBuilder {
         self
     }
 
-    /// Commit as soon as the frontier shows new records processed
+    /// Commit as soon as the frontier shows new records processed, at most once a tick
     /// (broadway_kafka's `offset_commit_on_ack`). Default: off.
     pub fn commit_on_frontier_advance(mut self) -> Self {
         self.commit = CommitCadence::OnFrontierAdvance;
@@ -319,7 +319,9 @@ impl SourceConfigBuilder {
     /// `max(budget, W × Q)`: 64 MiB by default, where `Q` is about 1.6 MiB and one worker
     /// fetches up to 39 partitions at once (19 each on two workers). A fetch of a compressed
     /// topic decompresses to `max.partition.fetch.bytes` × its compression ratio, so for such
-    /// topics read that term of `Q` multiplied by the ratio. A budget of `P × Q` (1.6 GiB for
+    /// topics read that term of `Q` multiplied by the ratio. The budget also sets
+    /// `fetch.max.bytes` (the most one fetch response carries, every partition together) to
+    /// an eighth of it within 1 ..= 50 MiB, unless set explicitly. A budget of `P × Q` (1.6 GiB for
     /// 1,024 partitions) lets every one of `P` backlogged partitions fetch at once; below
     /// it, they take turns, each turn costing up to `fetch.wait.max.ms` when partitions have
     /// little to read (see the README's memory section). Records read and not yet

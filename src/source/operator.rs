@@ -27,6 +27,10 @@ use crate::position::{Position, TopicPartition};
 use crate::record::KafkaRecord;
 use rdkafka::error::KafkaError;
 
+/// The first wait of a worker stopped at its in-flight bound before it looks at the
+/// frontier again.
+const STALLED_POLL: Duration = Duration::from_millis(1);
+
 /// How long the final commit waits for the broker's answer.
 const FINAL_COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -162,6 +166,9 @@ struct SourceReader {
     in_flight: InFlight,
     /// Where in `owned` the next read starts (after a read stopped at the in-flight bound).
     read_from: usize,
+    /// How long a worker stopped at its in-flight bound waits before it looks at the
+    /// frontier again; doubles while nothing is released.
+    stalled_poll: Duration,
     /// Partitions paused because the in-flight bound was reached, with the assignment
     /// epoch they were paused under.
     paused: HashSet<(TopicPartition, u64)>,
@@ -222,6 +229,7 @@ impl SourceReader {
             batch: Vec::new(),
             in_flight: InFlight::default(),
             read_from: 0,
+            stalled_poll: STALLED_POLL,
             paused: HashSet::new(),
             plan: None,
             next_ticket: 0,
@@ -294,6 +302,9 @@ impl SourceReader {
             }
         }
         let advanced = self.release();
+        if advanced || !self.backpressured {
+            self.stalled_poll = STALLED_POLL;
+        }
         self.finish_revoked();
         self.publish_in_flight();
         match self.phase {
@@ -502,6 +513,9 @@ impl SourceReader {
                 partition.handle.reads.add(read as u64, bytes);
             }
             if let Some(error) = error {
+                // Records may wait behind the error in the queue, which then never goes
+                // from empty to non-empty again: read it next time, woken or not.
+                partition.at_end = false;
                 let error = Error::Fetch {
                     position: partition.tp.at(error.offset),
                     source: Box::new(KafkaError::MessageConsumption(error.code)),
@@ -515,7 +529,9 @@ impl SourceReader {
             emit(cap, &mut self.batch);
             self.batch.clear();
         }
-        more
+        // At the bound after the last partition: the next activation stops reading and
+        // closes the stamp, without waiting for a wake-up.
+        more || self.in_flight.full(max_records, max_bytes)
     }
 
     /// Tells the idle clock whether this worker is caught up: every partition it owns is at
@@ -559,6 +575,16 @@ impl SourceReader {
         };
         if stopping && !self.backpressured {
             tracing::debug!(group = %self.membership.group_id(), "in-flight bound reached: reading stops");
+        }
+        if !stopping && self.backpressured {
+            // Nothing was read while stopped: that time must not end fetch turns as idle
+            // (which would pause, and purge, partitions with a backlog).
+            let now = Instant::now();
+            for p in &mut self.owned {
+                if let Window::Fetching { last_read, .. } = &mut p.window {
+                    *last_read = now;
+                }
+            }
         }
         self.backpressured = stopping;
         if stopping {
@@ -607,13 +633,20 @@ impl SourceReader {
         let next_tick = tick + self.clock.tick_ms();
         if self.in_flight.latest_stamp() == Some(stamp) && stamp + 1 < next_tick {
             cap.downgrade(&(stamp + 1));
+        }
+        if self.in_flight.records() > 0 {
             // Open batches downstream hold the frontier at their first record: without this
-            // it would pass them only at their timeout (once per `batch_timeout`).
+            // it would pass them only at their timeout (once per `batch_timeout`). Asked on
+            // every look while stopped, not once: records can reach a batcher after an
+            // earlier request (from another worker, or a stage in between), and a stamp
+            // closed by the tick's end needs no downgrade but its batches still wait.
             timely_kafka_operators::batch::flush_open_batches();
         }
-        // The frontier moves without waking this operator: look again in a millisecond
-        // while reading is stopped (the tick timer still wakes it at the latest).
-        self.activator.activate_after(Duration::from_millis(1));
+        // The frontier moves without waking this operator: look again shortly while reading
+        // is stopped, backing off (1, 2, 4 ms, ... up to a tick) while nothing is released,
+        // so a dataflow stalled for long (a sink waiting out a broker outage) costs no spin.
+        self.activator.activate_after(self.stalled_poll);
+        self.stalled_poll = (self.stalled_poll * 2).min(self.settings.tick);
     }
 
     /// Keeps at most the plan's number of this worker's partitions fetching with a backlog,
@@ -819,6 +852,11 @@ impl SourceReader {
             CommitCadence::OnFrontierAdvance => {
                 self.commit_pending |= advanced;
                 let elapsed = self.last_commit.elapsed();
+                if self.commit_pending && elapsed < self.settings.tick {
+                    // Wake when it is due, not at some later activation.
+                    self.activator
+                        .activate_after(self.settings.tick.saturating_sub(elapsed));
+                }
                 (self.commit_pending && elapsed >= self.settings.tick)
                     || elapsed >= Duration::from_secs(1)
             }

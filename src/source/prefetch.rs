@@ -47,8 +47,8 @@
 //! The bound, for a process of `W` workers: the partitions with a backlog hold at most
 //! `W × slots × Q ≤ max(B, W × Q)` bytes. Two kinds of surplus come on top, neither growing
 //! with the backlog: a caught-up partition that receives records holds what one fetch
-//! brings (at most `max.partition.fetch.bytes`, and librdkafka caps a whole fetch response
-//! at `fetch.max.bytes`, which it derives from `queued.max.messages.kbytes`) until its worker
+//! brings (at most `max.partition.fetch.bytes`; a whole fetch response is capped at
+//! `fetch.max.bytes`, see [`fetch_max_bytes`]) until its worker
 //! next runs and counts it; and for records much smaller than 256 bytes on the wire, one
 //! fetch response carries more messages than `queued.min.messages`, each costing librdkafka
 //! about 256 bytes. A worker with no more partitions than slots never pauses for the budget.
@@ -140,7 +140,9 @@ pub fn prefetch_limits(budget: u64) -> [(&'static str, String); 3] {
 }
 
 /// `fetch.max.bytes` for a budget of `budget` bytes: an eighth of it, within 1 MiB ..= 50 MiB
-/// (librdkafka's floor is `message.max.bytes`, 1 MB by default; its default is 50 MB).
+/// (librdkafka's default is 50 MB). The group's settings keep it at least the user's
+/// `message.max.bytes` and below their `receive.message.max.bytes`, which librdkafka
+/// requires once it is set, and leave a value the user set alone.
 /// Left to itself librdkafka derives it from `queued.max.messages.kbytes`, 1 MB here, which
 /// caps a whole fetch response (every partition together) at 1 MB: with large records over
 /// many partitions, a round trip then carried a few records. The budget is not loosened:

@@ -124,8 +124,8 @@ pub fn consume(
                     ready = true;
                 }
             }
-            // Short parks until the first records arrive, so the assignment's time is seen
-            // within a millisecond or so.
+            // Short parks until the assignment, so its time is seen within a millisecond or
+            // so.
             let park = if assigned.is_none() { 1 } else { 100 };
             worker.step_or_park(Some(Duration::from_millis(park)));
         }
@@ -136,7 +136,10 @@ pub fn consume(
         let shutdown = Instant::now();
         handle.shutdown();
         // Step until this worker's dataflow is done: the drain, the final commit, leaving.
-        while worker.step_or_park(Some(Duration::from_millis(1))) {}
+        // Bounded (the drain timeout, the final commit's, and a margin): a worker that
+        // panicked never releases its capabilities, and the join must still report it.
+        let give_up = Instant::now() + Duration::from_secs(45);
+        while worker.step_or_park(Some(Duration::from_millis(1))) && Instant::now() < give_up {}
         let mut output = seen.borrow().clone();
         output.committed_at_last = committed;
         output.assigned = assigned;
