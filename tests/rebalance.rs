@@ -308,3 +308,79 @@ fn join_and_leave_at_once_leaves_nothing_stuck() {
         "every partition committed to its end: {committed:?}"
     );
 }
+
+/// A partition revoked while its records wait in an open batch whose timeout (an hour) is
+/// longer than the revoke drain: the source asks the batchers to flush, so the records are
+/// processed and committed before the partition is let go, and its next owner reads none of
+/// them again (without the flush the drain timed out and they were read twice).
+#[test]
+fn a_revoked_partitions_records_in_open_batches_are_committed_before_release() {
+    use common::member::{wait_within, Member};
+    use timely::dataflow::operators::{Inspect, Probe};
+    use timely::dataflow::ProbeHandle;
+    use timely_kafka::batching::{by_partition, BatchOp};
+    use timely_kafka::KafkaSourceExt;
+
+    const PARTITIONS: i32 = 2;
+    const PER_PARTITION: usize = 10;
+    const HOUR: Duration = Duration::from_secs(3_600);
+    let topic = unique_name("revoke-batch");
+    let group = unique_name("revoke-batch-group");
+    let cluster = loaded_cluster(&topic, PARTITIONS, PER_PARTITION);
+    let bootstrap = cluster.bootstrap_servers();
+    let protocol = GroupProtocol::Classic(ClassicAssignor::CooperativeSticky);
+    let a_config = config(&bootstrap, &group, &topic)
+        .group_protocol(protocol)
+        .revoke_drain_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let read = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let a = {
+        let (read, stop) = (Arc::clone(&read), Arc::clone(&stop));
+        thread::spawn(move || {
+            timely::execute_directly(move |worker| {
+                let probe = ProbeHandle::new();
+                let handle = worker.dataflow(|scope| {
+                    let source = scope.kafka_source(&a_config).unwrap();
+                    source
+                        .records
+                        .inspect(move |_| {
+                            read.fetch_add(1, Ordering::SeqCst);
+                        })
+                        .batch(by_partition().max_size(1_000).timeout(HOUR))
+                        .probe_with(&probe);
+                    source.handle.commit_after(&probe);
+                    source.handle
+                });
+                while !stop.load(Ordering::SeqCst) {
+                    worker.step_or_park(Some(Duration::from_millis(20)));
+                }
+                handle.shutdown();
+            })
+        })
+    };
+    wait_within("the first member to read everything", DEADLINE, || {
+        read.load(Ordering::SeqCst) == PARTITIONS as usize * PER_PARTITION
+    });
+    // Every record waits in an open batch. A second member takes one partition over.
+    let b = Member::start(
+        config(&bootstrap, &group, &topic).group_protocol(protocol),
+        1,
+        Duration::ZERO,
+    );
+    wait_within(
+        "the second member to be assigned and caught up",
+        DEADLINE,
+        || b.log().assigned > 0 && !b.control.idle_for().is_zero(),
+    );
+    let read_again = b.log().observed.len();
+    b.stop.store(true, Ordering::SeqCst);
+    stop.store(true, Ordering::SeqCst);
+    let _ = b.thread.join();
+    a.join().unwrap();
+    assert_eq!(
+        read_again, 0,
+        "the revoked partition's records were committed before its release, not read again"
+    );
+}

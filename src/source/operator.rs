@@ -784,6 +784,19 @@ impl SourceReader {
         }
         let commits = self.commits();
         let abort = self.membership.shared.abort_requested();
+        if commits
+            && !abort
+            && self
+                .owned
+                .iter()
+                .any(|p| p.revoking && p.progress.has_in_flight())
+        {
+            // A revoked partition's records waiting in open batches would be let go
+            // uncommitted once the revoke drain times out, and read again by the next owner,
+            // whenever the batch timeout is the longer of the two. (A shutdown needs no such
+            // request: the source drops its capability, and the batchers' input ends.)
+            timely_kafka_operators::batch::flush_open_batches();
+        }
         let revoking: Vec<&OwnedPartition> = self.owned.iter().filter(|p| p.revoking).collect();
         let tps: Vec<TopicPartition> = revoking.iter().map(|p| p.tp.clone()).collect();
         let halts = self.membership.shared.halt_offsets(&tps);
