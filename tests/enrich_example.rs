@@ -305,6 +305,17 @@ fn enrich_example_killed_with_records_in_flight_and_under_retry_loses_nothing() 
     )
     .unwrap();
     let session = session.display().to_string();
+    // Every run: the shortened session, calls of 500 ms, `records` new orders.
+    let run_args = |records: &'static str| {
+        vec![
+            "--config",
+            session.as_str(),
+            "--latency-ms",
+            "500",
+            "--records",
+            records,
+        ]
+    };
     let cluster = EmbeddedCluster::new(1).unwrap();
     cluster.create_topic(INPUT, 3).unwrap();
     cluster.create_topic(OUTPUT, 3).unwrap();
@@ -325,17 +336,7 @@ fn enrich_example_killed_with_records_in_flight_and_under_retry_loses_nothing() 
         // Calls of 500 ms: at any moment dozens of records are in flight, many behind a
         // periodic commit, so a commit that passed a record still in flight would show.
         let records = if run == 0 { "2000" } else { "0" };
-        let child = enrich_process(
-            &bootstrap,
-            &[
-                "--config",
-                &session,
-                "--latency-ms",
-                "500",
-                "--records",
-                records,
-            ],
-        );
+        let child = enrich_process(&bootstrap, &run_args(records));
         wait_for("the run to write", || handled(&cluster) > before);
         // Late enough for periodic commits (every second) to have happened in this run.
         std::thread::sleep(random.millis(1_000, 3_500));
@@ -369,19 +370,9 @@ fn enrich_example_killed_with_records_in_flight_and_under_retry_loses_nothing() 
     }
 
     // A last run drains the rest and exits once idle.
-    let mut last = enrich_process(
-        &bootstrap,
-        &[
-            "--config",
-            &session,
-            "--latency-ms",
-            "500",
-            "--records",
-            "0",
-            "--idle-exit",
-            "3",
-        ],
-    );
+    let mut last_args = run_args("0");
+    last_args.extend(["--idle-exit", "3"]);
+    let mut last = enrich_process(&bootstrap, &last_args);
     let status = exits_within(&mut last, "the last run", Duration::from_secs(180));
     assert!(status.success(), "{status}");
 
