@@ -1,7 +1,7 @@
 //! Backpressure (RELIABILITY rows 5 and 16): a stalled dataflow bounds what the source reads
 //! ahead, by records (`max_in_flight_records`) and by bytes (`max_in_flight_bytes`); the
-//! member pauses its partitions instead of being evicted; everything flows once processing
-//! resumes.
+//! member stops reading (and librdkafka stops fetching for it once its queue is full) instead
+//! of being evicted; everything flows once processing resumes.
 //!
 //! The eviction to fear is `max.poll.interval.ms`, not the session: librdkafka heartbeats
 //! from a thread of its own, whatever the application does, but leaves the group when the

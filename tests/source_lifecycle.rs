@@ -18,11 +18,12 @@ use timely::dataflow::ProbeHandle;
 use timely_kafka::testing::{unique_name, EmbeddedCluster};
 use timely_kafka::{KafkaSourceExt, SourceConfig};
 
-/// librdkafka keeps an application's pause of a partition across unassign and assign. A
-/// worker at the in-flight bound stops reading and pauses its partitions that are read to
-/// their end; more records arrive; an eager rebalance revokes the partitions while paused,
-/// the in-flight records drain during the revoke, and a partition comes back under a new
-/// assignment: it must be read again, to its new end.
+/// A worker at the in-flight bound stops reading with its partitions read to their end; more
+/// records arrive and wait in its queue; an eager rebalance revokes the partitions meanwhile
+/// (librdkafka drops what they had fetched and stops forwarding them), the in-flight records
+/// drain during the revoke, and a partition comes back under a new assignment: it must be
+/// forwarded and read again, to its new end. (Written when the worker paused such
+/// partitions, which librdkafka kept paused across the unassign and assign.)
 #[test]
 fn a_partition_paused_at_the_bound_and_handed_back_is_read_again() {
     const BOUND: u64 = 100;

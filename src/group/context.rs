@@ -1,6 +1,6 @@
 //! librdkafka callbacks of the group's consumer: rebalances, commit results and logs.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -172,11 +172,6 @@ impl GroupContext {
         {
             let mut state = self.shared.lock();
             state.idle.unsettle();
-            // librdkafka keeps an application's pause across unassign and assign: a
-            // partition a worker paused at its in-flight bound before it was revoked would
-            // come back paused, and stay so. Resume them all, under the lock a worker pauses
-            // under, before any worker sees the new epoch.
-            let mut resume = TopicPartitionList::with_capacity(partitions.len());
             if !cooperative {
                 for (_, stale) in std::mem::take(&mut state.assignment) {
                     stale.handle.set_epoch(0);
@@ -203,7 +198,6 @@ impl GroupContext {
                 };
                 let epoch = GroupShared::next_epoch(&mut state);
                 handle.set_epoch(epoch);
-                resume.add_partition(&tp.topic, tp.partition);
                 handle
                     .owner
                     .store(GroupShared::undealt(), Ordering::Release);
@@ -216,11 +210,6 @@ impl GroupContext {
                         bounds: bounds.get(tp).copied().unwrap_or_default(),
                     },
                 );
-            }
-            if resume.count() > 0 {
-                if let Err(err) = consumer.resume(&resume) {
-                    tracing::warn!(group = %self.shared.group_id, "resuming {} failed: {err}", describe(&partitions));
-                }
             }
             self.shared.assignment_changed(&mut state);
         }
@@ -263,27 +252,16 @@ impl GroupContext {
         self.shared.publish_metrics(true);
     }
 
-    /// A queue handle for a partition, its wake-up pointed at whichever worker owns it.
+    /// A queue handle for a partition; its records go to its owner's worker queue once it
+    /// is dealt (see `GroupShared::assignment_changed`).
     fn split(
         &self,
         consumer: &Arc<BaseConsumer<GroupContext>>,
         tp: &TopicPartition,
     ) -> Option<Arc<PartitionHandle>> {
-        let mut queue = NativePartitionQueue::split(consumer, &tp.topic, tp.partition)?;
+        let queue = NativePartitionQueue::split(consumer, &tp.topic, tp.partition)?;
         let owner = Arc::new(AtomicUsize::new(GroupShared::undealt()));
-        let wake_owner = Arc::clone(&owner);
-        // Set until the first read, which finds out where the partition stands.
-        let woken = Arc::new(AtomicBool::new(true));
-        let flag = Arc::clone(&woken);
-        let shared = Arc::downgrade(&self.shared);
-        queue.on_nonempty(move || {
-            // Before the wake-up, so the woken reader sees it.
-            flag.store(true, Ordering::Release);
-            if let Some(shared) = shared.upgrade() {
-                shared.wake(wake_owner.load(Ordering::Acquire));
-            }
-        });
-        Some(Arc::new(PartitionHandle::new(queue, owner, woken)))
+        Some(Arc::new(PartitionHandle::new(queue, owner)))
     }
 
     /// Stops reading the revoked partitions, lets their in-flight records finish (bounded by

@@ -14,6 +14,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::native_commit::CommitQueue;
 use super::settings::GroupSettings;
 use super::shared::{GroupShared, GroupState, SentCommit};
+use super::worker_queue::WorkerQueue;
 use super::GroupContext;
 use crate::error::Error;
 use crate::position::{Position, TopicPartition};
@@ -106,11 +107,18 @@ fn describe_offsets(offsets: &[Position]) -> String {
 impl Membership {
     /// Creates the consumer, checks that a broker answers within the connect timeout, and
     /// starts the group thread. The group is joined once every local worker has registered.
-    pub(crate) fn create(settings: Arc<GroupSettings>) -> Result<Arc<Membership>, Error> {
+    ///
+    /// `workers`, the dataflow's timely worker count, divides the prefetch budget among the
+    /// worker queues (see `source/prefetch.rs`); it is at least the number of this process's
+    /// workers, which is learned later.
+    pub(crate) fn create(
+        settings: Arc<GroupSettings>,
+        workers: usize,
+    ) -> Result<Arc<Membership>, Error> {
         let shared = Arc::new(GroupShared::new(settings.group_id.clone()));
         let context = GroupContext::new(Arc::clone(&shared), Arc::clone(&settings));
         let consumer: BaseConsumer<GroupContext> =
-            crate::client::create(&settings.client_config(), context).map_err(|e| {
+            crate::client::create(&settings.client_config(workers), context).map_err(|e| {
                 Error::kafka(
                     format!("creating the consumer for group `{}`", settings.group_id),
                     e,
@@ -149,6 +157,15 @@ impl Membership {
                 });
             }
         }
+        let limits = settings.prefetch_limits(workers);
+        tracing::debug!(
+            group = %settings.group_id,
+            "prefetch: each of up to {workers} worker queue(s) holds at most {} bytes \
+             (queued.max.messages.kbytes {}, queued.min.messages {}), plus one fetch response",
+            limits.worker_bound(),
+            limits.queued_max_kbytes,
+            limits.queued_min_messages
+        );
         let consumer = Arc::new(consumer);
         let commits = Arc::new(CommitQueue::new(&consumer));
         consumer
@@ -257,6 +274,18 @@ impl Membership {
         }
         state.registered += 1;
         if state.registered == workers && !state.subscribed {
+            // One queue per local worker, before any partition is assigned: each assigned
+            // partition's records go to its owner's queue, which wakes the owner.
+            state.worker_queues = (0..workers)
+                .map(|rank| {
+                    let shared = Arc::downgrade(&self.shared);
+                    Arc::new(WorkerQueue::new(&self.consumer, move || {
+                        if let Some(shared) = shared.upgrade() {
+                            shared.wake(rank);
+                        }
+                    }))
+                })
+                .collect();
             let topics: Vec<&str> = self.settings.topics.iter().map(String::as_str).collect();
             self.consumer.subscribe(&topics).map_err(|e| {
                 Error::kafka(
@@ -312,33 +341,6 @@ impl Membership {
         Ok(sent.into_iter().map(|s| s.tp.at(s.commit.offset)).collect())
     }
 
-    /// Pauses (or resumes) fetching `partitions` that are still assigned under the caller's
-    /// epoch. librdkafka keeps an application's pause across unassign and assign, so the
-    /// group thread resumes every partition it assigns; this runs under the state lock, so
-    /// a pause meant for an older assignment can never land after that resume.
-    pub(crate) fn pause(&self, partitions: &[(TopicPartition, u64)], pause: bool) {
-        let state = self.shared.lock();
-        let mut tpl = TopicPartitionList::new();
-        for (tp, _) in partitions
-            .iter()
-            .filter(|(tp, epoch)| state.assignment.get(tp).is_some_and(|a| a.epoch == *epoch))
-        {
-            tpl.add_partition(&tp.topic, tp.partition);
-        }
-        if tpl.count() == 0 {
-            return;
-        }
-        let result = if pause {
-            self.consumer.pause(&tpl)
-        } else {
-            self.consumer.resume(&tpl)
-        };
-        drop(state);
-        if let Err(err) = result {
-            tracing::warn!(group = %self.settings.group_id, "{} failed: {err}", if pause { "pausing" } else { "resuming" });
-        }
-    }
-
     /// Takes the commits the broker refused for `partitions`.
     pub(crate) fn take_failed_commits(&self, partitions: &[TopicPartition]) -> Vec<Position> {
         let mut state = self.shared.lock();
@@ -371,6 +373,7 @@ impl Drop for Membership {
             let mut state = self.shared.lock();
             state.assignment.clear();
             state.handles.clear();
+            state.worker_queues.clear();
         }
         tracing::info!(group = %self.settings.group_id, "leaving the group");
     }

@@ -5,16 +5,19 @@
 //!  Kafka ──► │ BaseConsumer (subscribe, group protocol) │
 //!            │   group thread: poll() serves rebalance  │
 //!            │   callbacks and commit results           │
-//!            │   partition queues (split per partition) │
+//!            │   partition queues, each forwarded to    │
+//!            │   its owner's worker queue               │
 //!            └──────┬───────────────┬───────────────────┘
 //!                   ▼               ▼
 //!              worker 0 source   worker 1 source   (each reads only the partitions it owns)
 //! ```
 //!
 //! Rebalance callbacks run on a thread of their own, never on a timely worker, so no worker
-//! ever blocks on its own dataflow's progress. Each assigned partition gets its own librdkafka
-//! queue, read by exactly one local worker (see [`ownership`](crate::source::ownership)); a queue that
-//! becomes non-empty wakes its worker, so idle workers park instead of spinning.
+//! ever blocks on its own dataflow's progress. Each assigned partition is owned by exactly one
+//! local worker (see [`ownership`](crate::source::ownership)) and its librdkafka queue is
+//! forwarded to that worker's queue, so librdkafka's prefetch limits bound each worker's
+//! partitions together; records arriving in a worker's queue wake that worker, so idle
+//! workers park instead of spinning.
 
 mod context;
 mod hooks;
@@ -32,6 +35,7 @@ mod start;
 mod start_policy;
 #[cfg(test)]
 mod tests;
+mod worker_queue;
 
 pub(crate) use context::GroupContext;
 pub(crate) use hooks::LifecycleHooks;
@@ -45,3 +49,4 @@ pub(crate) use shared::{GroupShared, PartitionHandle};
 pub(crate) use slot::MembershipSlot;
 pub use snapshot::{HaltedPartition, PartitionStatus, SourceProgress};
 pub use start_policy::{OffsetReset, StartPolicy};
+pub(crate) use worker_queue::{Message, WorkerQueue, BATCH as WORKER_QUEUE_BATCH};

@@ -9,6 +9,7 @@ use super::hooks::LifecycleHooks;
 use super::protocol::GroupProtocol;
 use super::start_policy::StartPolicy;
 use crate::client::{millis, Passthrough};
+use crate::source::prefetch::{LimitOverrides, PrefetchLimits};
 
 /// What the process's group membership needs: whom to ask, which group and topics, how to
 /// join and where to start, and how its consumer fetches. Built by
@@ -25,9 +26,11 @@ pub(crate) struct GroupSettings {
     pub fetch_queue_backoff: Duration,
     pub fetch_max_wait: Duration,
     pub fetch_min_bytes: u32,
-    pub max_partition_fetch_bytes: u32,
-    pub queued_max_kbytes: u32,
-    pub queued_min_messages: u32,
+    /// The process-wide prefetch budget, divided among the worker queues (see
+    /// `source/prefetch.rs`).
+    pub prefetch_budget: u64,
+    /// Fetch limits the user set explicitly.
+    pub limit_overrides: LimitOverrides,
     /// `fetch.max.bytes`, derived from the prefetch budget; a value given with `set` wins.
     pub fetch_max_bytes: u32,
     pub passthrough: Passthrough,
@@ -63,8 +66,15 @@ impl GroupSettings {
         .and_then(|v| u32::try_from(v).ok())
     }
 
-    /// The librdkafka configuration of the group's consumer.
-    pub(crate) fn client_config(&self) -> ClientConfig {
+    /// librdkafka's fetch limits for a consumer whose partitions forward to `workers` worker
+    /// queues.
+    pub(crate) fn prefetch_limits(&self, workers: usize) -> PrefetchLimits {
+        PrefetchLimits::derive(self.prefetch_budget, workers, self.limit_overrides)
+    }
+
+    /// The librdkafka configuration of the group's consumer, for `workers` worker queues.
+    pub(crate) fn client_config(&self, workers: usize) -> ClientConfig {
+        let limits = self.prefetch_limits(workers);
         let mut config = ClientConfig::new();
         if let Some(fetch_max_bytes) = self.fetch_max_bytes() {
             config.set("fetch.max.bytes", fetch_max_bytes.to_string());
@@ -85,13 +95,16 @@ impl GroupSettings {
             .set("fetch.min.bytes", self.fetch_min_bytes.to_string())
             .set(
                 "max.partition.fetch.bytes",
-                self.max_partition_fetch_bytes.to_string(),
+                limits.max_partition_fetch_bytes.to_string(),
             )
             .set(
                 "queued.max.messages.kbytes",
-                self.queued_max_kbytes.to_string(),
+                limits.queued_max_kbytes.to_string(),
             )
-            .set("queued.min.messages", self.queued_min_messages.to_string());
+            .set(
+                "queued.min.messages",
+                limits.queued_min_messages.to_string(),
+            );
         if let Some(instance) = &self.static_member {
             config.set("group.instance.id", instance);
         }

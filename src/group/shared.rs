@@ -9,74 +9,58 @@ use timely::scheduling::SyncActivator;
 use super::idle::IdleClock;
 use super::native_commit::PartitionCommitResult;
 use super::ownership::deal;
-use super::partition_queue::{FetchedEnd, Read};
+use super::partition_queue::FetchedEnd;
 use super::snapshot::{HaltedPartition, PartitionStatus, SourceProgress};
 use super::start::LogBounds;
+use super::worker_queue::WorkerQueue;
 use super::NativePartitionQueue;
 use crate::error::Error;
 use crate::metrics::{GroupMetrics, SourceMetrics};
 use crate::metrics::{PartitionInputs, PartitionRead, ReadCounts};
 use crate::position::TopicPartition;
-use crate::record::KafkaRecord;
 
 /// Marks a partition not yet dealt to a worker.
 const UNDEALT: usize = usize::MAX;
 
-/// A partition's queue, kept for the membership's lifetime: one handle per partition, so a
-/// stale handle can never switch off the wake-up callback of a newer one.
+/// A partition's queue, kept for the membership's lifetime: one handle per partition.
 pub(crate) struct PartitionHandle {
     queue: NativePartitionQueue,
-    /// The local rank of the worker that reads it; the wake-up callback reads this.
+    /// The local rank of the worker that reads it.
     pub owner: Arc<AtomicUsize>,
     /// The assignment epoch it is read under, 0 while unassigned. A reader holds this lock
-    /// while it reads, and a revoke takes it before releasing the partition: no reader of an
-    /// older assignment reads once the partition is revoked.
+    /// while it takes the partition's records from its worker queue, and a revoke takes it
+    /// before releasing the partition: no reader of an older assignment takes records once
+    /// the partition is revoked.
     epoch: Mutex<u64>,
     /// Records and bytes read from it, over every assignment (for metrics).
     pub reads: ReadCounts,
-    /// Set by the wake-up callback when its queue goes from empty to non-empty; taken by the
-    /// reader. A reader skips a partition read to its end while this is clear, so an
-    /// activation costs nothing per idle partition.
-    woken: Arc<AtomicBool>,
 }
 
 impl PartitionHandle {
-    pub(crate) fn new(
-        queue: NativePartitionQueue,
-        owner: Arc<AtomicUsize>,
-        woken: Arc<AtomicBool>,
-    ) -> Self {
+    pub(crate) fn new(queue: NativePartitionQueue, owner: Arc<AtomicUsize>) -> Self {
         PartitionHandle {
             queue,
             owner,
             epoch: Mutex::new(0),
             reads: ReadCounts::default(),
-            woken,
         }
     }
 
-    /// Whether its queue may have received something since the last call (clears the flag).
-    /// Called before a read, so a record arriving after the read sets it again.
-    pub(crate) fn take_woken(&self) -> bool {
-        self.woken.swap(false, Ordering::AcqRel)
-    }
-
-    /// Reads up to `limit` records if the partition is still assigned under `epoch`;
-    /// `None` if the assignment moved on.
-    pub(crate) fn read(
-        &self,
-        epoch: u64,
-        topic: &Arc<str>,
-        limit: usize,
-        out: &mut Vec<KafkaRecord>,
-    ) -> Option<Read> {
+    /// Holds the epoch lock if the partition is still assigned under `epoch`; `None` if the
+    /// assignment moved on.
+    pub(crate) fn reading(&self, epoch: u64) -> Option<MutexGuard<'_, u64>> {
         let current = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
-        (*current == epoch).then(|| self.queue.read(topic, limit, out))
+        (*current == epoch).then_some(current)
     }
 
     /// Where the application and the partition's end stood, from librdkafka's cache.
     pub(crate) fn fetched_end(&self) -> FetchedEnd {
         self.queue.fetched_end()
+    }
+
+    /// Sends the partition's records to `worker`'s queue from now on.
+    pub(crate) fn forward_to(&self, worker: &WorkerQueue) {
+        self.queue.forward_to(worker);
     }
 
     pub(crate) fn set_epoch(&self, epoch: u64) {
@@ -148,6 +132,8 @@ pub(crate) struct GroupState {
     pub revoking: BTreeMap<TopicPartition, Revoking>,
     /// Queue handles of every partition ever assigned.
     pub handles: HashMap<TopicPartition, Arc<PartitionHandle>>,
+    /// Each local worker's queue, by local rank, created when the last worker registers.
+    pub worker_queues: Vec<Arc<WorkerQueue>>,
     /// The last assignment epoch handed out.
     pub last_epoch: u64,
     /// Local worker count and registered workers' activators, by local rank.
@@ -253,8 +239,8 @@ impl GroupShared {
     }
 
     /// Called with the state locked after the assignment changed: deals new partitions to
-    /// the local workers (existing owners stay), points every queue's wake-up at its owner,
-    /// and wakes everyone.
+    /// the local workers (existing owners stay), forwards each new one's queue to its
+    /// owner's worker queue, and wakes everyone.
     pub(crate) fn assignment_changed(&self, state: &mut GroupState) {
         let workers = state.local_workers.unwrap_or(1);
         let current: BTreeMap<TopicPartition, Option<usize>> = state
@@ -268,8 +254,20 @@ impl GroupShared {
             })
             .collect();
         for (tp, rank) in deal(&current, workers) {
-            if let Some(assigned) = state.assignment.get(&tp) {
-                assigned.handle.owner.store(rank, Ordering::Release);
+            let Some(assigned) = state.assignment.get(&tp) else {
+                continue;
+            };
+            if current.get(&tp).is_some_and(Option::is_some) {
+                // Kept: its queue already forwards to its owner.
+                continue;
+            }
+            assigned.handle.owner.store(rank, Ordering::Release);
+            match state.worker_queues.get(rank) {
+                Some(queue) => assigned.handle.forward_to(queue),
+                None => tracing::error!(
+                    group = %self.group_id,
+                    "{tp}: dealt to worker {rank} before its queue exists; it is not read"
+                ),
             }
         }
         self.version.fetch_add(1, Ordering::AcqRel);
@@ -539,6 +537,11 @@ impl GroupShared {
             .clone()
     }
 
+    /// Local worker `rank`'s queue, once every local worker has registered.
+    pub(crate) fn worker_queue(&self, rank: usize) -> Option<Arc<WorkerQueue>> {
+        self.lock().worker_queues.get(rank).cloned()
+    }
+
     /// Records an error for [`SourceProgress::last_error`].
     pub(crate) fn record_error(&self, error: Error) {
         self.lock().last_error = Some(error);
@@ -590,7 +593,7 @@ impl GroupShared {
     /// every partition this process ever read. librdkafka's cached high watermarks are read
     /// outside the state's lock.
     pub(crate) fn metrics_with_reads(&self) -> MetricsReading {
-        let (assigned, handles, halted) = {
+        let (assigned, handles, halted, prefetched) = {
             let state = self.lock();
             let assigned: Vec<_> = state
                 .assignment
@@ -615,7 +618,8 @@ impl GroupShared {
                 .iter()
                 .map(|(tp, h)| (tp.clone(), Arc::clone(h)))
                 .collect();
-            (assigned, handles, state.halted.len() as u64)
+            let prefetched = state.worker_queues.iter().map(|q| q.len()).sum::<u64>();
+            (assigned, handles, state.halted.len() as u64, prefetched)
         };
         let partitions = assigned
             .into_iter()
@@ -647,7 +651,9 @@ impl GroupShared {
             .iter()
             .fold((0, 0), |(r, b), read| (r + read.records, b + read.bytes));
         MetricsReading {
-            snapshot: self.metrics.snapshot(partitions, totals, halted),
+            snapshot: self
+                .metrics
+                .snapshot(partitions, totals, halted, prefetched),
             reads,
         }
     }

@@ -30,10 +30,11 @@ enum SlotState {
 }
 
 impl MembershipSlot {
-    /// The live membership, or a new one.
+    /// The live membership, or a new one for a dataflow of `workers` timely workers.
     pub(crate) fn get_or_create(
         &self,
         settings: &Arc<GroupSettings>,
+        workers: usize,
     ) -> Result<Arc<Membership>, Error> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match &*state {
@@ -51,7 +52,7 @@ impl MembershipSlot {
             }
             _ => {}
         }
-        match Membership::create(Arc::clone(settings)) {
+        match Membership::create(Arc::clone(settings), workers) {
             Ok(membership) => {
                 *state = SlotState::Live(Arc::downgrade(&membership));
                 Ok(membership)

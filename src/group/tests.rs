@@ -36,7 +36,7 @@ fn an_assignment_served_while_closing_is_completed_and_the_close_ends() {
     let settings = Arc::clone(&config.group);
     let shared = Arc::new(GroupShared::new(settings.group_id.clone()));
     let consumer: BaseConsumer<GroupContext> = settings
-        .client_config()
+        .client_config(1)
         .create_with_context(GroupContext::new(shared, Arc::clone(&settings)))
         .unwrap();
     consumer.subscribe(&[topic.as_str()]).unwrap();
@@ -117,7 +117,7 @@ fn test_membership(cluster: &EmbeddedCluster, group: &str, topic: &str) -> Arc<M
         .set("heartbeat.interval.ms", "250")
         .build()
         .unwrap();
-    let membership = Membership::create(Arc::clone(&config.group)).unwrap();
+    let membership = Membership::create(Arc::clone(&config.group), 1).unwrap();
     membership.consumer.subscribe(&[topic]).unwrap();
     membership
 }

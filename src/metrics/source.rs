@@ -152,10 +152,9 @@ pub struct SourceMetrics {
     pub in_flight_records: u64,
     /// Their key and payload bytes.
     pub in_flight_bytes: u64,
-    /// Partitions paused now because their worker reached its in-flight bound.
-    pub paused_partitions: u64,
-    /// Pauses at the in-flight bound so far (one per partition paused).
-    pub pauses: u64,
+    /// Records librdkafka has fetched that the workers have not read yet, over all local
+    /// workers' queues: the prefetch the budget bounds.
+    pub prefetched_records: u64,
     /// Commits.
     pub commits: CommitMetrics,
     /// Rebalances.
@@ -272,8 +271,6 @@ pub(crate) struct GroupMetrics {
     generation: AtomicI64,
     in_flight_records: AtomicI64,
     in_flight_bytes: AtomicI64,
-    paused: AtomicI64,
-    pauses: AtomicU64,
     failures: [AtomicU64; 2],
     publisher: Mutex<Publisher>,
     statistics: Mutex<SourceStatistics>,
@@ -296,8 +293,6 @@ impl GroupMetrics {
             generation: AtomicI64::new(i64::from(i32::MIN)),
             in_flight_records: AtomicI64::new(0),
             in_flight_bytes: AtomicI64::new(0),
-            paused: AtomicI64::new(0),
-            pauses: AtomicU64::new(0),
             failures: Default::default(),
             publisher: Mutex::new(Publisher::new(group)),
             statistics: Mutex::new(SourceStatistics::new(group)),
@@ -352,21 +347,14 @@ impl GroupMetrics {
         self.drain_histogram.record(duration.as_secs_f64());
     }
 
-    /// A worker's change of its in-flight records, bytes and paused partitions.
-    pub(crate) fn in_flight_changed(&self, records: i64, bytes: i64, paused: i64) {
+    /// A worker's change of its in-flight records and bytes.
+    pub(crate) fn in_flight_changed(&self, records: i64, bytes: i64) {
         if records != 0 {
             self.in_flight_records.fetch_add(records, Ordering::Relaxed);
         }
         if bytes != 0 {
             self.in_flight_bytes.fetch_add(bytes, Ordering::Relaxed);
         }
-        if paused != 0 {
-            self.paused.fetch_add(paused, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn paused(&self, partitions: u64) {
-        self.pauses.fetch_add(partitions, Ordering::Relaxed);
     }
 
     pub(crate) fn failures(&self, policy: PolicyKind, records: u64) {
@@ -398,6 +386,7 @@ impl GroupMetrics {
         partitions: Vec<PartitionInputs>,
         read_totals: (u64, u64),
         halted_partitions: u64,
+        prefetched_records: u64,
     ) -> SourceMetrics {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let gauge = |a: &AtomicI64| a.load(Ordering::Relaxed).max(0) as u64;
@@ -432,8 +421,7 @@ impl GroupMetrics {
             bytes_read: read_totals.1,
             in_flight_records: gauge(&self.in_flight_records),
             in_flight_bytes: gauge(&self.in_flight_bytes),
-            paused_partitions: gauge(&self.paused),
-            pauses: load(&self.pauses),
+            prefetched_records,
             commits: CommitMetrics {
                 sent: load(&self.commits_sent),
                 succeeded: load(&self.commits_succeeded),
@@ -474,8 +462,7 @@ struct Publisher {
     generation: Gauge,
     in_flight_records: Gauge,
     in_flight_bytes: Gauge,
-    paused: Gauge,
-    pauses: Counter,
+    prefetched_records: Gauge,
     sent: Counter,
     succeeded: Counter,
     failed: HashMap<String, Counter>,
@@ -533,8 +520,7 @@ impl Publisher {
             generation: metrics::gauge!(names::GENERATION, &g),
             in_flight_records: metrics::gauge!(names::IN_FLIGHT_RECORDS, &g),
             in_flight_bytes: metrics::gauge!(names::IN_FLIGHT_BYTES, &g),
-            paused: metrics::gauge!(names::PAUSED_PARTITIONS, &g),
-            pauses: metrics::counter!(names::PAUSES, &g),
+            prefetched_records: metrics::gauge!(names::PREFETCHED_RECORDS, &g),
             sent: metrics::counter!(names::COMMITS_SENT, &g),
             succeeded: metrics::counter!(names::COMMITS_SUCCEEDED, &g),
             failed: HashMap::new(),
@@ -559,8 +545,7 @@ impl Publisher {
         }
         self.in_flight_records.set(m.in_flight_records as f64);
         self.in_flight_bytes.set(m.in_flight_bytes as f64);
-        self.paused.set(m.paused_partitions as f64);
-        self.pauses.absolute(m.pauses);
+        self.prefetched_records.set(m.prefetched_records as f64);
         self.sent.absolute(m.commits.sent);
         self.succeeded.absolute(m.commits.succeeded);
         for (error, n) in &m.commits.failed {
@@ -660,6 +645,7 @@ mod tests {
             ],
             (10, 100),
             0,
+            0,
         );
         assert_eq!(s.partitions[0].committed_lag, Some(60));
         assert_eq!(s.partitions[0].processed_lag, Some(40));
@@ -683,10 +669,10 @@ mod tests {
         m.commit_answered(Duration::from_millis(5));
         m.rebalance(RebalanceEvent::Assigned, Some(3));
         m.rebalance(RebalanceEvent::Revoked, None);
-        m.in_flight_changed(10, 1000, 2);
-        m.in_flight_changed(-4, -400, -1);
+        m.in_flight_changed(10, 1000);
+        m.in_flight_changed(-4, -400);
         m.failures(PolicyKind::Stop, 2);
-        let s = m.snapshot(Vec::new(), (0, 0), 0);
+        let s = m.snapshot(Vec::new(), (0, 0), 0, 0);
         assert_eq!(s.commits.sent, 3);
         assert_eq!(s.commits.succeeded, 2);
         assert_eq!(s.commits.failed["RequestTimedOut"], 1);
@@ -694,17 +680,14 @@ mod tests {
         assert!(s.commits.last_success.is_some());
         assert_eq!((s.rebalances.assigned, s.rebalances.revoked), (1, 1));
         assert_eq!(s.rebalances.generation, Some(3));
-        assert_eq!(
-            (s.in_flight_records, s.in_flight_bytes, s.paused_partitions),
-            (6, 600, 1)
-        );
+        assert_eq!((s.in_flight_records, s.in_flight_bytes), (6, 600));
         assert_eq!((s.failures_continued, s.failures_stopped), (0, 2));
     }
 
     #[test]
     fn halted_records_count_from_the_halt() {
         let mut p = GroupMetrics::new("g")
-            .snapshot(vec![inputs(Some(100), Some(40), Some(60))], (0, 0), 1)
+            .snapshot(vec![inputs(Some(100), Some(40), Some(60))], (0, 0), 1, 0)
             .partitions
             .remove(0);
         assert_eq!(p.halted_records(), 0);

@@ -47,7 +47,7 @@
 //!
 //! Once `max_in_flight` records are waiting or running on a worker, the stage stops reading
 //! its input (what one activation delivers is taken whole). The records left unread count as
-//! in flight at the source, which pauses its partitions when its budget is spent.
+//! in flight at the source, which stops reading when its budget is spent.
 //!
 //! # Failures
 //!

@@ -1,7 +1,7 @@
 //! The per-worker bound on records in flight: read but not yet past the commit frontier.
 //!
-//! At the bound the worker stops reading (librdkafka's queues stay bounded by the prefetch
-//! window, and partitions read to their end are paused); the group thread keeps polling, so
+//! At the bound the worker stops reading (librdkafka stops fetching once the worker's queue
+//! holds its share of the prefetch budget, see `prefetch.rs`); the group thread keeps polling, so
 //! the member is not evicted for a slow dataflow. Below half the bound it reads again.
 //! Records leave the bound when the commit frontier passes their stamp, so a stopped worker
 //! closes its stamp early (see `close_stamp_early` in `operator.rs`): the bound then limits

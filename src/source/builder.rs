@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{CommitCadence, SourceConfig, SourceSettings};
-use super::prefetch::{LimitOverrides, PrefetchLimits};
+use super::prefetch::LimitOverrides;
 use crate::client::{
     check_client_config, check_security, merge_security, positive, required, validate_topic_name,
     Forced, Managed, Passthrough, Refused, Security,
@@ -307,26 +307,20 @@ impl SourceConfigBuilder {
     /// yet read, over all the partitions this process reads, however many there are.
     /// Default: 64 MiB.
     ///
-    /// From it the builder derives librdkafka's per-partition limits (those not set
-    /// explicitly): `max.partition.fetch.bytes` = budget / 512 within 16 KiB ..= 128 KiB,
-    /// `queued.max.messages.kbytes` = that / 128 and `queued.min.messages` = that / 64. A
-    /// fetching partition then holds at most its *reserve* `Q` = `queued.max.messages.kbytes
-    /// × 1000 + max.partition.fetch.bytes + queued.min.messages × 256` bytes (256 is
-    /// librdkafka's own cost per queued message). Each of the process's `W` workers lets at
-    /// most `max(1, ⌊budget / (W × Q)⌋)` of its partitions fetch at once and pauses the
-    /// others (a paused partition's prefetch is dropped); fetching partitions take turns,
-    /// first paused first resumed, so none starves. Prefetch therefore stays below
-    /// `max(budget, W × Q)`: 64 MiB by default, where `Q` is about 1.6 MiB and one worker
-    /// fetches up to 39 partitions at once (19 each on two workers). A fetch of a compressed
-    /// topic decompresses to `max.partition.fetch.bytes` × its compression ratio, so for such
-    /// topics read that term of `Q` multiplied by the ratio. The budget also sets
-    /// `fetch.max.bytes` (the most one fetch response carries, every partition together) to
-    /// an eighth of it within 1 ..= 50 MiB, unless set explicitly. A budget of `P × Q` (1.6 GiB for
-    /// 1,024 partitions) lets every one of `P` backlogged partitions fetch at once; below
-    /// it, they take turns, each turn costing up to `fetch.wait.max.ms` when partitions have
-    /// little to read (see the README's memory section). Records read and not yet
-    /// processed come on top, bounded by [`max_in_flight_bytes`](Self::max_in_flight_bytes)
-    /// per worker.
+    /// Every partition a worker owns forwards its records to that worker's one librdkafka
+    /// queue, and librdkafka's queue limits, measured on that queue, bound the worker's
+    /// partitions together. From the budget `B` the builder derives (unless set explicitly):
+    /// `fetch.max.bytes` = `B / 16` within 1 ..= 50 MiB (one fetch response, every partition
+    /// together); per worker, with share `S = (B − fetch.max.bytes) / W` for `W` timely
+    /// workers, `queued.max.messages.kbytes` = `¾ S / 1000` and `queued.min.messages` =
+    /// `S / 1024` (librdkafka's own cost of about 256 bytes per queued message is not in its
+    /// byte count); and `max.partition.fetch.bytes` = `fetch.max.bytes / 4` within
+    /// 16 KiB ..= 1 MiB. Prefetch then stays below `B` with one broker; each further broker
+    /// leading partitions of the process adds up to one response. The response terms count
+    /// bytes on the wire, so for a compressed topic multiply them by its compression ratio.
+    /// With several processes, `W` counts every process's workers, so each process uses its
+    /// own workers' part of the budget. Records read and not yet processed come on top,
+    /// bounded by [`max_in_flight_bytes`](Self::max_in_flight_bytes) per worker.
     ///
     /// ```
     /// use timely_kafka::SourceConfig;
@@ -346,16 +340,16 @@ impl SourceConfigBuilder {
 
     /// `max.partition.fetch.bytes`: the most data fetched per partition per request.
     /// Default: derived from [`prefetch_budget_bytes`](Self::prefetch_budget_bytes)
-    /// (256 KiB for the default budget).
+    /// (1 MiB for the default budget).
     pub fn max_partition_fetch_bytes(mut self, bytes: u32) -> Self {
         self.limit_overrides.max_partition_fetch_bytes = Some(bytes);
         self
     }
 
-    /// `queued.max.messages.kbytes`: the prefetch buffer librdkafka keeps per partition (each
-    /// partition has its own queue), in KiB. Default: derived from
-    /// [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (256 for the default budget).
-    /// A larger value makes fewer partitions fetch at once within the budget.
+    /// `queued.max.messages.kbytes`: the prefetch buffer librdkafka keeps for each worker
+    /// (every partition a worker owns feeds one queue), in units of 1000 bytes. Default:
+    /// derived from [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (47,185 for the
+    /// default budget on one worker).
     pub fn queued_max_kbytes(mut self, kbytes: u32) -> Self {
         self.limit_overrides.queued_max_kbytes = Some(kbytes);
         self
@@ -414,18 +408,20 @@ impl SourceConfigBuilder {
         self
     }
 
-    /// `queued.min.messages`: how many records librdkafka tries to keep prefetched per
-    /// partition. librdkafka's 100,000 costs a few hundred bytes each in memory for little
-    /// throughput; default here: derived from
-    /// [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (4,096 for the default budget).
+    /// `queued.min.messages`: how many records librdkafka keeps prefetched at most for each
+    /// worker (every partition a worker owns feeds one queue). Each costs librdkafka a few
+    /// hundred bytes besides the record; default: derived from
+    /// [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (61,440 for the default budget
+    /// on one worker).
     pub fn queued_min_messages(mut self, messages: u32) -> Self {
         self.limit_overrides.queued_min_messages = Some(messages);
         self
     }
 
     /// Per worker, the most records read but not yet past the commit frontier. At the bound
-    /// the worker pauses its partitions (the member keeps polling, so it is not evicted) and
-    /// resumes below half of it, so it must be at least 2. Default: 1,000,000.
+    /// the worker stops reading (librdkafka stops fetching once the worker's queue is full;
+    /// the member keeps polling, so it is not evicted) and reads again below half of it, so
+    /// it must be at least 2. Default: 1,000,000.
     pub fn max_in_flight_records(mut self, records: u64) -> Self {
         self.max_in_flight_records = records;
         self
@@ -515,7 +511,6 @@ impl SourceConfigBuilder {
                 reason: "must be at least 1: a budget of nothing would never fetch".into(),
             });
         }
-        let limits = PrefetchLimits::derive(self.prefetch_budget_bytes, self.limit_overrides);
         self.passthrough.validate(MANAGED, FORCED, REFUSED)?;
         if let Some(security) = &self.security {
             merge_security(&mut self.passthrough, security)?;
@@ -576,9 +571,8 @@ impl SourceConfigBuilder {
             fetch_queue_backoff: self.fetch_queue_backoff,
             fetch_max_wait: self.fetch_max_wait,
             fetch_min_bytes: self.fetch_min_bytes,
-            max_partition_fetch_bytes: limits.max_partition_fetch_bytes,
-            queued_max_kbytes: limits.queued_max_kbytes,
-            queued_min_messages: limits.queued_min_messages,
+            prefetch_budget: self.prefetch_budget_bytes,
+            limit_overrides: self.limit_overrides,
             fetch_max_bytes: super::prefetch::fetch_max_bytes(self.prefetch_budget_bytes),
             passthrough: self.passthrough,
             hooks: self.hooks,
@@ -589,7 +583,7 @@ impl SourceConfigBuilder {
         // full client configuration must be acceptable too (for example a fetch size
         // librdkafka considers out of range).
         check_security(&group.passthrough, &group.brokers)?;
-        check_client_config(&group.client_config())?;
+        check_client_config(&group.client_config(1))?;
         Ok(SourceConfig {
             group: Arc::new(group),
             source: SourceSettings {
@@ -599,9 +593,6 @@ impl SourceConfigBuilder {
                 max_records_per_activation: self.max_records_per_activation,
                 max_in_flight_records: self.max_in_flight_records,
                 max_in_flight_bytes: self.max_in_flight_bytes,
-                prefetch_budget: self.prefetch_budget_bytes,
-                prefetch_limits: limits,
-                fetch_max_wait: self.fetch_max_wait,
             },
             membership: Arc::new(MembershipSlot::default()),
         })

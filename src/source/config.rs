@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::prefetch::PrefetchLimits;
 use crate::group::{GroupSettings, MembershipSlot};
 
 /// When processed offsets go back to the group.
@@ -27,12 +26,6 @@ pub(crate) struct SourceSettings {
     pub max_records_per_activation: usize,
     pub max_in_flight_records: u64,
     pub max_in_flight_bytes: u64,
-    /// The process-wide prefetch budget, in bytes.
-    pub prefetch_budget: u64,
-    /// librdkafka's per-partition fetch limits, derived from the budget.
-    pub prefetch_limits: PrefetchLimits,
-    /// `fetch.wait.max.ms`: how long an empty partition's fetch may take to answer.
-    pub fetch_max_wait: Duration,
 }
 
 /// The configuration of one Kafka source: which group to join, which topics to read, how to

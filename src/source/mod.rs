@@ -26,8 +26,13 @@
 //!   the frontier can pass what it read without waiting for the tick to end (and the
 //!   process's batchers flush their open batches, see
 //!   [`flush_open_batches`](timely_kafka_operators::batch::flush_open_batches)).
-//! * **Idle costs nothing.** Workers read their partitions through librdkafka partition
-//!   queues whose non-empty callback wakes them, plus one timer per tick. No busy spin.
+//! * **Idle costs nothing.** Each worker reads one librdkafka queue, which every partition
+//!   it owns forwards to, and whose callback wakes it when records arrive; plus one timer per
+//!   tick. No busy spin, and nothing per idle partition.
+//! * **Bounded prefetch.** What librdkafka fetched and the workers have not read stays
+//!   within the process-wide prefetch budget (see
+//!   [`prefetch_budget_bytes`](crate::SourceConfigBuilder::prefetch_budget_bytes)), however
+//!   many partitions the process owns.
 //! * **Shutdown.** [`SourceControl::shutdown`] stops reading, waits (up to the drain timeout)
 //!   for in-flight records to be processed, and commits synchronously; then the operator
 //!   completes and the process leaves the group.
@@ -46,7 +51,7 @@ pub mod clock;
 mod config;
 mod discovery;
 mod operator;
-mod prefetch;
+pub(crate) mod prefetch;
 pub mod progress;
 
 pub use crate::group::ownership;
@@ -203,8 +208,8 @@ impl SourceControl {
     /// record it read has passed
     /// the commit frontier. The time counts from the moment the last of these began to hold,
     /// so joining the group, the group's initial rebalance delay, waiting for a dead member's
-    /// session to expire, revoking and reading a backlog never count as idle. A partition
-    /// paused at the in-flight bound is not at its end.
+    /// session to expire, revoking and reading a backlog never count as idle. A worker stopped
+    /// at its in-flight bound has not read its partitions to their end.
     ///
     /// This is what `timely-kafka pipe --idle-exit` and the examples' `--idle-exit` use:
     ///
@@ -328,7 +333,9 @@ pub trait KafkaSourceExt<'scope> {
 
 impl<'scope> KafkaSourceExt<'scope> for Scope<'scope, u64> {
     fn kafka_source(&self, config: &SourceConfig) -> Result<KafkaSource<'scope>, Error> {
-        let membership = config.membership.get_or_create(&config.group)?;
+        let membership = config
+            .membership
+            .get_or_create(&config.group, self.peers())?;
         let claim = membership.claim(self.index())?;
         let control = SourceControl {
             shared: Arc::clone(&membership.shared),

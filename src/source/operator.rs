@@ -18,11 +18,13 @@ use super::budget::InFlight;
 use super::clock::TickClock;
 use super::config::{CommitCadence, SourceSettings};
 use super::discovery::{discover_local_rank, LocalRank};
-use super::prefetch::{PrefetchPlan, MESSAGE_OVERHEAD};
 use super::progress::PartitionProgress;
 use super::CommitProbes;
 use crate::error::Error;
-use crate::group::{Commit, FetchedEnd, Membership, PartitionHandle, SourceClaim};
+use crate::group::{
+    Commit, FetchedEnd, Membership, Message, PartitionHandle, SourceClaim, WorkerQueue,
+    WORKER_QUEUE_BATCH,
+};
 use crate::position::{Position, TopicPartition};
 use crate::record::KafkaRecord;
 use rdkafka::error::KafkaError;
@@ -30,6 +32,10 @@ use rdkafka::error::KafkaError;
 /// The first wait of a worker stopped at its in-flight bound before it looks at the
 /// frontier again.
 const STALLED_POLL: Duration = Duration::from_millis(1);
+
+/// How often, at most, the ends of partitions that read nothing are looked at again (once a
+/// tick if that is sooner).
+const END_SWEEP: Duration = Duration::from_millis(100);
 
 /// How long the final commit waits for the broker's answer.
 const FINAL_COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,41 +52,12 @@ struct OwnedPartition {
     next: Option<i64>,
     /// Where its log ended when it was assigned: it is not caught up before reaching it.
     end_at_assign: Option<i64>,
-    /// Everything fetchable was read: its queue was empty and its position had reached the
-    /// high watermark of its last fetch. Cleared by the next record.
+    /// Everything fetchable was read: the worker's queue was empty and its position had
+    /// reached the high watermark of its last fetch. Cleared by the next record.
     at_end: bool,
-    /// It had nothing to read when it was assigned (its start had reached its log's end), and
-    /// nothing was read since: like a partition read to its end, it holds no fetch slot
-    /// until a record arrives, so an assignment of many idle partitions needs no turns.
-    empty_at_assign: bool,
+    /// Records were read since its end was last checked: check it when the queue drains.
+    check_end: bool,
     progress: PartitionProgress,
-    /// Its place in the worker's fetch window (see `prefetch.rs`).
-    window: Window,
-}
-
-/// Whether a partition may fetch under the prefetch budget.
-#[derive(Debug, Clone, Copy)]
-enum Window {
-    /// Fetching, in a turn that began at `since`.
-    Fetching {
-        since: Instant,
-        /// When it last read a record in this turn (or when the turn began).
-        last_read: Instant,
-        /// Bytes read in this turn, counting `MESSAGE_OVERHEAD` per record.
-        bytes: u64,
-    },
-    /// Paused for the budget; `ticket` orders the waiting partitions, first in first out.
-    Waiting { ticket: u64 },
-}
-
-impl Window {
-    fn fetching(now: Instant) -> Self {
-        Window::Fetching {
-            since: now,
-            last_read: now,
-            bytes: 0,
-        }
-    }
 }
 
 /// What the source is doing.
@@ -164,36 +141,31 @@ struct SourceReader {
     batch: Vec<KafkaRecord>,
     /// Records read and not yet past the commit frontier.
     in_flight: InFlight,
-    /// Where in `owned` the next read starts (after a read stopped at the in-flight bound).
-    read_from: usize,
+    /// This worker's queue, which its partitions' records arrive in (once it exists).
+    queue: Option<Arc<WorkerQueue>>,
+    /// Messages taken from the queue and not yet converted.
+    messages: Vec<Message>,
+    /// Owned partitions by partition number (an index into `owned`), to place each message.
+    by_partition: HashMap<i32, Vec<usize>>,
+    /// When the ends of partitions that read nothing were last checked.
+    last_end_sweep: Instant,
     /// How long a worker stopped at its in-flight bound waits before it looks at the
     /// frontier again; doubles while nothing is released.
     stalled_poll: Duration,
-    /// Partitions paused because the in-flight bound was reached, with the assignment
-    /// epoch they were paused under.
-    paused: HashSet<(TopicPartition, u64)>,
-    /// How this worker shares the prefetch budget (set once the worker count is known).
-    plan: Option<PrefetchPlan>,
-    /// The next waiting ticket.
-    next_ticket: u64,
-    /// How many readable partitions wait for a fetch slot.
-    window_waiting: usize,
     /// Reading is stopped: the in-flight bound was reached, and in-flight records have not
     /// yet fallen below half of it.
     backpressured: bool,
     /// Whether this worker last reported itself caught up to the idle clock (`None`: not
     /// since the assignment last changed).
     reported_caught_up: Option<bool>,
-    /// The in-flight records, bytes and paused partitions this worker last added to the
-    /// group's metrics.
-    published_in_flight: (u64, u64, usize),
+    /// The in-flight records and bytes this worker last added to the group's metrics.
+    published_in_flight: (u64, u64),
 }
 
 impl Drop for SourceReader {
     /// A dropped dataflow takes this worker's in-flight records out of the group's gauges.
     fn drop(&mut self) {
         self.in_flight.release(None);
-        self.paused.clear();
         self.publish_in_flight();
     }
 }
@@ -228,15 +200,14 @@ impl SourceReader {
             read_ungated: false,
             batch: Vec::new(),
             in_flight: InFlight::default(),
-            read_from: 0,
+            queue: None,
+            messages: Vec::with_capacity(WORKER_QUEUE_BATCH),
+            by_partition: HashMap::new(),
+            last_end_sweep: Instant::now(),
             stalled_poll: STALLED_POLL,
-            paused: HashSet::new(),
-            plan: None,
-            next_ticket: 0,
-            window_waiting: 0,
             backpressured: false,
             reported_caught_up: None,
-            published_in_flight: (0, 0, 0),
+            published_in_flight: (0, 0),
         }
     }
 
@@ -244,19 +215,6 @@ impl SourceReader {
     fn start(&mut self, rank: LocalRank, activator: Option<timely::scheduling::SyncActivator>) {
         self.rank = rank;
         self.phase = Phase::Running;
-        let plan = PrefetchPlan::new(
-            self.settings.prefetch_budget,
-            self.settings.prefetch_limits,
-            rank.workers,
-            self.settings.fetch_max_wait,
-        );
-        tracing::debug!(
-            worker = rank.rank,
-            "prefetch budget: up to {} partition(s) fetch at once, at most {} bytes prefetched",
-            plan.slots,
-            plan.worker_bound(self.settings.prefetch_limits)
-        );
-        self.plan = Some(plan);
         if let Some(activator) = activator {
             if let Err(err) = self.membership.register(rank.rank, rank.workers, activator) {
                 tracing::error!("{err}");
@@ -291,9 +249,7 @@ impl SourceReader {
                 self.sync_assignment();
                 let backpressured = self.apply_backpressure();
                 let more = !backpressured && self.read(cap, &mut emit);
-                if !backpressured {
-                    self.apply_prefetch_window();
-                } else {
+                if backpressured {
                     self.close_stamp_early(cap, tick);
                 }
                 if more {
@@ -346,7 +302,6 @@ impl SourceReader {
                     self.phase = Phase::Done;
                     self.owned.clear();
                     self.in_flight.release(None);
-                    self.paused.clear();
                     self.publish_in_flight();
                     self.membership.shared.source_closed();
                     false
@@ -375,19 +330,12 @@ impl SourceReader {
                 .into_iter()
                 .map(|p| ((p.tp.clone(), p.epoch), p))
                 .collect();
-        // Only partitions kept under the same assignment stay paused: the group thread
-        // resumes every partition it assigns (librdkafka would keep our pause across the
-        // unassign and assign), so one handed back must be paused again if needed.
-        let mut still_paused: HashSet<(TopicPartition, u64)> = HashSet::new();
         for assigned in assignment {
             let tp = assigned.topic_partition;
             let key = (tp, assigned.epoch);
             match previous.remove(&key) {
                 Some(mut kept) => {
                     kept.revoking = assigned.revoking;
-                    if self.paused.contains(&key) {
-                        still_paused.insert(key);
-                    }
                     self.owned.push(kept);
                 }
                 None => self.owned.push(OwnedPartition {
@@ -398,17 +346,12 @@ impl SourceReader {
                     next: assigned.bounds.start,
                     end_at_assign: assigned.bounds.end,
                     at_end: false,
-                    empty_at_assign: matches!(
-                        (assigned.bounds.start, assigned.bounds.end),
-                        (Some(start), Some(end)) if start >= end
-                    ),
+                    // Nothing may ever arrive for it (nothing to read): look at its end.
+                    check_end: true,
                     progress: PartitionProgress::after_commit(assigned.committed_at_start),
-                    // librdkafka resumes what it assigns; the window pauses the surplus.
-                    window: Window::fetching(Instant::now()),
                 }),
             }
         }
-        self.paused = still_paused;
         for lost in previous.into_values() {
             if lost.progress.has_in_flight() {
                 tracing::info!(
@@ -417,121 +360,173 @@ impl SourceReader {
                 );
             }
         }
-        self.window_waiting = self
-            .owned
-            .iter()
-            .filter(|p| !p.revoking && matches!(p.window, Window::Waiting { .. }))
-            .count();
+        self.by_partition.clear();
+        for (i, p) in self.owned.iter().enumerate() {
+            self.by_partition.entry(p.tp.partition).or_default().push(i);
+        }
         self.version_seen = Some(version);
         self.reported_caught_up = None;
-        // Records may have arrived before the wake-up callback pointed here.
+        // Records may have arrived before this worker knew their partitions.
         self.activator.activate();
     }
 
-    /// Reads up to the per-activation limit from every owned partition. Returns whether any
-    /// partition may have more.
+    /// Reads up to the per-activation limit from this worker's queue, stopping at the
+    /// in-flight bound. Returns whether the queue may have more.
     fn read(
         &mut self,
         cap: &Capability<u64>,
         emit: &mut impl FnMut(&Capability<u64>, &mut Vec<KafkaRecord>),
     ) -> bool {
-        let limit = self.settings.max_records_per_activation;
+        if self.queue.is_none() {
+            self.queue = self.membership.shared.worker_queue(self.rank.rank);
+        }
+        let Some(queue) = self.queue.clone() else {
+            // Not every local worker has registered yet: nothing is assigned.
+            return false;
+        };
+        let limit = self.settings.max_records_per_activation.max(1);
         let (max_records, max_bytes) = (
             self.settings.max_in_flight_records,
             self.settings.max_in_flight_bytes,
         );
         let tick = *cap.time();
-        let mut more = false;
-        // Round robin from where the last activation stopped: a read that stops at the
-        // in-flight bound part-way must not always favour the first partitions.
-        let owned = self.owned.len();
-        let first = self.read_from.min(owned);
-        for i in (first..owned).chain(0..first) {
-            // At the bound part-way through: stop here, so one activation overshoots it by
-            // at most one partition's read (records can decompress far beyond what
-            // librdkafka's fetch limits, which count compressed bytes, suggest).
-            if self.in_flight.full(max_records, max_bytes) {
-                self.read_from = i;
-                more = true;
+        let mut taken = 0;
+        let mut drained = false;
+        let mut synced = false;
+        let mut messages = std::mem::take(&mut self.messages);
+        // At the bound part-way through: stop there, so one activation overshoots it by at
+        // most one batch (records can decompress far beyond what librdkafka's fetch limits,
+        // which count compressed bytes, suggest).
+        while taken < limit && !self.in_flight.full(max_records, max_bytes) {
+            let want = (limit - taken).min(WORKER_QUEUE_BATCH);
+            let got = queue.pop(want, &mut messages);
+            taken += got;
+            drained = got < want;
+            // A fetch response's records of one partition lie together: place them by runs.
+            let mut start = 0;
+            while start < messages.len() {
+                let first = &messages[start];
+                let (handle, partition) = (first.topic_handle(), first.partition());
+                let run = messages[start..]
+                    .iter()
+                    .take_while(|m| m.topic_handle() == handle && m.partition() == partition)
+                    .count();
+                self.take_run(&messages[start..start + run], tick, &mut synced);
+                start += run;
+            }
+            // Destroys the messages; their records were copied out.
+            messages.clear();
+            if drained {
                 break;
             }
-            let partition = &mut self.owned[i];
-            if partition.revoking {
-                continue;
-            }
-            // Read to its end and nothing arrived since: skip it without a call into
-            // librdkafka, so idle partitions cost an activation nothing.
-            if !partition.handle.take_woken() && partition.at_end {
-                continue;
-            }
-            let start = self.batch.len();
-            let Some(taken) =
-                partition
-                    .handle
-                    .read(partition.epoch, &partition.tp.topic, limit, &mut self.batch)
-            else {
-                // Being revoked: the version bump that comes with it wakes us to sync.
-                continue;
-            };
-            let (read, error) = (taken.added, taken.error);
-            if read > 0 {
-                partition.at_end = false;
-                partition.empty_at_assign = false;
-                partition.next = self.batch.last().map(|r| r.offset + 1);
-            }
-            // Fewer than asked: the queue is drained. Checking the end now, not one activation
-            // later, frees a fetch slot at once (see `apply_prefetch_window`).
-            if read < limit && !partition.at_end && error.is_none() {
-                partition.at_end = reached_end(
-                    partition.next,
-                    partition.end_at_assign,
-                    partition.handle.fetched_end(),
-                );
-            }
-            let mut bytes = 0u64;
-            for record in &self.batch[start..] {
-                partition.progress.emitted(tick, record.offset);
-                bytes += (record.payload.as_ref().map_or(0, Vec::len)
-                    + record.key.as_ref().map_or(0, Vec::len)) as u64;
-            }
-            let held = bytes + read as u64 * super::RECORD_OVERHEAD_BYTES;
-            self.in_flight.emitted(tick, read as u64, held);
-            if let (
-                Window::Fetching {
-                    last_read,
-                    bytes: turn,
-                    ..
-                },
-                true,
-            ) = (&mut partition.window, read > 0)
-            {
-                *last_read = Instant::now();
-                *turn += bytes + read as u64 * MESSAGE_OVERHEAD;
-            }
-            if read > 0 {
-                // Per partition and activation, never per record: two relaxed additions.
-                partition.handle.reads.add(read as u64, bytes);
-            }
-            if let Some(error) = error {
-                // Records may wait behind the error in the queue, which then never goes
-                // from empty to non-empty again: read it next time, woken or not.
-                partition.at_end = false;
-                let error = Error::Fetch {
-                    position: partition.tp.at(error.offset),
-                    source: Box::new(KafkaError::MessageConsumption(error.code)),
-                };
-                tracing::warn!("{error}");
-                self.membership.shared.record_error(error);
-            }
-            more |= read == limit;
         }
+        self.messages = messages;
         if !self.batch.is_empty() {
             emit(cap, &mut self.batch);
             self.batch.clear();
         }
-        // At the bound after the last partition: the next activation stops reading and
-        // closes the stamp, without waiting for a wake-up.
-        more || self.in_flight.full(max_records, max_bytes)
+        if drained {
+            self.check_ends();
+        }
+        // Not drained: more waits (the next activation stops reading at the bound and closes
+        // the stamp, without waiting for a wake-up).
+        !drained
+    }
+
+    /// Takes one partition's run of messages: converts them to records and counts them, or
+    /// drops them if the partition is not this worker's to read (revoked, or being revoked:
+    /// their next owner reads them from the committed offset).
+    fn take_run(&mut self, run: &[Message], tick: u64, synced: &mut bool) {
+        let Some(first) = run.first() else {
+            return;
+        };
+        let mut found = self.place(first);
+        if found.is_none() && !*synced {
+            // Assigned after this worker last looked.
+            self.sync_assignment();
+            *synced = true;
+            found = self.place(first);
+        }
+        let Some(i) = found else {
+            tracing::debug!(
+                "dropped {} record(s) of {:?}/{} at offset {}: not read by this worker",
+                run.len(),
+                first.topic(),
+                first.partition(),
+                first.offset()
+            );
+            return;
+        };
+        let partition = &mut self.owned[i];
+        let start = self.batch.len();
+        let mut error = None;
+        {
+            let Some(_reading) = partition.handle.reading(partition.epoch) else {
+                // Being revoked: the version bump that comes with it wakes us to sync.
+                return;
+            };
+            for message in run {
+                match message.to_record(&partition.tp.topic) {
+                    Ok(record) => self.batch.push(record),
+                    Err(e) => {
+                        error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        let read = self.batch.len() - start;
+        let mut bytes = 0u64;
+        for record in &self.batch[start..] {
+            partition.progress.emitted(tick, record.offset);
+            bytes += (record.payload.as_ref().map_or(0, Vec::len)
+                + record.key.as_ref().map_or(0, Vec::len)) as u64;
+        }
+        if read > 0 {
+            partition.at_end = false;
+            partition.check_end = true;
+            partition.next = self.batch.last().map(|r| r.offset + 1);
+            // Per partition and run, never per record: two relaxed additions.
+            partition.handle.reads.add(read as u64, bytes);
+        }
+        let held = bytes + read as u64 * super::RECORD_OVERHEAD_BYTES;
+        self.in_flight.emitted(tick, read as u64, held);
+        if let Some(error) = error {
+            partition.at_end = false;
+            let error = Error::Fetch {
+                position: partition.tp.at(error.offset),
+                source: Box::new(KafkaError::MessageConsumption(error.code)),
+            };
+            tracing::warn!("{error}");
+            self.membership.shared.record_error(error);
+        }
+    }
+
+    /// The index in `owned` of the readable partition `message` belongs to.
+    fn place(&self, message: &Message) -> Option<usize> {
+        let topic = message.topic()?.to_bytes();
+        self.by_partition
+            .get(&message.partition())?
+            .iter()
+            .copied()
+            .find(|&i| self.owned[i].tp.topic.as_bytes() == topic && !self.owned[i].revoking)
+    }
+
+    /// With the queue drained: looks whether partitions that read records since their last
+    /// look have reached their end, and, every `END_SWEEP` or tick, whether the others have (a partition
+    /// with nothing to read, or only transaction markers, gets no records to prompt a look).
+    /// Partitions at their end cost nothing here.
+    fn check_ends(&mut self) {
+        let sweep = self.last_end_sweep.elapsed() >= self.settings.tick.min(END_SWEEP);
+        if sweep {
+            self.last_end_sweep = Instant::now();
+        }
+        for p in &mut self.owned {
+            if p.revoking || p.at_end || !(p.check_end || sweep) {
+                continue;
+            }
+            p.check_end = false;
+            p.at_end = reached_end(p.next, p.end_at_assign, p.handle.fetched_end());
+        }
     }
 
     /// Tells the idle clock whether this worker is caught up: every partition it owns is at
@@ -558,12 +553,9 @@ impl SourceReader {
     /// Stops reading while too much is in flight, and reads again below half the bound.
     /// Returns whether reading is stopped.
     ///
-    /// A partition with a backlog keeps what librdkafka has fetched for it: the prefetch
-    /// window already bounds those queues (see `prefetch.rs`), and pausing would purge them,
-    /// to be fetched again on resume (which held a worker reading 1 KB records to 3 % of
-    /// the raw consumer's rate). Partitions read to their end are outside the window's count,
-    /// so they are paused while reading is stopped, lest records arriving meanwhile pile up
-    /// in their queues.
+    /// Nothing is paused: librdkafka stops fetching for this worker's partitions once its
+    /// queue holds the worker's share of the prefetch budget (see `prefetch.rs`), and what
+    /// it fetched stays queued for when reading resumes.
     fn apply_backpressure(&mut self) -> bool {
         let settings = &self.settings;
         let (max_records, max_bytes) =
@@ -577,42 +569,9 @@ impl SourceReader {
             tracing::debug!(group = %self.membership.group_id(), "in-flight bound reached: reading stops");
         }
         if !stopping && self.backpressured {
-            // Nothing was read while stopped: that time must not end fetch turns as idle
-            // (which would pause, and purge, partitions with a backlog).
-            let now = Instant::now();
-            for p in &mut self.owned {
-                if let Window::Fetching { last_read, .. } = &mut p.window {
-                    *last_read = now;
-                }
-            }
+            tracing::debug!(group = %self.membership.group_id(), "in-flight records below half the bound: reading resumes");
         }
         self.backpressured = stopping;
-        if stopping {
-            let newly: Vec<(TopicPartition, u64)> = self
-                .owned
-                .iter()
-                .filter(|p| !p.revoking && (p.at_end || p.empty_at_assign))
-                .map(|p| (p.tp.clone(), p.epoch))
-                .filter(|key| !self.paused.contains(key))
-                .collect();
-            if !newly.is_empty() {
-                tracing::debug!(group = %self.membership.group_id(), "in-flight bound reached: pausing {} partition(s)", newly.len());
-                self.membership.shared.metrics.paused(newly.len() as u64);
-                self.membership.pause(&newly, true);
-                self.paused.extend(newly);
-            }
-        } else if !self.paused.is_empty() {
-            let mut paused = std::mem::take(&mut self.paused);
-            tracing::debug!(group = %self.membership.group_id(), "in-flight records below half the bound: resuming {} partition(s)", paused.len());
-            // Partitions waiting for a fetch slot stay paused.
-            for p in &self.owned {
-                if matches!(p.window, Window::Waiting { .. }) {
-                    paused.remove(&(p.tp.clone(), p.epoch));
-                }
-            }
-            let paused: Vec<(TopicPartition, u64)> = paused.into_iter().collect();
-            self.membership.pause(&paused, false);
-        }
         stopping
     }
 
@@ -649,128 +608,16 @@ impl SourceReader {
         self.stalled_poll = (self.stalled_poll * 2).min(self.settings.tick);
     }
 
-    /// Keeps at most the plan's number of this worker's partitions fetching with a backlog,
-    /// in turns, so librdkafka's prefetch stays within the budget (see `prefetch.rs`). A
-    /// partition read to its end holds no slot (its queue is empty) and stays resumed, so a
-    /// caught-up worker never waits for a turn. Costs nothing while the worker owns no more
-    /// partitions than slots.
-    fn apply_prefetch_window(&mut self) {
-        let Some(plan) = self.plan else {
-            return;
-        };
-        let readable = self.owned.iter().filter(|p| !p.revoking).count();
-        if readable <= plan.slots && self.window_waiting == 0 {
-            return;
-        }
-        let now = Instant::now();
-        let busy = |p: &OwnedPartition| {
-            !p.revoking
-                && !p.at_end
-                && !p.empty_at_assign
-                && matches!(p.window, Window::Fetching { .. })
-        };
-        let mut fetching = self.owned.iter().filter(|p| busy(p)).count();
-        let mut pause = Vec::new();
-        // Turns that ended give their slot up, while someone waits for one.
-        let mut ended = 0;
-        if self.window_waiting > 0 || fetching > plan.slots {
-            for p in self.owned.iter_mut().filter(|p| busy(p)) {
-                let Window::Fetching {
-                    last_read, bytes, ..
-                } = p.window
-                else {
-                    continue;
-                };
-                let over = bytes >= plan.turn_bytes || now - last_read >= plan.idle_turn;
-                if over && (fetching > plan.slots || ended < self.window_waiting) {
-                    p.window = Window::Waiting {
-                        ticket: self.next_ticket,
-                    };
-                    self.next_ticket += 1;
-                    pause.push((p.tp.clone(), p.epoch));
-                    fetching -= 1;
-                    ended += 1;
-                }
-            }
-        }
-        // Still too many (a rebalance added partitions, or caught-up ones got records):
-        // the newest turns wait.
-        if fetching > plan.slots {
-            let mut newest: Vec<(Instant, usize)> = self
-                .owned
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| busy(p))
-                .filter_map(|(i, p)| match p.window {
-                    Window::Fetching { since, .. } => Some((since, i)),
-                    Window::Waiting { .. } => None,
-                })
-                .collect();
-            newest.sort_unstable_by(|a, b| b.cmp(a));
-            for &(_, i) in newest.iter().take(fetching - plan.slots) {
-                let p = &mut self.owned[i];
-                p.window = Window::Waiting {
-                    ticket: self.next_ticket,
-                };
-                self.next_ticket += 1;
-                pause.push((p.tp.clone(), p.epoch));
-            }
-            fetching = plan.slots;
-        }
-        // Free slots go to those that waited longest.
-        let mut resume = Vec::new();
-        if fetching < plan.slots {
-            let mut queue: Vec<(u64, usize)> = self
-                .owned
-                .iter()
-                .enumerate()
-                .filter_map(|(i, p)| match p.window {
-                    Window::Waiting { ticket } if !p.revoking => Some((ticket, i)),
-                    _ => None,
-                })
-                .collect();
-            queue.sort_unstable();
-            for &(_, i) in queue.iter().take(plan.slots - fetching) {
-                let p = &mut self.owned[i];
-                p.window = Window::fetching(now);
-                p.at_end = false;
-                resume.push((p.tp.clone(), p.epoch));
-            }
-        }
-        self.window_waiting = self.window_waiting + pause.len() - resume.len();
-        if !pause.is_empty() {
-            self.membership.pause(&pause, true);
-        }
-        if !resume.is_empty() {
-            self.membership.pause(&resume, false);
-            // Records arrive through the wake-up callback; an idle turn ends by the clock.
-            self.activator.activate_after(plan.idle_turn);
-        }
-        if !pause.is_empty() || !resume.is_empty() {
-            tracing::trace!(
-                group = %self.membership.group_id(),
-                "prefetch window: paused {}, resumed {}",
-                pause.len(),
-                resume.len()
-            );
-        }
-    }
-
     /// Adds this worker's change of in-flight records, bytes and paused partitions to the
     /// group's metrics: a few atomic additions per activation, only when something changed.
     fn publish_in_flight(&mut self) {
-        let now = (
-            self.in_flight.records(),
-            self.in_flight.bytes(),
-            self.paused.len(),
-        );
+        let now = (self.in_flight.records(), self.in_flight.bytes());
         let last = self.published_in_flight;
         if now != last {
-            self.membership.shared.metrics.in_flight_changed(
-                now.0 as i64 - last.0 as i64,
-                now.1 as i64 - last.1 as i64,
-                now.2 as i64 - last.2 as i64,
-            );
+            self.membership
+                .shared
+                .metrics
+                .in_flight_changed(now.0 as i64 - last.0 as i64, now.1 as i64 - last.1 as i64);
             self.published_in_flight = now;
         }
     }

@@ -62,9 +62,9 @@ use broker::BrokerMode;
 /// What the raw consumer may prefetch per partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RawLimits {
-    /// `queued.max.messages.kbytes=65536`.
+    /// librdkafka's defaults (`queued.max.messages.kbytes=65536`, `fetch.max.bytes=52428800`).
     Large,
-    /// The source's per-partition limits at its default budget.
+    /// The limits the source derives from its prefetch budget for one worker.
     Source,
 }
 
@@ -122,9 +122,10 @@ pub struct BenchArgs {
     /// repeat as needed (for example `--set queued.min.messages=20000`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
-    /// The raw consumer's prefetch: `large` (64 MB queued per partition, librdkafka's own
-    /// scale) or `source` (the per-partition limits the source derives from its default
-    /// 64 MiB budget, `timely_kafka::source::prefetch_limits`, without its fetch window).
+    /// The raw consumer's prefetch: `large` (librdkafka's defaults: up to 64 MiB queued in its
+    /// one consumer queue, fetch responses up to 50 MB) or `source` (the limits the source
+    /// derives from its prefetch budget for one worker, `timely_kafka::source::prefetch_limits`:
+    /// the same bound as the pipeline at `-w 1`).
     #[arg(long, value_enum, default_value_t = RawLimits::Large)]
     raw_limits: RawLimits,
     /// Skip the raw consumer (for profiling the pipeline alone); ratios are then omitted.

@@ -149,10 +149,12 @@ impl Runs<'_> {
         );
         let limits = match self.args.raw_limits {
             super::RawLimits::Large => Vec::new(),
-            super::RawLimits::Source => timely_kafka::source::prefetch_limits(64 << 20)
-                .into_iter()
-                .map(|(key, value)| (key.to_owned(), value))
-                .collect(),
+            super::RawLimits::Source => timely_kafka::source::prefetch_limits(
+                self.args.prefetch_budget_mib.unwrap_or(64) << 20,
+            )
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
         };
         std::iter::once(wait)
             .chain(limits)
