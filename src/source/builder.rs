@@ -310,17 +310,20 @@ impl SourceConfigBuilder {
     /// Every partition a worker owns forwards its records to that worker's one librdkafka
     /// queue, and librdkafka's queue limits, measured on that queue, bound the worker's
     /// partitions together. From the budget `B` the builder derives (unless set explicitly):
-    /// `fetch.max.bytes` = `B / 16` within 1 ..= 50 MiB (one fetch response, every partition
+    /// `fetch.max.bytes` = `B / 64` within 1 ..= 50 MiB (one fetch response, every partition
     /// together); per worker, with share `S = (B − fetch.max.bytes) / W` for `W` timely
     /// workers, `queued.max.messages.kbytes` = `¾ S / 1000` and `queued.min.messages` =
     /// `S / 1024` (librdkafka's own cost of about 256 bytes per queued message is not in its
-    /// byte count); and `max.partition.fetch.bytes` = `fetch.max.bytes / 4` within
-    /// 16 KiB ..= 1 MiB. Prefetch then stays below `B` with one broker; each further broker
+    /// byte count); and `max.partition.fetch.bytes` = `fetch.max.bytes`, at most 1 MiB.
+    /// Prefetch then stays below `B` with one broker; each further broker
     /// leading partitions of the process adds up to one response. The response terms count
     /// bytes on the wire, so for a compressed topic multiply them by its compression ratio.
     /// With several processes, `W` counts every process's workers, so each process uses its
     /// own workers' part of the budget. Records read and not yet processed come on top,
-    /// bounded by [`max_in_flight_bytes`](Self::max_in_flight_bytes) per worker.
+    /// bounded by [`max_in_flight_bytes`](Self::max_in_flight_bytes) per worker. The default
+    /// budget's 1 MiB responses keep small records that compress well (each costs librdkafka
+    /// about 256 bytes, whatever its size on the wire) within the budget; large records read
+    /// faster with larger responses, which a larger budget gives (4 MiB at 256 MiB).
     ///
     /// ```
     /// use timely_kafka::SourceConfig;
@@ -348,7 +351,7 @@ impl SourceConfigBuilder {
 
     /// `queued.max.messages.kbytes`: the prefetch buffer librdkafka keeps for each worker
     /// (every partition a worker owns feeds one queue), in units of 1000 bytes. Default:
-    /// derived from [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (47,185 for the
+    /// derived from [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (49,545 for the
     /// default budget on one worker).
     pub fn queued_max_kbytes(mut self, kbytes: u32) -> Self {
         self.limit_overrides.queued_max_kbytes = Some(kbytes);
@@ -411,7 +414,7 @@ impl SourceConfigBuilder {
     /// `queued.min.messages`: how many records librdkafka keeps prefetched at most for each
     /// worker (every partition a worker owns feeds one queue). Each costs librdkafka a few
     /// hundred bytes besides the record; default: derived from
-    /// [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (61,440 for the default budget
+    /// [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (64,512 for the default budget
     /// on one worker).
     pub fn queued_min_messages(mut self, messages: u32) -> Self {
         self.limit_overrides.queued_min_messages = Some(messages);
