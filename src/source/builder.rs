@@ -310,7 +310,7 @@ impl SourceConfigBuilder {
     /// Every partition a worker owns forwards its records to that worker's one librdkafka
     /// queue, and librdkafka's queue limits, measured on that queue, bound the worker's
     /// partitions together. From the budget `B` the builder derives (unless set explicitly):
-    /// `fetch.max.bytes` = `B / 64` within 1 ..= 50 MiB (one fetch response, every partition
+    /// `fetch.max.bytes` = `B / 16` within 1 ..= 50 MiB (one fetch response, every partition
     /// together); per worker, with share `S = (B − fetch.max.bytes) / W` for `W` timely
     /// workers, `queued.max.messages.kbytes` = `¾ S / 1000` and `queued.min.messages` =
     /// `S / 1024` (librdkafka's own cost of about 256 bytes per queued message is not in its
@@ -320,10 +320,13 @@ impl SourceConfigBuilder {
     /// bytes on the wire, so for a compressed topic multiply them by its compression ratio.
     /// With several processes, `W` counts every process's workers, so each process uses its
     /// own workers' part of the budget. Records read and not yet processed come on top,
-    /// bounded by [`max_in_flight_bytes`](Self::max_in_flight_bytes) per worker. The default
-    /// budget's 1 MiB responses keep small records that compress well (each costs librdkafka
-    /// about 256 bytes, whatever its size on the wire) within the budget; large records read
-    /// faster with larger responses, which a larger budget gives (4 MiB at 256 MiB).
+    /// bounded by [`max_in_flight_bytes`](Self::max_in_flight_bytes) per worker. Small
+    /// records that compress well cost more than the response's size suggests: librdkafka
+    /// keeps about 256 bytes per record, whatever its size on the wire (a 4 MiB response of
+    /// 10-byte records that compressed about 25:1 took about 100 MiB). For such topics set a
+    /// smaller `fetch.max.bytes` with [`set`](Self::set): 1 MiB halved that memory at the
+    /// same speed, but with many partitions or large records small responses cost speed (a
+    /// fetch request names every partition).
     ///
     /// ```
     /// use timely_kafka::SourceConfig;
@@ -351,7 +354,7 @@ impl SourceConfigBuilder {
 
     /// `queued.max.messages.kbytes`: the prefetch buffer librdkafka keeps for each worker
     /// (every partition a worker owns feeds one queue), in units of 1000 bytes. Default:
-    /// derived from [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (49,545 for the
+    /// derived from [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (47,185 for the
     /// default budget on one worker).
     pub fn queued_max_kbytes(mut self, kbytes: u32) -> Self {
         self.limit_overrides.queued_max_kbytes = Some(kbytes);
@@ -414,7 +417,7 @@ impl SourceConfigBuilder {
     /// `queued.min.messages`: how many records librdkafka keeps prefetched at most for each
     /// worker (every partition a worker owns feeds one queue). Each costs librdkafka a few
     /// hundred bytes besides the record; default: derived from
-    /// [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (64,512 for the default budget
+    /// [`prefetch_budget_bytes`](Self::prefetch_budget_bytes) (61,440 for the default budget
     /// on one worker).
     pub fn queued_min_messages(mut self, messages: u32) -> Self {
         self.limit_overrides.queued_min_messages = Some(messages);

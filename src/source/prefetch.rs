@@ -14,7 +14,7 @@
 //! From the budget `B` and the number of queues `W` that share it (the timely workers; see
 //! below), unless set explicitly:
 //!
-//! - `fetch.max.bytes` = `B / 64` within 1 MiB ..= 50 MiB ([`fetch_max_bytes`]): one fetch
+//! - `fetch.max.bytes` = `B / 16` within 1 MiB ..= 50 MiB ([`fetch_max_bytes`]): one fetch
 //!   response, every partition of a broker together;
 //! - each worker's share `S = (B − fetch.max.bytes) / W`;
 //! - `queued.max.messages.kbytes` = `¾ S / 1000`;
@@ -108,8 +108,8 @@ impl PrefetchLimits {
 /// ```
 /// let limits = timely_kafka::source::prefetch_limits(64 << 20);
 /// assert_eq!(limits[0], ("max.partition.fetch.bytes", "1048576".to_owned()));
-/// assert_eq!(limits[1], ("queued.max.messages.kbytes", "49545".to_owned()));
-/// assert_eq!(limits[3], ("fetch.max.bytes", "1048576".to_owned()));
+/// assert_eq!(limits[1], ("queued.max.messages.kbytes", "47185".to_owned()));
+/// assert_eq!(limits[3], ("fetch.max.bytes", "4194304".to_owned()));
 /// ```
 pub fn prefetch_limits(budget: u64) -> [(&'static str, String); 4] {
     let limits = PrefetchLimits::derive(budget, 1, LimitOverrides::default());
@@ -130,13 +130,13 @@ pub fn prefetch_limits(budget: u64) -> [(&'static str, String); 4] {
     ]
 }
 
-/// `fetch.max.bytes` for a budget of `budget` bytes: a 64th of it, within 1 MiB ..= 50 MiB
+/// `fetch.max.bytes` for a budget of `budget` bytes: a sixteenth of it, within 1 MiB ..= 50 MiB
 /// (librdkafka's default is 50 MB). The group's settings keep it at least the user's
 /// `message.max.bytes` and below their `receive.message.max.bytes`, which librdkafka
 /// requires once it is set, and leave a value the user set alone.
 /// Left to itself librdkafka derives it from `queued.max.messages.kbytes`.
 pub(crate) fn fetch_max_bytes(budget: u64) -> u32 {
-    (budget / 64).clamp(1 << 20, 50 << 20) as u32
+    (budget / 16).clamp(1 << 20, 50 << 20) as u32
 }
 
 #[cfg(test)]
@@ -152,15 +152,15 @@ mod tests {
             limits,
             PrefetchLimits {
                 max_partition_fetch_bytes: 1 << 20,
-                queued_max_kbytes: 49_545,
-                queued_min_messages: 64_512,
+                queued_max_kbytes: 47_185,
+                queued_min_messages: 61_440,
             }
         );
         assert!(limits.worker_bound() + u64::from(fetch_max_bytes(64 * MIB)) <= 64 * MIB);
         // Two workers share it.
         let two = PrefetchLimits::derive(64 * MIB, 2, LimitOverrides::default());
-        assert_eq!(two.queued_max_kbytes, 24_772);
-        assert_eq!(two.queued_min_messages, 32_256);
+        assert_eq!(two.queued_max_kbytes, 23_592);
+        assert_eq!(two.queued_min_messages, 30_720);
     }
 
     #[test]
@@ -188,9 +188,9 @@ mod tests {
     }
 
     #[test]
-    fn a_fetch_response_may_carry_a_64th_of_the_budget() {
-        assert_eq!(fetch_max_bytes(64 * MIB), 1 << 20);
-        assert_eq!(fetch_max_bytes(256 * MIB), 4 << 20);
+    fn a_fetch_response_may_carry_a_sixteenth_of_the_budget() {
+        assert_eq!(fetch_max_bytes(64 * MIB), 4 << 20);
+        assert_eq!(fetch_max_bytes(256 * MIB), 16 << 20);
         assert_eq!(fetch_max_bytes(MIB), 1 << 20);
         assert_eq!(fetch_max_bytes(4096 * MIB), 50 << 20);
     }
