@@ -116,6 +116,8 @@ fn child_args(
         args.tick_ms.to_string(),
         "--commit-interval-ms".into(),
         args.commit_interval_ms.to_string(),
+        "--batch-timeout-ms".into(),
+        args.batch_timeout_ms.to_string(),
         "--fetch-wait-ms".into(),
         args.fetch_wait_ms.to_string(),
         "--json".into(),
@@ -244,5 +246,23 @@ mod tests {
         assert_eq!(super::number(row, "msgs_per_sec"), Some(10.0));
         assert_eq!(super::percent(super::number(row, "vs_raw_consumer")), "50%");
         assert!(super::row(&document, "pipe").is_none());
+    }
+
+    #[test]
+    fn each_child_runs_with_the_sweeps_settings() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: super::super::BenchArgs,
+        }
+        let cli = Cli::parse_from(["bench", "--batch-timeout-ms", "7", "--tick-ms", "30"]);
+        let args = super::child_args(&cli.bench, 8, 100, 1_000, std::path::Path::new("x.json"));
+        let after = |flag: &str| {
+            let at = args.iter().position(|a| a == flag).expect(flag);
+            args[at + 1].clone()
+        };
+        assert_eq!(after("--batch-timeout-ms"), "7");
+        assert_eq!(after("--tick-ms"), "30");
     }
 }
