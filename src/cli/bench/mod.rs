@@ -118,6 +118,10 @@ pub struct BenchArgs {
     /// the source's own (64 MiB).
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
     prefetch_budget_mib: Option<u64>,
+    /// The source's bound on bytes read and not yet processed, per worker, in MiB
+    /// (`max_in_flight_bytes`); default: the source's own (32 MiB).
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    max_in_flight_mib: Option<u64>,
     /// A librdkafka setting for both the source and the raw consumer, `key=value`;
     /// repeat as needed (for example `--set queued.min.messages=20000`).
     #[arg(long = "set", value_name = "KEY=VALUE")]

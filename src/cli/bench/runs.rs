@@ -194,6 +194,9 @@ impl Runs<'_> {
         if let Some(mib) = self.args.prefetch_budget_mib {
             builder = builder.prefetch_budget_bytes(mib << 20);
         }
+        if let Some(mib) = self.args.max_in_flight_mib {
+            builder = builder.max_in_flight_bytes(mib << 20);
+        }
         for (key, value) in connection::settings().iter().chain(self.settings) {
             builder = builder.set(key, value);
         }

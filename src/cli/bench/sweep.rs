@@ -143,6 +143,9 @@ fn child_args(
     if let Some(mib) = args.prefetch_budget_mib {
         out.extend(["--prefetch-budget-mib".into(), mib.to_string()]);
     }
+    if let Some(mib) = args.max_in_flight_mib {
+        out.extend(["--max-in-flight-mib".into(), mib.to_string()]);
+    }
     if args.raw_limits == super::RawLimits::Source {
         out.extend(["--raw-limits".into(), "source".into()]);
     }
@@ -256,7 +259,15 @@ mod tests {
             #[command(flatten)]
             bench: super::super::BenchArgs,
         }
-        let cli = Cli::parse_from(["bench", "--batch-timeout-ms", "7", "--tick-ms", "30"]);
+        let cli = Cli::parse_from([
+            "bench",
+            "--batch-timeout-ms",
+            "7",
+            "--tick-ms",
+            "30",
+            "--max-in-flight-mib",
+            "128",
+        ]);
         let args = super::child_args(&cli.bench, 8, 100, 1_000, std::path::Path::new("x.json"));
         let after = |flag: &str| {
             let at = args.iter().position(|a| a == flag).expect(flag);
@@ -264,5 +275,6 @@ mod tests {
         };
         assert_eq!(after("--batch-timeout-ms"), "7");
         assert_eq!(after("--tick-ms"), "30");
+        assert_eq!(after("--max-in-flight-mib"), "128");
     }
 }
