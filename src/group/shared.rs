@@ -53,6 +53,11 @@ impl PartitionHandle {
         (*current == epoch).then_some(current)
     }
 
+    /// Whether the partition is assigned under `epoch` now.
+    pub(crate) fn is_read_under(&self, epoch: u64) -> bool {
+        *self.epoch.lock().unwrap_or_else(|e| e.into_inner()) == epoch
+    }
+
     /// Where the application and the partition's end stood, from librdkafka's cache.
     pub(crate) fn fetched_end(&self) -> FetchedEnd {
         self.queue.fetched_end()

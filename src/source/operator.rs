@@ -392,7 +392,6 @@ impl SourceReader {
         let tick = *cap.time();
         let mut taken = 0;
         let mut drained = false;
-        let mut synced = false;
         let mut messages = std::mem::take(&mut self.messages);
         // At the bound part-way through: stop there, so one activation overshoots it by at
         // most one batch (records can decompress far beyond what librdkafka's fetch limits,
@@ -411,7 +410,7 @@ impl SourceReader {
                     .iter()
                     .take_while(|m| m.topic_handle() == handle && m.partition() == partition)
                     .count();
-                self.take_run(&messages[start..start + run], tick, &mut synced);
+                self.take_run(&messages[start..start + run], tick);
                 start += run;
             }
             // Destroys the messages; their records were copied out.
@@ -436,15 +435,18 @@ impl SourceReader {
     /// Takes one partition's run of messages: converts them to records and counts them, or
     /// drops them if the partition is not this worker's to read (revoked, or being revoked:
     /// their next owner reads them from the committed offset).
-    fn take_run(&mut self, run: &[Message], tick: u64, synced: &mut bool) {
+    fn take_run(&mut self, run: &[Message], tick: u64) {
         let Some(first) = run.first() else {
             return;
         };
+        // Placed by the assignment this worker last looked at, or else by the current one
+        // (a cheap check when nothing changed). The group publishes an assignment before
+        // librdkafka fetches for it, so a run that fits neither is not this worker's: its
+        // partition was revoked or is being revoked, and records past its processed
+        // position are read again by its next owner.
         let mut found = self.place(first);
-        if found.is_none() && !*synced {
-            // Assigned after this worker last looked.
+        if found.is_none() {
             self.sync_assignment();
-            *synced = true;
             found = self.place(first);
         }
         let Some(i) = found else {
@@ -462,7 +464,7 @@ impl SourceReader {
         let mut error = None;
         {
             let Some(_reading) = partition.handle.reading(partition.epoch) else {
-                // Being revoked: the version bump that comes with it wakes us to sync.
+                // A revoke began since `place`: as above, not this worker's any more.
                 return;
             };
             for message in run {
@@ -501,14 +503,19 @@ impl SourceReader {
         }
     }
 
-    /// The index in `owned` of the readable partition `message` belongs to.
+    /// The index in `owned` of the partition `message` belongs to, if this worker reads it
+    /// under the assignment it last looked at: not being revoked, and the same assignment
+    /// epoch as the partition's now.
     fn place(&self, message: &Message) -> Option<usize> {
         let topic = message.topic()?.to_bytes();
         self.by_partition
             .get(&message.partition())?
             .iter()
             .copied()
-            .find(|&i| self.owned[i].tp.topic.as_bytes() == topic && !self.owned[i].revoking)
+            .find(|&i| {
+                let p = &self.owned[i];
+                p.tp.topic.as_bytes() == topic && !p.revoking && p.handle.is_read_under(p.epoch)
+            })
     }
 
     /// With the queue drained: looks whether partitions that read records since their last
