@@ -301,6 +301,7 @@ impl SourceReader {
                     }
                     self.phase = Phase::Done;
                     self.owned.clear();
+                    self.reindex();
                     self.in_flight.release(None);
                     self.publish_in_flight();
                     self.membership.shared.source_closed();
@@ -360,10 +361,7 @@ impl SourceReader {
                 );
             }
         }
-        self.by_partition.clear();
-        for (i, p) in self.owned.iter().enumerate() {
-            self.by_partition.entry(p.tp.partition).or_default().push(i);
-        }
+        self.reindex();
         self.version_seen = Some(version);
         self.reported_caught_up = None;
         // Records may have arrived before this worker knew their partitions.
@@ -503,18 +501,31 @@ impl SourceReader {
         }
     }
 
+    /// Rebuilds `by_partition` after `owned` changed: it holds positions in `owned`.
+    fn reindex(&mut self) {
+        self.by_partition.clear();
+        for (i, p) in self.owned.iter().enumerate() {
+            self.by_partition.entry(p.tp.partition).or_default().push(i);
+        }
+    }
+
     /// The index in `owned` of the partition `message` belongs to, if this worker reads it
     /// under the assignment it last looked at: not being revoked, and the same assignment
     /// epoch as the partition's now.
     fn place(&self, message: &Message) -> Option<usize> {
         let topic = message.topic()?.to_bytes();
+        let partition = message.partition();
         self.by_partition
-            .get(&message.partition())?
+            .get(&partition)?
             .iter()
             .copied()
             .find(|&i| {
-                let p = &self.owned[i];
-                p.tp.topic.as_bytes() == topic && !p.revoking && p.handle.is_read_under(p.epoch)
+                self.owned.get(i).is_some_and(|p| {
+                    p.tp.partition == partition
+                        && p.tp.topic.as_bytes() == topic
+                        && !p.revoking
+                        && p.handle.is_read_under(p.epoch)
+                })
             })
     }
 
@@ -670,6 +681,8 @@ impl SourceReader {
         let done: HashSet<(TopicPartition, u64)> = done.into_iter().collect();
         self.owned
             .retain(|p| !p.revoking || !done.contains(&(p.tp.clone(), p.epoch)));
+        // Positions in `owned` moved: records still arrive for the partitions kept.
+        self.reindex();
     }
 
     /// Whether this source commits: it has a commit frontier and let nothing go without one.
